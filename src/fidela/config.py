@@ -1,0 +1,24 @@
+"""Settings, read from `FIDELA_*` environment variables at the edge and passed down."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_database_url() -> str:
+    """SQLite in the user's data directory: $XDG_DATA_HOME/fidela/fidela.db."""
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return f"sqlite:///{Path(data_home) / 'fidela' / 'fidela.db'}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FIDELA_")
+
+    database_url: str = ""
+
+    @property
+    def url(self) -> str:
+        return self.database_url or default_database_url()

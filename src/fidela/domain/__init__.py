@@ -1,0 +1,1 @@
+"""Plain-Python business rules: no database, no clock, no I/O."""

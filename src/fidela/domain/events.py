@@ -1,0 +1,169 @@
+"""Events a shop sends: purchases, refunds, birthdays and named activities.
+
+Each carries an idempotency key; its content hash tells a retry (same content)
+from a conflict (same key, other content).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    PositiveInt,
+    ValidationError,
+    model_validator,
+)
+
+from fidela.domain.errors import InvalidInput
+from fidela.domain.program import NonNegative, Positive, Slug
+
+Key = Annotated[str, Field(min_length=1, max_length=200)]
+Text = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CustomerRef(_Input):
+    """Who an event is about: the shop's customer id, an e-mail, or a member id."""
+
+    customer_id: Text | None = None
+    email: EmailStr | None = None
+    member_id: PositiveInt | None = None
+
+    @model_validator(mode="after")
+    def _names_someone(self) -> CustomerRef:
+        if self.customer_id is None and self.email is None and self.member_id is None:
+            raise ValueError("needs customer_id, email or member_id")
+        return self
+
+
+class OrderLine(_Input):
+    sku: Text | None = None
+    category: Text | None = None
+    quantity: PositiveInt = 1
+    amount: NonNegative
+
+
+class _Event(_Input):
+    idempotency_key: Key
+    customer: CustomerRef
+    occurred_at: AwareDatetime
+
+    def content_hash(self) -> str:
+        """Hash of everything but the key: equal for a retry, different for a conflict."""
+        content = self.model_dump(mode="json", exclude={"idempotency_key"})
+        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class Purchase(_Event):
+    type: Literal["purchase"] = "purchase"
+    order_id: Text
+    amount: NonNegative
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+    lines: tuple[OrderLine, ...] = ()
+
+    @model_validator(mode="after")
+    def _lines_within_amount(self) -> Purchase:
+        if sum((line.amount for line in self.lines), Decimal(0)) > self.amount:
+            raise ValueError("the lines add up to more than the order's amount")
+        return self
+
+
+class RefundLine(_Input):
+    sku: Text
+    quantity: PositiveInt = 1
+
+
+class Refund(_Event):
+    """A refund of a whole order (no amount, no lines), of some of its lines, or of an amount."""
+
+    type: Literal["refund"] = "refund"
+    customer: CustomerRef | None = None  # type: ignore[assignment]  # the order names the customer
+    order_id: Text
+    amount: Positive | None = None
+    lines: tuple[RefundLine, ...] = ()
+
+    @model_validator(mode="after")
+    def _amount_or_lines(self) -> Refund:
+        if self.amount is not None and self.lines:
+            raise ValueError("give an amount or lines, not both")
+        return self
+
+
+class Birthday(_Event):
+    type: Literal["birthday"] = "birthday"
+
+
+RESERVED = frozenset({"purchase", "refund", "birthday", "signup"})
+
+
+class Activity(_Event):
+    """A named activity: review, visit, newsletter_signup, social_share or any custom name."""
+
+    type: Slug
+    attributes: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _not_reserved(self) -> Activity:
+        if self.type in RESERVED:
+            raise ValueError(f"{self.type} is not an activity")
+        return self
+
+
+Event = Purchase | Refund | Birthday | Activity
+_MODELS: dict[str, type[_Event]] = {"purchase": Purchase, "refund": Refund, "birthday": Birthday}
+
+
+def parse_event(data: dict[str, Any]) -> Event:
+    """Validate an event from JSON-like data; raise InvalidInput naming the first bad field."""
+    kind = data.get("type")
+    if not isinstance(kind, str) or not kind:
+        raise InvalidInput("type", "is required: purchase, refund, birthday or an activity name")
+    model = _MODELS.get(kind, Activity)
+    try:
+        event = model.model_validate(data)
+    except ValidationError as error:
+        raise invalid_input(error) from None
+    assert isinstance(event, Purchase | Refund | Birthday | Activity)
+    return event
+
+
+def invalid_input(error: ValidationError) -> InvalidInput:
+    """The first problem of a pydantic error, as Fidela's InvalidInput."""
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"])
+    reason = first["msg"].removeprefix("Value error, ")
+    return InvalidInput(field or "(input)", reason)
+
+
+class Enrollment(_Input):
+    """What a member gives to join: an e-mail, and optionally a name, birthday, shop id."""
+
+    email: EmailStr | None = None
+    customer_id: Text | None = None
+    name: Text | None = None
+    birthday: date | None = None
+    enrolled_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _identified(self) -> Enrollment:
+        if self.email is None and self.customer_id is None:
+            raise ValueError("needs an email or a customer_id")
+        return self
+
+
+def normalize_email(email: str) -> str:
+    """The form e-mails are stored and compared in: trimmed and lower-case."""
+    return email.strip().lower()

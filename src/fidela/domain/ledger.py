@@ -1,0 +1,327 @@
+"""The points ledger: accounts, lots, and the balanced transactions that move points.
+
+Every transaction's lines sum to zero. Member accounts hold what members own
+(positive); program accounts are their counterpart (issued is negative, redeemed,
+expired and reversed positive). Every line on a member's available or pending
+account names the lot it changes, so a lot's remaining points always equal the
+sum of its lines, and the member's balance the sum of their open lots.
+A member's debt (points reversed after they were spent) lives on its own account
+and is repaid by the next points the member earns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from itertools import groupby
+
+from fidela.domain.errors import InsufficientPoints
+from fidela.domain.ids import EventNo, LotNo, MemberId, ProgramId, Seq
+
+
+class Account(StrEnum):
+    AVAILABLE = "member.available"
+    PENDING = "member.pending"
+    DEBT = "member.debt"
+    ISSUED = "program.issued"
+    REDEEMED = "program.redeemed"
+    EXPIRED = "program.expired"
+    REVERSED = "program.reversed"
+    ADJUSTED = "program.adjusted"
+
+
+SCHEDULER = "scheduler"  # the actor of changes caused by the passing of time
+
+
+class Kind(StrEnum):
+    """Why a transaction exists; with its event or admin reason, this is its cause."""
+
+    EARN = "earn"
+    RELEASE = "release"
+    REDEEM = "redeem"
+    CANCEL_REDEMPTION = "cancel_redemption"
+    EXPIRE = "expire"
+    REVERSE = "reverse"
+    ADJUST = "adjust"
+
+
+@dataclass(eq=False)
+class Lot:
+    """Points earned together, spent and expired together; `lot_no` is set once stored."""
+
+    points: int
+    remaining: int
+    earned_at: datetime
+    expires_at: datetime | None
+    pending_until: datetime | None = None
+    rule_id: str | None = None
+    order_ref: str | None = None
+    lot_no: LotNo | None = None
+
+    @property
+    def account(self) -> Account:
+        return Account.PENDING if self.pending_until is not None else Account.AVAILABLE
+
+    def spend_order(self) -> tuple[bool, datetime, datetime]:
+        """Sort key: soonest expiry first, lots that never expire last, then oldest first."""
+        return (self.expires_at is None, self.expires_at or self.earned_at, self.earned_at)
+
+
+@dataclass(frozen=True)
+class Line:
+    account: Account
+    amount: int
+    lot: Lot | None = None
+    rule_id: str | None = None
+
+
+@dataclass
+class Transaction:
+    """A balanced movement of points; `event_no` or `actor` and `reason` name its cause."""
+
+    kind: Kind
+    occurred_at: datetime
+    lines: list[Line]
+    reason: str | None = None
+    actor: str | None = None
+    event_no: EventNo | None = None
+
+    def __post_init__(self) -> None:
+        total = sum(line.amount for line in self.lines)
+        if total != 0:
+            raise AssertionError(f"unbalanced {self.kind} transaction: lines sum to {total}")
+
+    def points(self, account: Account) -> int:
+        return sum(line.amount for line in self.lines if line.account == account)
+
+    def points_issued(self) -> int:
+        return -self.points(Account.ISSUED)
+
+
+@dataclass(frozen=True)
+class Grant:
+    """Points a rule grants: `rule_id` names the rule, for the member's history."""
+
+    rule_id: str
+    points: int
+
+
+@dataclass
+class Wallet:
+    """A member's open lots and debt: the only way to change a member's points."""
+
+    lots: list[Lot] = field(default_factory=list)
+    debt: int = 0
+
+    @property
+    def available(self) -> int:
+        return sum(lot.remaining for lot in self.lots if lot.pending_until is None)
+
+    @property
+    def pending(self) -> int:
+        return sum(lot.remaining for lot in self.lots if lot.pending_until is not None)
+
+    def earn(
+        self,
+        grants: Sequence[Grant],
+        at: datetime,
+        *,
+        expires_at: datetime | None,
+        pending_until: datetime | None = None,
+        order_ref: str | None = None,
+    ) -> Transaction | None:
+        """Issue the grants as new lots, repaying any debt first."""
+        lines: list[Line] = []
+        for grant in grants:
+            if grant.points <= 0:
+                continue
+            lines.append(Line(Account.ISSUED, -grant.points, rule_id=grant.rule_id))
+            lines.extend(
+                self._credit(grant.points, at, expires_at, pending_until, grant, order_ref)
+            )
+        return Transaction(Kind.EARN, at, lines) if lines else None
+
+    def adjust(
+        self, points: int, at: datetime, *, expires_at: datetime | None, actor: str, reason: str
+    ) -> Transaction:
+        """Add (positive) or take (negative) points by an admin's decision."""
+        if points > 0:
+            lines = [Line(Account.ADJUSTED, -points)]
+            lines.extend(self._credit(points, at, expires_at, None, None, None))
+        else:
+            lines = [*self._spend(-points), Line(Account.ADJUSTED, -points)]
+        return Transaction(Kind.ADJUST, at, lines, reason=reason, actor=actor)
+
+    def redeem(self, points: int, at: datetime) -> Transaction:
+        """Spend `points` from the soonest-expiring lots; never below zero."""
+        return Transaction(Kind.REDEEM, at, [*self._spend(points), Line(Account.REDEEMED, points)])
+
+    def give_back(self, spent: Iterable[tuple[Lot, int]], at: datetime) -> Transaction:
+        """Undo a redemption: points return to the lots they came from, or expire with them."""
+        lines: list[Line] = []
+        total = 0
+        for lot, points in spent:
+            total += points
+            if lot.expires_at is not None and lot.expires_at <= at:
+                lines.append(Line(Account.EXPIRED, points))
+                continue
+            if lot.remaining == 0:
+                self.lots.append(lot)
+            lot.remaining += points
+            lines.append(Line(lot.account, points, lot))
+        lines.extend(self._settle_debt())
+        return Transaction(Kind.CANCEL_REDEMPTION, at, [Line(Account.REDEEMED, -total), *lines])
+
+    def reverse(self, points: int, own_lots: Sequence[Lot], at: datetime) -> Transaction | None:
+        """Take back `points` an order earned: from its own lots, then other lots, then debt."""
+        if points <= 0:
+            return None
+        lines: list[Line] = []
+        left = points
+        open_own = [lot for lot in own_lots if lot.remaining > 0]
+        others = sorted(
+            (lot for lot in self.lots if lot.pending_until is None and lot not in open_own),
+            key=Lot.spend_order,
+        )
+        for lot in [*open_own, *others]:
+            take = min(left, lot.remaining)
+            if take:
+                lines.append(self._take(lot, take))
+                left -= take
+        if left:
+            self.debt += left
+            lines.append(Line(Account.DEBT, -left))
+        self._drop_empty()
+        return Transaction(Kind.REVERSE, at, [*lines, Line(Account.REVERSED, points)])
+
+    def expire(self, at: datetime) -> list[Transaction]:
+        """Expire every lot whose expiry is at or before `at`, one transaction per instant."""
+        due = sorted(
+            (lot for lot in self.lots if lot.expires_at is not None and lot.expires_at <= at),
+            key=Lot.spend_order,
+        )
+        transactions = []
+        for instant, lots in groupby(due, key=lambda lot: lot.expires_at):
+            assert instant is not None
+            lines = [self._take(lot, lot.remaining) for lot in lots]
+            expired = -sum(line.amount for line in lines)
+            lines.append(Line(Account.EXPIRED, expired))
+            reason = "the lots reached their expiry date"
+            transactions.append(Transaction(Kind.EXPIRE, instant, lines, reason, SCHEDULER))
+        self._drop_empty()
+        return transactions
+
+    def release(self, at: datetime) -> list[Transaction]:
+        """Make pending lots whose waiting time is over available, one transaction per instant."""
+        due = sorted(
+            (lot for lot in self.lots if lot.pending_until is not None and lot.pending_until <= at),
+            key=lambda lot: lot.pending_until or at,
+        )
+        transactions = []
+        for instant, lots in groupby(due, key=lambda lot: lot.pending_until):
+            assert instant is not None
+            lines = []
+            for lot in lots:
+                lines.append(Line(Account.PENDING, -lot.remaining, lot))
+                lot.pending_until = None
+                lines.append(Line(Account.AVAILABLE, lot.remaining, lot))
+            lines.extend(self._settle_debt())
+            reason = "the waiting time (pending_days) is over"
+            transactions.append(Transaction(Kind.RELEASE, instant, lines, reason, SCHEDULER))
+        return transactions
+
+    def next_expiry(self) -> datetime | None:
+        return min((lot.expires_at for lot in self.lots if lot.expires_at), default=None)
+
+    def next_release(self) -> datetime | None:
+        return min((lot.pending_until for lot in self.lots if lot.pending_until), default=None)
+
+    def _credit(
+        self,
+        points: int,
+        at: datetime,
+        expires_at: datetime | None,
+        pending_until: datetime | None,
+        grant: Grant | None,
+        order_ref: str | None,
+    ) -> list[Line]:
+        lines = []
+        repaid = min(self.debt, points)
+        if repaid:
+            self.debt -= repaid
+            lines.append(Line(Account.DEBT, repaid))
+        rest = points - repaid
+        if rest:
+            rule_id = grant.rule_id if grant else None
+            lot = Lot(rest, rest, at, expires_at, pending_until, rule_id, order_ref)
+            self.lots.append(lot)
+            lines.append(Line(lot.account, rest, lot))
+        return lines
+
+    def _spend(self, points: int) -> list[Line]:
+        if points > self.available:
+            raise InsufficientPoints(self.available, points)
+        lines = []
+        left = points
+        spendable = (lot for lot in self.lots if lot.pending_until is None)
+        for lot in sorted(spendable, key=Lot.spend_order):
+            if not left:
+                break
+            take = min(left, lot.remaining)
+            lines.append(self._take(lot, take))
+            left -= take
+        self._drop_empty()
+        return lines
+
+    def _settle_debt(self) -> list[Line]:
+        """Repay debt from points that just became available, so debt never sits beside them."""
+        if not self.debt:
+            return []
+        repaid = min(self.debt, self.available)
+        if not repaid:
+            return []
+        lines = self._spend(repaid)
+        self.debt -= repaid
+        return [*lines, Line(Account.DEBT, repaid)]
+
+    def _take(self, lot: Lot, points: int) -> Line:
+        lot.remaining -= points
+        return Line(lot.account, -points, lot)
+
+    def _drop_empty(self) -> None:
+        self.lots = [lot for lot in self.lots if lot.remaining > 0]
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+GENESIS = "0" * 64
+
+
+def micros(at: datetime) -> int:
+    """Exact microseconds since the epoch, the form times take inside the hash chain."""
+    return (at - EPOCH) // timedelta(microseconds=1)
+
+
+def chain_hash(
+    previous: str,
+    program_id: ProgramId,
+    seq: Seq,
+    member_id: MemberId | None,
+    kind: str,
+    occurred_at: datetime,
+    event_no: EventNo | None,
+    actor: str | None,
+    reason: str | None,
+    lines: Iterable[tuple[str, int, LotNo | None, str | None]],
+) -> str:
+    """The hash of a transaction, chained to the previous one of the same program."""
+    body = "|".join(
+        str(part if part is not None else "")
+        for part in (previous, program_id, seq, member_id, kind, micros(occurred_at), event_no)
+    )
+    body += f"|{actor or ''}|{reason or ''}"
+    for account, amount, lot_no, rule_id in lines:
+        body += f"|{account},{amount},{lot_no if lot_no is not None else ''},{rule_id or ''}"
+    return hashlib.sha256(body.encode()).hexdigest()

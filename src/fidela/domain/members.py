@@ -1,0 +1,393 @@
+"""A member's state and how events and the passing of time change it.
+
+Every function here takes the program, the member's state and an instant, mutates
+the state, and returns the `Outcome`: the ledger transactions and the effects
+(tier changes, reminders) to store. Before an event is applied, everything due up
+to its instant (releases, expiries, reviews, birthdays) is applied first, so the
+result never depends on how often the scheduler ran.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from fidela.domain.errors import InvalidInput
+from fidela.domain.events import OrderLine, Refund
+from fidela.domain.ids import MemberId
+from fidela.domain.ledger import SCHEDULER, Grant, Lot, Transaction, Wallet
+from fidela.domain.money import exponent, to_minor
+from fidela.domain.program import Program
+from fidela.domain.rules import (
+    activity_grants,
+    limited_rules,
+    local_midnight,
+    purchase_grants,
+    uses_in_period,
+)
+from fidela.domain.tiers import level_for, metric
+
+
+@dataclass(frozen=True)
+class Effect:
+    """Something to announce after commit: `tier.changed`, `points.expiring`..."""
+
+    kind: str
+    at: datetime
+    data: dict[str, Any]
+
+
+@dataclass
+class Outcome:
+    transactions: list[Transaction] = field(default_factory=list)
+    effects: list[Effect] = field(default_factory=list)
+
+    def add(self, transaction: Transaction | None) -> None:
+        if transaction is not None:
+            self.transactions.append(transaction)
+
+    def extend(self, other: Outcome) -> None:
+        self.transactions.extend(other.transactions)
+        self.effects.extend(other.effects)
+
+
+@dataclass
+class MemberState:
+    """What the rules need to know of a member; loaded, changed, then stored back."""
+
+    member_id: MemberId | None
+    enrolled_at: datetime
+    birthday: date | None = None
+    wallet: Wallet = field(default_factory=Wallet)
+    tier: str | None = None
+    tier_since: datetime | None = None
+    tier_review_at: datetime | None = None
+    purchase_count: int = 0
+    last_birthday_year: int | None = None
+    reminded_until: datetime | None = None
+    qualifying: list[tuple[datetime, int]] = field(default_factory=list)
+    grant_times: dict[str, list[datetime]] = field(default_factory=dict)
+
+    def due_at(self, program: Program) -> datetime | None:
+        """The next instant something happens to this member without an event."""
+        instants = [
+            self.wallet.next_release(),
+            self.wallet.next_expiry(),
+            self.tier_review_at,
+            next_birthday(program, self),
+            next_reminder(program, self),
+        ]
+        return min((t for t in instants if t is not None), default=None)
+
+
+@dataclass
+class OrderState:
+    """A purchase as refunds need it: its amount, what was refunded, what it earned."""
+
+    order_ref: str
+    occurred_at: datetime
+    amount_minor: int
+    currency: str
+    lines: tuple[OrderLine, ...] = ()
+    refunded_minor: int = 0
+    refunded_quantities: dict[str, int] = field(default_factory=dict)
+    points: int = 0
+    reversed_points: int = 0
+    lots: list[Lot] = field(default_factory=list)
+
+
+def enroll(program: Program, state: MemberState) -> Outcome:
+    """A new member: the first tier, and whatever `signup` rules grant."""
+    if program.tiers is not None:
+        state.tier = program.tiers.levels[0].id
+        state.tier_since = state.enrolled_at
+    outcome = _grant_activity(program, state, "signup", state.enrolled_at)
+    outcome.effects.insert(0, Effect("member.enrolled", state.enrolled_at, {}))
+    return outcome
+
+
+def purchase(
+    program: Program,
+    state: MemberState,
+    order: OrderState,
+    amount: Decimal,
+) -> Outcome:
+    """Earn on a purchase at the tier the member holds when it happens."""
+    at = order.occurred_at
+    outcome = advance(program, state, at)
+    state.purchase_count += 1
+    grants = purchase_grants(
+        program,
+        amount,
+        order.lines,
+        purchase_number=state.purchase_count,
+        multiplier=_multiplier(program, state),
+        uses=_uses(program, state, at),
+    )
+    transaction = _earn(program, state, grants, at, order_ref=order.order_ref)
+    order.points = transaction.points_issued() if transaction else 0
+    if transaction:
+        order.lots = [line.lot for line in transaction.lines if line.lot is not None]
+    outcome.add(transaction)
+    if program.tiers and program.tiers.metric == "spend":
+        state.qualifying.append((at, order.amount_minor))
+    outcome.effects.extend(_upgrade(program, state, at))
+    return outcome
+
+
+def refund_amount(order: OrderState, refund: Refund) -> tuple[int, dict[str, int]]:
+    """Minor units a refund gives back, and the refunded quantities per sku after it."""
+    left = order.amount_minor - order.refunded_minor
+    if left == 0 and order.amount_minor:
+        raise InvalidInput("order_id", f"order {order.order_ref} is already fully refunded")
+    quantities = dict(order.refunded_quantities)
+    if refund.amount is not None:
+        amount = to_minor(refund.amount, order.currency)
+    elif refund.lines:
+        amount = 0
+        for i, wanted in enumerate(refund.lines):
+            line = next((line for line in order.lines if line.sku == wanted.sku), None)
+            if line is None:
+                raise InvalidInput(
+                    f"lines.{i}.sku", f"{wanted.sku} is not in order {order.order_ref}"
+                )
+            before = quantities.get(wanted.sku, 0)
+            after = before + wanted.quantity
+            if after > line.quantity:
+                reason = f"only {line.quantity - before} of {wanted.sku} are left to refund"
+                raise InvalidInput(f"lines.{i}.quantity", reason)
+            quantities[wanted.sku] = after
+            amount += _share(line, after, order.currency) - _share(line, before, order.currency)
+    else:
+        amount = left
+    if amount > left:
+        reason = f"exceeds what is left to refund on order {order.order_ref} ({left} minor units)"
+        raise InvalidInput("amount", reason)
+    return amount, quantities
+
+
+def refund(
+    program: Program, state: MemberState | None, order: OrderState, amount_minor: int, at: datetime
+) -> Outcome:
+    """Reverse the points an order earned, in proportion to the share refunded so far."""
+    order.refunded_minor += amount_minor
+    if state is None:
+        return Outcome()
+    outcome = advance(program, state, at)
+    if order.amount_minor:
+        target = order.points * order.refunded_minor // order.amount_minor
+    else:
+        target = order.points
+    points = target - order.reversed_points
+    order.reversed_points = target
+    outcome.add(state.wallet.reverse(points, order.lots, at))
+    if program.tiers and program.tiers.metric == "spend":
+        state.qualifying.append((order.occurred_at, -amount_minor))
+    elif program.tiers and points:
+        state.qualifying.append((order.occurred_at, -points))
+    return outcome
+
+
+def activity(program: Program, state: MemberState, name: str, at: datetime) -> Outcome:
+    """Earn on a named activity (review, visit...), or on a birthday sent by the shop."""
+    outcome = advance(program, state, at)
+    outcome.extend(_activity_now(program, state, name, at))
+    return outcome
+
+
+def _activity_now(program: Program, state: MemberState, name: str, at: datetime) -> Outcome:
+    if name == "birthday":
+        year = at.astimezone(program.zone).year
+        if state.last_birthday_year is not None and state.last_birthday_year >= year:
+            return Outcome()
+        state.last_birthday_year = year
+    return _grant_activity(program, state, name, at)
+
+
+def advance(program: Program, state: MemberState, to: datetime) -> Outcome:
+    """Apply everything due up to `to`, in time order: releases, expiries, reviews, birthdays."""
+    outcome = Outcome()
+    while True:
+        instants = [
+            state.wallet.next_release(),
+            state.wallet.next_expiry(),
+            state.tier_review_at,
+            next_birthday(program, state),
+        ]
+        instant = min((t for t in instants if t is not None), default=None)
+        if instant is None or instant > to:
+            break
+        outcome.transactions.extend(state.wallet.release(instant))
+        outcome.transactions.extend(state.wallet.expire(instant))
+        if state.tier_review_at == instant:
+            outcome.effects.extend(_review(program, state, instant))
+        if next_birthday(program, state) == instant:
+            birthday = _activity_now(program, state, "birthday", instant)
+            for transaction in birthday.transactions:
+                transaction.actor, transaction.reason = SCHEDULER, "the member's birthday"
+            outcome.extend(birthday)
+    outcome.effects.extend(_remind(program, state, to))
+    return outcome
+
+
+def next_birthday(program: Program, state: MemberState) -> datetime | None:
+    """When the scheduler next grants this member's birthday rule, if the program has one."""
+    if state.birthday is None or not any(rule.when == "birthday" for rule in program.earn):
+        return None
+    zone = program.zone
+    year = state.enrolled_at.astimezone(zone).year
+    if state.last_birthday_year is not None:
+        year = max(year, state.last_birthday_year + 1)
+    while True:
+        instant = local_midnight(_birthday_in(state.birthday, year), zone)
+        if instant >= state.enrolled_at:
+            return instant
+        year += 1
+
+
+def next_reminder(program: Program, state: MemberState) -> datetime | None:
+    """When members are next told that some of their points are about to expire."""
+    ahead = _reminder_lead(program)
+    if ahead is None:
+        return None
+    upcoming = [
+        lot.expires_at
+        for lot in state.wallet.lots
+        if lot.expires_at
+        and (state.reminded_until is None or lot.expires_at > state.reminded_until)
+    ]
+    return min(upcoming) - ahead if upcoming else None
+
+
+def _remind(program: Program, state: MemberState, now: datetime) -> list[Effect]:
+    ahead = _reminder_lead(program)
+    if ahead is None:
+        return []
+    expiring: dict[datetime, int] = {}
+    for lot in state.wallet.lots:
+        expires = lot.expires_at
+        if expires is None or expires <= now or expires - ahead > now:
+            continue
+        if state.reminded_until is None or expires > state.reminded_until:
+            expiring[expires] = expiring.get(expires, 0) + lot.remaining
+    if not expiring:
+        return []
+    state.reminded_until = max(expiring)
+    points = sum(expiring.values())
+    data = {"points": points, "expires_at": min(expiring).isoformat()}
+    return [Effect("points.expiring", now, data)]
+
+
+def _reminder_lead(program: Program) -> timedelta | None:
+    expiry = program.expiry
+    if expiry is None or expiry.policy != "rolling" or expiry.remind_days_before is None:
+        return None
+    return timedelta(days=expiry.remind_days_before)
+
+
+def _grant_activity(program: Program, state: MemberState, name: str, at: datetime) -> Outcome:
+    outcome = Outcome()
+    transaction = _earn(
+        program, state, activity_grants(program, name, _uses(program, state, at)), at
+    )
+    outcome.add(transaction)
+    outcome.effects.extend(_upgrade(program, state, at))
+    return outcome
+
+
+def _earn(
+    program: Program,
+    state: MemberState,
+    grants: Sequence[Grant],
+    at: datetime,
+    *,
+    order_ref: str | None = None,
+) -> Transaction | None:
+    expires_at = lot_expiry(program, at)
+    pending_until = at + timedelta(days=program.pending_days) if program.pending_days else None
+    transaction = state.wallet.earn(
+        grants, at, expires_at=expires_at, pending_until=pending_until, order_ref=order_ref
+    )
+    limited = {rule.id for rule in limited_rules(program)}
+    for grant in grants:
+        if grant.rule_id in limited:
+            state.grant_times.setdefault(grant.rule_id, []).append(at)
+    if transaction and program.tiers and program.tiers.metric == "points_earned":
+        state.qualifying.append((at, transaction.points_issued()))
+    return transaction
+
+
+def lot_expiry(program: Program, earned_at: datetime) -> datetime | None:
+    """When points earned at `earned_at` expire: `days` later under a rolling policy."""
+    expiry = program.expiry
+    if expiry is None or expiry.policy != "rolling":
+        return None
+    return earned_at + timedelta(days=expiry.days)
+
+
+def _uses(program: Program, state: MemberState, at: datetime) -> dict[str, int]:
+    zone = program.zone
+    return {
+        rule.id: uses_in_period(rule, state.grant_times.get(rule.id, []), at, zone)
+        for rule in limited_rules(program)
+    }
+
+
+def _multiplier(program: Program, state: MemberState) -> Decimal:
+    if program.tiers is None or state.tier is None:
+        return Decimal(1)
+    return program.tiers.level(state.tier).earn_multiplier
+
+
+def _upgrade(program: Program, state: MemberState, at: datetime) -> list[Effect]:
+    tiers = program.tiers
+    if tiers is None or state.tier is None:
+        return []
+    reached = level_for(program, metric(state.qualifying, at, tiers.window_days))
+    if tiers.rank(reached.id) <= tiers.rank(state.tier):
+        return []
+    return [_change_tier(program, state, reached.id, at)]
+
+
+def _review(program: Program, state: MemberState, at: datetime) -> list[Effect]:
+    tiers = program.tiers
+    assert tiers is not None
+    assert state.tier is not None
+    reached = level_for(program, metric(state.qualifying, at, tiers.window_days))
+    effects = []
+    if tiers.downgrade == "at_review" and tiers.rank(reached.id) < tiers.rank(state.tier):
+        effects.append(_change_tier(program, state, reached.id, at))
+    else:
+        state.tier_review_at = at + timedelta(days=tiers.window_days)
+    if tiers.rank(state.tier) == 0:
+        state.tier_review_at = None
+    state.qualifying = [
+        (t, v) for t, v in state.qualifying if t > at - timedelta(days=tiers.window_days)
+    ]
+    return effects
+
+
+def _change_tier(program: Program, state: MemberState, tier: str, at: datetime) -> Effect:
+    assert program.tiers is not None
+    before = state.tier
+    state.tier = tier
+    state.tier_since = at
+    state.tier_review_at = at + timedelta(days=program.tiers.window_days)
+    return Effect("tier.changed", at, {"from": before, "to": tier})
+
+
+def _birthday_in(birthday: date, year: int) -> date:
+    try:
+        return birthday.replace(year=year)
+    except ValueError:  # 29 February in a common year
+        return date(year, 2, 28)
+
+
+def _share(line: OrderLine, quantity: int, currency: str) -> int:
+    """Minor units of `quantity` of a line's units, rounded so that all units give the line."""
+    quantum = Decimal(1).scaleb(-exponent(currency))
+    share = (line.amount * quantity / line.quantity).quantize(quantum, rounding=ROUND_HALF_UP)
+    return to_minor(share, currency)

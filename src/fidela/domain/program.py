@@ -1,0 +1,421 @@
+"""The program file: its YAML format validated into typed, immutable models.
+
+Every section but `program`, `name`, `currency`, `timezone` and `earn` is optional; an
+unknown key anywhere is an error, so that a typo never passes silently.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from fidela.domain.errors import Problem, ProgramInvalid
+from fidela.domain.money import CURRENCIES, exponent
+
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
+Positive = Annotated[Decimal, Field(gt=0)]
+NonNegative = Annotated[Decimal, Field(ge=0)]
+Period = Literal["day", "week", "month", "year", "lifetime"]
+Rounding = Literal["floor", "round", "ceil"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_by_alias=True)
+
+
+class Limit(_Section):
+    count: PositiveInt
+    per: Period
+
+
+class EarnRule(_Section):
+    """One way to earn: per unit of money spent, a fixed number, or every n-th purchase."""
+
+    id: Slug
+    when: Slug
+    points_per_unit: Positive | None = None
+    rounding: Rounding = "floor"
+    points: PositiveInt | None = None
+    every_nth: PositiveInt | None = None
+    limit: Limit | None = None
+    category: str | None = None
+    exclude_categories: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _one_way_to_earn(self) -> EarnRule:
+        if (self.points_per_unit is None) == (self.points is None):
+            raise ValueError("needs exactly one of points_per_unit or points")
+        purchase_only = {
+            "points_per_unit": self.points_per_unit,
+            "every_nth": self.every_nth,
+            "category": self.category,
+            "exclude_categories": self.exclude_categories,
+        }
+        for key, value in purchase_only.items():
+            if value and self.when != "purchase":
+                raise ValueError(f"{key} applies only to rules with when: purchase")
+        if self.category and self.exclude_categories:
+            raise ValueError("category and exclude_categories can't be combined")
+        return self
+
+    @property
+    def per_unit(self) -> bool:
+        return self.points_per_unit is not None
+
+
+class Expiry(_Section):
+    policy: Literal["rolling", "inactivity"]
+    days: PositiveInt
+    remind_days_before: PositiveInt | None = None
+
+    @model_validator(mode="after")
+    def _reminder_before_expiry(self) -> Expiry:
+        if self.remind_days_before is not None and self.remind_days_before >= self.days:
+            raise ValueError("remind_days_before must be less than days")
+        return self
+
+
+class Reward(_Section):
+    id: Slug
+    name: str
+    kind: Literal["discount", "free_product", "experience", "points_as_payment"]
+    cost: PositiveInt | None = None
+    amount: Positive | None = None
+    sku: str | None = None
+    min_tier: Slug | None = None
+    stock: NonNegativeInt | None = None
+    per_member_limit: PositiveInt | None = None
+    max_share_of_order: Annotated[Decimal, Field(gt=0, le=1)] | None = None
+
+    @model_validator(mode="after")
+    def _fields_of_kind(self) -> Reward:
+        if self.kind == "discount" and self.amount is None:
+            raise ValueError("a discount needs an amount")
+        if self.kind == "free_product" and not self.sku:
+            raise ValueError("a free_product needs a sku")
+        if self.kind == "points_as_payment":
+            if self.max_share_of_order is None:
+                raise ValueError("points_as_payment needs max_share_of_order")
+        elif self.cost is None:
+            raise ValueError("needs a cost in points")
+        return self
+
+
+class TierLevel(_Section):
+    id: Slug
+    threshold: NonNegative = Field(alias="from")
+    earn_multiplier: Positive = Decimal(1)
+    perks: tuple[str, ...] = ()
+
+
+class Tiers(_Section):
+    """Levels reached by a metric over a rolling window; up at once, down at the review."""
+
+    metric: Literal["spend", "points_earned"]
+    window_days: PositiveInt
+    downgrade: Literal["at_review", "never"] = "at_review"
+    levels: Annotated[tuple[TierLevel, ...], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _levels_ascend_from_zero(self) -> Tiers:
+        if self.levels[0].threshold != 0:
+            raise ValueError("the first level must start from 0")
+        for lower, higher in zip(self.levels, self.levels[1:], strict=False):
+            if higher.threshold <= lower.threshold:
+                raise ValueError(f"level {higher.id} must start above {lower.id}")
+        _refuse_duplicates("levels", (level.id for level in self.levels))
+        if self.metric == "points_earned":
+            for level in self.levels:
+                if level.threshold != level.threshold.to_integral_value():
+                    raise ValueError(f"level {level.id}: points thresholds are whole numbers")
+        return self
+
+    def level(self, tier_id: str) -> TierLevel:
+        return next(level for level in self.levels if level.id == tier_id)
+
+    def rank(self, tier_id: str) -> int:
+        return next(i for i, level in enumerate(self.levels) if level.id == tier_id)
+
+
+class Caps(_Section):
+    points_per_member_per_day: PositiveInt
+
+
+class Referral(_Section):
+    referrer_points: NonNegativeInt
+    referee_points: NonNegativeInt
+    min_first_order: NonNegative = Decimal(0)
+    forbid_same_email_domain_and_address: bool = True
+
+
+class Membership(_Section):
+    id: Slug
+    name: str
+    fee: NonNegative
+    period: Literal["month", "year"]
+    trial_days: NonNegativeInt = 0
+    earn_multiplier: Positive = Decimal(1)
+    monthly_points: NonNegativeInt = 0
+    perks: tuple[str, ...] = ()
+
+
+class PunchCard(_Section):
+    id: Slug
+    name: str
+    category: str
+    punches: PositiveInt
+    reward: Literal["free_product", "discount"]
+    sku: str | None = None
+    amount: Positive | None = None
+
+
+class Cashback(_Section):
+    id: Slug
+    category: str | None = None
+    rate: Annotated[Decimal, Field(gt=0, le=1)]
+
+
+class Campaign(_Section):
+    id: Slug
+    name: str
+    starts: datetime
+    ends: datetime
+    when: Slug
+    multiplier: Positive | None = None
+    bonus_points: PositiveInt | None = None
+    segment: Slug | None = None
+    budget_points: PositiveInt | None = None
+
+    @model_validator(mode="after")
+    def _aware_and_ordered(self) -> Campaign:
+        if self.starts.tzinfo is None or self.ends.tzinfo is None:
+            raise ValueError("starts and ends need a UTC offset")
+        if self.ends <= self.starts:
+            raise ValueError("ends must be after starts")
+        if self.multiplier is None and self.bonus_points is None:
+            raise ValueError("needs a multiplier or bonus_points")
+        return self
+
+
+class Streak(_Section):
+    when: Slug
+    every: Literal["day", "week", "month"]
+    length: PositiveInt
+
+
+class Challenge(_Section):
+    id: Slug
+    name: str
+    when: Slug | None = None
+    count: PositiveInt | None = None
+    within: Literal["day", "week", "month", "year"] | None = None
+    streak: Streak | None = None
+    points: NonNegativeInt = 0
+    badge: Slug | None = None
+
+    @model_validator(mode="after")
+    def _count_or_streak(self) -> Challenge:
+        counted = (self.when, self.count, self.within)
+        if self.streak is None and None in counted:
+            raise ValueError("needs when, count and within, or a streak")
+        if self.streak is not None and any(v is not None for v in counted):
+            raise ValueError("a streak challenge takes no when, count or within")
+        return self
+
+
+class Program(_Section):
+    """One version of a loyalty program, as its file describes it."""
+
+    program: Slug
+    name: Annotated[str, Field(min_length=1)]
+    currency: str
+    timezone: str
+    point_name: str = "points"
+    point_value: NonNegative = Decimal(0)
+    earn: tuple[EarnRule, ...]
+    pending_days: NonNegativeInt = 0
+    expiry: Expiry | None = None
+    rewards: tuple[Reward, ...] = ()
+    tiers: Tiers | None = None
+    caps: Caps | None = None
+    referral: Referral | None = None
+    memberships: tuple[Membership, ...] = ()
+    punch_cards: tuple[PunchCard, ...] = ()
+    cashback: tuple[Cashback, ...] = ()
+    campaigns: tuple[Campaign, ...] = ()
+    challenges: tuple[Challenge, ...] = ()
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, value: str) -> str:
+        if value not in CURRENCIES:
+            raise ValueError(f"'{value}' is not an ISO 4217 currency code Fidela knows")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"'{value}' is not an IANA time zone") from None
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Program:
+        for section, ids in (
+            ("earn", (rule.id for rule in self.earn)),
+            ("rewards", (reward.id for reward in self.rewards)),
+            ("memberships", (m.id for m in self.memberships)),
+            ("punch_cards", (card.id for card in self.punch_cards)),
+            ("campaigns", (c.id for c in self.campaigns)),
+            ("challenges", (c.id for c in self.challenges)),
+        ):
+            _refuse_duplicates(section, ids)
+        tier_ids = {level.id for level in self.tiers.levels} if self.tiers else set()
+        for reward in self.rewards:
+            if reward.min_tier and reward.min_tier not in tier_ids:
+                raise ValueError(f"reward {reward.id}: min_tier {reward.min_tier} is no tier")
+            if reward.amount is not None:
+                _check_places(f"reward {reward.id}: amount", reward.amount, self.currency)
+        if self.tiers and self.tiers.metric == "spend":
+            for level in self.tiers.levels:
+                _check_places(f"tier {level.id}: from", level.threshold, self.currency)
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def reward(self, reward_id: str) -> Reward | None:
+        return next((reward for reward in self.rewards if reward.id == reward_id), None)
+
+
+def _refuse_duplicates(section: str, ids: Iterable[str]) -> None:
+    repeated = [key for key, n in Counter(ids).items() if n > 1]
+    if repeated:
+        raise ValueError(f"{section}: id {repeated[0]} is used more than once")
+
+
+def _check_places(what: str, amount: Decimal, currency: str) -> None:
+    if amount.scaleb(exponent(currency)) % 1:
+        raise ValueError(f"{what} has more decimals than {currency} allows")
+
+
+def inactive_sections(program: Program) -> list[str]:
+    """What the file asks for that this version of Fidela does not carry out yet.
+
+    Applying such a program succeeds, and these are reported to the person applying it.
+    """
+    inactive = [
+        section
+        for section in (
+            "caps",
+            "referral",
+            "memberships",
+            "punch_cards",
+            "cashback",
+            "campaigns",
+            "challenges",
+        )
+        if getattr(program, section)
+    ]
+    if program.expiry and program.expiry.policy == "inactivity":
+        inactive.append("expiry.policy: inactivity")
+    for i, reward in enumerate(program.rewards):
+        if reward.kind in ("experience", "points_as_payment"):
+            inactive.append(f"rewards[{i}] ({reward.id}): kind {reward.kind}")
+        for key in ("stock", "per_member_limit"):
+            if getattr(reward, key) is not None:
+                inactive.append(f"rewards[{i}].{key}")
+    return inactive
+
+
+def parse_program(text: str) -> Program:
+    """Validate a program file's text; raise ProgramInvalid listing every located mistake."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data: Any = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        reason = getattr(error, "problem", None) or str(error)
+        raise ProgramInvalid([Problem("(file)", f"not valid YAML: {reason}", line)]) from None
+    if not isinstance(data, dict):
+        raise ProgramInvalid([Problem("(file)", "must be a mapping of sections")])
+    try:
+        return Program.model_validate(data)
+    except ValidationError as error:
+        lines = _lines_of(root)
+        problems = [
+            Problem(_location(e["loc"]), _message(e["msg"]), _line(lines, e["loc"]))
+            for e in error.errors()
+        ]
+        raise ProgramInvalid(problems) from None
+
+
+def program_from_definition(definition: dict[str, Any]) -> Program:
+    """Rebuild a stored, already-validated program."""
+    return Program.model_validate(definition)
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(file)"
+
+
+def _message(msg: str) -> str:
+    for prefix, replacement in (
+        ("Value error, ", ""),
+        ("Input should be", "must be"),
+        ("Extra inputs are not permitted", "unknown key"),
+        ("Field required", "is required"),
+        ("String should match pattern", "must match the pattern"),
+    ):
+        if msg.startswith(prefix):
+            return replacement + msg[len(prefix) :]
+    return msg
+
+
+_Path = tuple[int | str, ...]
+
+
+def _lines_of(node: yaml.Node | None, path: _Path = ()) -> dict[_Path, int]:
+    """Map each path in the YAML document to the line it starts on (1-based)."""
+    if node is None:
+        return {}
+    lines: dict[_Path, int] = {path: node.start_mark.line + 1}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            child = (*path, str(key.value))
+            lines.update(_lines_of(value, child))
+            lines[child] = key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            lines.update(_lines_of(item, (*path, i)))
+    return lines
+
+
+def _line(lines: dict[_Path, int], loc: _Path) -> int | None:
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return None

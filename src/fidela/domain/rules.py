@@ -1,0 +1,109 @@
+"""Earn rules: which points an event grants, as pure functions of the event and the member.
+
+Per-unit rules multiply the eligible amount by `points_per_unit` and the tier
+multiplier, then round once per order. Fixed-point rules (`points`, `every_nth`)
+are never multiplied. A rule with a `limit` grants at most `count` times per
+calendar period of the program's time zone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+from fidela.domain.events import OrderLine
+from fidela.domain.ledger import Grant
+from fidela.domain.program import EarnRule, Period, Program
+
+_ROUNDING = {"floor": ROUND_FLOOR, "round": ROUND_HALF_UP, "ceil": ROUND_CEILING}
+
+
+def purchase_grants(
+    program: Program,
+    amount: Decimal,
+    lines: Sequence[OrderLine],
+    *,
+    purchase_number: int,
+    multiplier: Decimal,
+    uses: Mapping[str, int],
+) -> list[Grant]:
+    """Points a purchase earns: `purchase_number` counts the member's purchases, this one too."""
+    grants = []
+    for rule in _rules_for(program, "purchase", uses):
+        if rule.every_nth is not None:
+            if purchase_number % rule.every_nth == 0:
+                grants.append(Grant(rule.id, _fixed(rule)))
+        elif rule.points_per_unit is not None:
+            raw = eligible_amount(rule, amount, lines) * rule.points_per_unit * multiplier
+            grants.append(Grant(rule.id, round_points(raw, rule)))
+        else:
+            grants.append(Grant(rule.id, _fixed(rule)))
+    return [grant for grant in grants if grant.points > 0]
+
+
+def activity_grants(program: Program, name: str, uses: Mapping[str, int]) -> list[Grant]:
+    """Fixed points a named activity (review, birthday, signup...) earns, within limits."""
+    return [Grant(rule.id, _fixed(rule)) for rule in _rules_for(program, name, uses)]
+
+
+def limited_rules(program: Program) -> list[EarnRule]:
+    return [rule for rule in program.earn if rule.limit is not None]
+
+
+def eligible_amount(rule: EarnRule, amount: Decimal, lines: Sequence[OrderLine]) -> Decimal:
+    """The part of an order a per-unit rule counts: its category's lines, or all but excluded."""
+    if rule.category is not None:
+        return sum((line.amount for line in lines if line.category == rule.category), Decimal(0))
+    excluded = set(rule.exclude_categories)
+    return amount - sum((line.amount for line in lines if line.category in excluded), Decimal(0))
+
+
+def round_points(raw: Decimal, rule: EarnRule) -> int:
+    return int(raw.quantize(Decimal(1), rounding=_ROUNDING[rule.rounding]))
+
+
+def period_start(per: Period, at: datetime, zone: ZoneInfo) -> datetime | None:
+    """Start of the calendar period containing `at`, in the program's zone; None for lifetime."""
+    day = at.astimezone(zone).date()
+    match per:
+        case "day":
+            start = day
+        case "week":
+            start = day - timedelta(days=day.weekday())
+        case "month":
+            start = day.replace(day=1)
+        case "year":
+            start = date(day.year, 1, 1)
+        case "lifetime":
+            return None
+    return local_midnight(start, zone)
+
+
+def local_midnight(day: date, zone: ZoneInfo) -> datetime:
+    """00:00 of `day` in `zone`, the instant a date-only time stands for."""
+    return datetime.combine(day, time(0), tzinfo=zone)
+
+
+def uses_in_period(
+    rule: EarnRule, grant_times: Sequence[datetime], at: datetime, zone: ZoneInfo
+) -> int:
+    """How many times `rule` granted in the calendar period that contains `at`."""
+    assert rule.limit is not None
+    per = rule.limit.per
+    start = period_start(per, at, zone)
+    return sum(1 for t in grant_times if period_start(per, t, zone) == start)
+
+
+def _rules_for(program: Program, when: str, uses: Mapping[str, int]) -> list[EarnRule]:
+    return [
+        rule
+        for rule in program.earn
+        if rule.when == when and (rule.limit is None or uses.get(rule.id, 0) < rule.limit.count)
+    ]
+
+
+def _fixed(rule: EarnRule) -> int:
+    assert rule.points is not None
+    return rule.points

@@ -1,0 +1,53 @@
+"""Manual adjustments: an admin adds or takes points, always with a reason."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fidela.domain.errors import InvalidInput, NotFound
+from fidela.domain.ids import MemberId, ProgramId
+from fidela.domain.members import advance, lot_expiry
+from fidela.store.ledger import Changes
+from fidela.store.unit_of_work import UnitOfWork
+
+
+def adjust(
+    uow: UnitOfWork,
+    program_id: ProgramId,
+    member_id: MemberId,
+    points: int,
+    *,
+    actor: str,
+    reason: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """Credit (points > 0) or debit (points < 0) a member; a debit can't overdraw."""
+    if points == 0:
+        raise InvalidInput("points", "must not be zero")
+    if not reason.strip():
+        raise InvalidInput("reason", "is required: say why the points change")
+    if not actor.strip():
+        raise InvalidInput("actor", "is required: say who changes the points")
+    with uow:
+        program = uow.programs.current(program_id).program
+        uow.members.lock([member_id])
+        state = uow.members.load_states(program, [member_id], now).get(member_id)
+        if state is None:
+            raise NotFound("member_id", f"no member {member_id} in {program_id}")
+        outcome = advance(program, state, now)
+        expires_at = lot_expiry(program, now)
+        adjustment = state.wallet.adjust(
+            points, now, expires_at=expires_at, actor=actor, reason=reason.strip()
+        )
+        outcome.add(adjustment)
+        changes = Changes(program)
+        changes.record(member_id, state, outcome)
+        seq = uow.ledger.post(program_id, changes, now)[-1]
+        uow.commit()
+    return {
+        "seq": seq,
+        "points": points,
+        "available": state.wallet.available,
+        "debt": state.wallet.debt,
+    }

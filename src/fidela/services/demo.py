@@ -1,0 +1,70 @@
+"""The demo: a café program in USD over CDNOW's real purchase history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from fidela.services import imports, jobs, ledger, members, programs
+from fidela.services.imports import PurchaseRow
+from fidela.store.tables import members as members_table
+from fidela.store.unit_of_work import UnitOfWork
+
+SHOWN_MEMBERS = 3
+
+
+def load(
+    uow: UnitOfWork,
+    program_text: str,
+    history: list[PurchaseRow],
+    *,
+    until: datetime,
+    now: datetime,
+) -> dict[str, Any]:
+    """Apply the program, import the history, run what is due, and report."""
+    applied = programs.apply(uow, program_text, now=now)
+    program_id = applied.program_id
+    imported = imports.import_purchases(uow, program_id, history, now=now)
+    due = jobs.run_due(uow, program_id, now=until)
+    with uow:
+        top = (
+            uow.connection.execute(
+                select(members_table.c.id)
+                .where(members_table.c.program_id == program_id)
+                .order_by(members_table.c.available.desc(), members_table.c.id)
+                .limit(SHOWN_MEMBERS)
+            )
+            .scalars()
+            .all()
+        )
+    shown = {
+        f"member {member_id}": _brief(
+            members.show(uow, program_id, str(member_id), by_member_id=True)
+        )
+        for member_id in top
+    }
+    verified = ledger.verify(uow, program_id)
+    return {
+        "program": {"id": program_id, "version": applied.version, "inactive": applied.inactive},
+        "import": imported,
+        f"run-due until {until.isoformat()}": due,
+        **shown,
+        "ledger summary": ledger.summary(uow, program_id),
+        "ledger verify": {
+            "ok": verified.ok,
+            "transactions": verified.transactions,
+            "problem": verified.problem,
+        },
+    }
+
+
+def _brief(report: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "customer_id": report["customer_id"],
+        "available": report["available"],
+        "tier": report["tier"]["id"] if report["tier"] else None,
+        "open_lots": len(report["lots"]),
+        "last_changes": report["history"][-3:],
+    }

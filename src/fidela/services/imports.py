@@ -1,0 +1,320 @@
+"""Importing purchase history (CDNOW's files or a CSV) as customers, members and purchases.
+
+Policy: every row is checked before anything is written; if any row is bad, every
+bad row is reported with its line number and nothing is imported. A good file is
+imported in one transaction, in date order, and importing it again changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from fidela.domain import members as member_rules
+from fidela.domain.errors import InvalidInput, Problem
+from fidela.domain.events import CustomerRef, Purchase
+from fidela.domain.ids import CustomerId, ProgramId
+from fidela.domain.members import MemberState
+from fidela.domain.money import to_minor
+from fidela.domain.program import Program
+from fidela.domain.rules import local_midnight
+from fidela.services.events import CLOCK_SKEW, event_result, new_event, new_order
+from fidela.store.ledger import Changes
+from fidela.store.unit_of_work import UnitOfWork
+
+CHUNK = 5000  # events posted at a time inside the import's transaction
+SHOWN = 20  # bad rows listed in full; the rest are counted
+
+
+@dataclass(frozen=True)
+class PurchaseRow:
+    """One purchase of a history file; `day` rows happen at 00:00 in the program's zone."""
+
+    line: int
+    customer_id: str
+    order_id: str
+    amount: Decimal
+    currency: str
+    at: datetime | None = None
+    day: date | None = None
+    quantity: int | None = None
+    email: str | None = None
+    enroll: bool = True
+
+    def occurred_at(self, program: Program) -> datetime:
+        if self.at is not None:
+            return self.at
+        assert self.day is not None
+        return local_midnight(self.day, program.zone)
+
+
+class ImportInvalid(InvalidInput):
+    """Some rows of a history file are bad; `problems` locates each by line."""
+
+    def __init__(self, source: str, problems: list[Problem]) -> None:
+        super().__init__(source, f"{len(problems)} bad rows, nothing was imported")
+        self.problems = problems
+
+    def __str__(self) -> str:
+        shown = [f"{self.field}: {self.reason}"] + [str(p) for p in self.problems[:SHOWN]]
+        if len(self.problems) > SHOWN:
+            shown.append(f"... and {len(self.problems) - SHOWN} more")
+        return "\n".join(shown)
+
+
+def read(path: Path, file_format: str) -> list[PurchaseRow]:
+    """Parse a history file; raise ImportInvalid listing every bad row."""
+    readers = {"cdnow": _read_cdnow, "csv": _read_csv}
+    if file_format not in readers:
+        raise InvalidInput("--format", f"{file_format!r} is not one of {', '.join(readers)}")
+    try:
+        with path.open(encoding="utf-8", newline="") as file:
+            rows, problems = readers[file_format](file)
+    except OSError as error:
+        raise InvalidInput(str(path), error.strerror or "can't be read") from None
+    if problems:
+        raise ImportInvalid(str(path), problems)
+    return rows
+
+
+def _read_cdnow(file: Iterable[str]) -> tuple[list[PurchaseRow], list[Problem]]:
+    """CDNOW_master (id, date, cds, dollars) or CDNOW_sample (id, sample id, date, cds, dollars)."""
+    rows: list[PurchaseRow] = []
+    problems: list[Problem] = []
+    same_day: dict[tuple[str, str], int] = {}
+    for number, text in enumerate(file, start=1):
+        parts = text.split()
+        if not parts or parts[0] == "customer_id":
+            continue
+        if len(parts) not in (4, 5):
+            problems.append(Problem(f"line {number}", f"has {len(parts)} columns, not 4 or 5"))
+            continue
+        customer, day_text, cds, dollars = parts[0], *parts[-3:]
+        try:
+            day = datetime.strptime(day_text, "%Y%m%d").date()
+        except ValueError:
+            problems.append(Problem(f"line {number}.date", f"{day_text!r} is not YYYYMMDD"))
+            continue
+        amount = _amount(dollars, f"line {number}.dollar_value", problems)
+        if amount is None or not cds.isdigit():
+            if cds and not cds.isdigit():
+                problems.append(Problem(f"line {number}.number_of_cds", f"{cds!r} is no count"))
+            continue
+        nth = same_day[(customer, day_text)] = same_day.get((customer, day_text), 0) + 1
+        order_id = f"cdnow-{customer}-{day_text}-{nth}"
+        rows.append(
+            PurchaseRow(number, customer, order_id, amount, "USD", day=day, quantity=int(cds))
+        )
+    return rows, problems
+
+
+CSV_COLUMNS = ("customer_id", "order_id", "occurred_at", "amount", "currency")
+
+
+def _read_csv(file: Iterable[str]) -> tuple[list[PurchaseRow], list[Problem]]:
+    """A CSV with a header naming CSV_COLUMNS, and optionally `email` and `enroll`."""
+    reader = csv.DictReader(file)
+    missing = [column for column in CSV_COLUMNS if column not in (reader.fieldnames or [])]
+    if missing:
+        return [], [Problem("line 1", f"missing columns: {', '.join(missing)}")]
+    rows: list[PurchaseRow] = []
+    problems: list[Problem] = []
+    for record in reader:
+        number = reader.line_num
+        where = f"line {number}"
+        empty = [column for column in CSV_COLUMNS if not (record.get(column) or "").strip()]
+        if empty:
+            problems.append(Problem(f"{where}.{empty[0]}", "is empty"))
+            continue
+        amount = _amount(record["amount"], f"{where}.amount", problems)
+        when = _when(record["occurred_at"].strip(), f"{where}.occurred_at", problems)
+        enroll = (record.get("enroll") or "yes").strip().lower()
+        if enroll not in ("yes", "no"):
+            problems.append(Problem(f"{where}.enroll", f"{enroll!r} is not yes or no"))
+            continue
+        if amount is None or when is None:
+            continue
+        at, day = (when, None) if isinstance(when, datetime) else (None, when)
+        rows.append(
+            PurchaseRow(
+                number,
+                record["customer_id"].strip(),
+                record["order_id"].strip(),
+                amount,
+                record["currency"].strip().upper(),
+                at=at,
+                day=day,
+                email=(record.get("email") or "").strip().lower() or None,
+                enroll=enroll == "yes",
+            )
+        )
+    return rows, problems
+
+
+def _amount(text: str, where: str, problems: list[Problem]) -> Decimal | None:
+    try:
+        amount = Decimal(text.strip())
+    except InvalidOperation:
+        problems.append(Problem(where, f"{text!r} is not a number"))
+        return None
+    if not amount.is_finite() or amount < 0:
+        problems.append(Problem(where, f"{text!r} must be a finite amount of 0 or more"))
+        return None
+    return amount
+
+
+def _when(text: str, where: str, problems: list[Problem]) -> datetime | date | None:
+    try:
+        if len(text) == 10:
+            return date.fromisoformat(text)
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        problems.append(Problem(where, f"{text!r} is not YYYY-MM-DD or ISO 8601"))
+        return None
+    if at.tzinfo is None:
+        problems.append(Problem(where, "a time needs a UTC offset (a date alone is fine)"))
+        return None
+    return at
+
+
+def import_purchases(
+    uow: UnitOfWork,
+    program_id: ProgramId,
+    rows: list[PurchaseRow],
+    *,
+    now: datetime,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Replay purchases in date order; customers enroll at their first purchase (if `enroll`)."""
+    with uow:
+        stored = uow.programs.current(program_id)
+        program = stored.program
+        events = _events(program, rows, now)
+        known = uow.events.hashes(program_id, [event.idempotency_key for _row, event in events])
+        conflicts = [
+            Problem(f"line {row.line}", f"{event.idempotency_key} was imported with other content")
+            for row, event in events
+            if known.get(event.idempotency_key, event.content_hash()) != event.content_hash()
+        ]
+        if conflicts:
+            raise ImportInvalid("rows", conflicts)
+        fresh = [(row, event) for row, event in events if event.idempotency_key not in known]
+        fresh.sort(key=lambda pair: (pair[1].occurred_at, pair[0].line))
+        customers = _customers(uow, program_id, fresh)
+        member_of = uow.members.ids_of_customers(list(set(customers.values())))
+        uow.members.lock(list(member_of.values()))
+        first = fresh[0][1].occurred_at if fresh else now
+        states = uow.members.load_states(program, list(member_of.values()), first)
+        enrolling = {}
+        for row, event in fresh:
+            customer_id = customers[row.customer_id]
+            if row.enroll and customer_id not in member_of and customer_id not in enrolling:
+                enrolling[customer_id] = event.occurred_at
+        new_members = uow.members.add_many(program_id, enrolling)
+        member_of.update(new_members)
+
+        changes = Changes(program)
+        enrolled = 0
+        for row, event in fresh:
+            customer_id = customers[row.customer_id]
+            member_id = member_of.get(customer_id)
+            state = states.get(member_id) if member_id is not None else None
+            if member_id is not None and state is None:
+                state = states[member_id] = MemberState(member_id, event.occurred_at)
+                changes.record(member_id, state, member_rules.enroll(program, state))
+                enrolled += 1
+            if state is not None and state.enrolled_at > event.occurred_at:
+                state = None  # bought before enrolling: a customer's purchase, not a member's
+            _apply(program, stored.version, changes, row, event, customer_id, state)
+            if len(changes.events) >= CHUNK:
+                uow.ledger.post(program_id, changes, now)
+                if progress:
+                    progress(len(changes.events))
+                changes = Changes(program)
+        uow.ledger.post(program_id, changes, now)
+        if progress:
+            progress(len(changes.events))
+        uow.commit()
+    return {
+        "program": program_id,
+        "rows": len(rows),
+        "imported": len(fresh),
+        "already_imported": len(rows) - len(fresh),
+        "members_enrolled": enrolled,
+    }
+
+
+def _events(
+    program: Program, rows: list[PurchaseRow], now: datetime
+) -> list[tuple[PurchaseRow, Purchase]]:
+    problems = []
+    events = []
+    for row in rows:
+        if row.currency != program.currency:
+            reason = f"{row.currency} is not the program's currency ({program.currency})"
+            problems.append(Problem(f"line {row.line}.currency", reason))
+            continue
+        try:
+            to_minor(row.amount, row.currency)
+        except InvalidInput as error:
+            problems.append(Problem(f"line {row.line}.amount", error.reason))
+            continue
+        at = row.occurred_at(program)
+        if at > now + CLOCK_SKEW:
+            problems.append(
+                Problem(f"line {row.line}.occurred_at", f"{at.isoformat()} is in the future")
+            )
+            continue
+        lines = [{"quantity": row.quantity, "amount": row.amount}] if row.quantity else []
+        purchase = Purchase(
+            idempotency_key=f"import:{row.order_id}",
+            customer=CustomerRef(customer_id=row.customer_id, email=row.email),
+            occurred_at=at,
+            order_id=row.order_id,
+            amount=row.amount,
+            currency=row.currency,
+            lines=lines,
+        )
+        events.append((row, purchase))
+    if problems:
+        raise ImportInvalid("rows", problems)
+    return events
+
+
+def _customers(
+    uow: UnitOfWork, program_id: ProgramId, fresh: list[tuple[PurchaseRow, Purchase]]
+) -> dict[str, CustomerId]:
+    wanted = {row.customer_id for row, _event in fresh}
+    known = uow.customers.ids_by_external(program_id, wanted)
+    first_seen: dict[str, tuple[datetime, str | None]] = {}
+    for row, event in fresh:
+        if row.customer_id not in known and row.customer_id not in first_seen:
+            first_seen[row.customer_id] = (event.occurred_at, row.email)
+    known.update(uow.customers.add_many(program_id, first_seen))
+    return known
+
+
+def _apply(
+    program: Program,
+    version: int,
+    changes: Changes,
+    row: PurchaseRow,
+    event: Purchase,
+    customer_id: CustomerId,
+    state: MemberState | None,
+) -> None:
+    member_id = state.member_id if state is not None else None
+    cause = new_event(event, customer_id, member_id, version)
+    order = new_order(event)
+    changes.events.append(cause)
+    changes.new_orders.append((order, customer_id, member_id, cause))
+    outcome = member_rules.Outcome()
+    if state is not None and member_id is not None:
+        outcome = member_rules.purchase(program, state, order, event.amount)
+        changes.record(member_id, state, outcome, cause)
+    cause.result = event_result(cause, outcome, state)

@@ -1,0 +1,55 @@
+"""Scheduled work: everything due up to an instant (expiry, releases, birthdays, reviews)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
+
+from fidela.domain.ids import MemberId, ProgramId
+from fidela.domain.ledger import Account
+from fidela.domain.members import advance
+from fidela.store.ledger import Changes
+from fidela.store.unit_of_work import UnitOfWork
+
+BATCH = 1000  # members per transaction
+
+
+def run_due(
+    uow: UnitOfWork,
+    program_id: ProgramId,
+    *,
+    now: datetime,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, int]:
+    """Bring every member with something due up to `now`; running it twice does nothing more.
+
+    Members are taken in batches, each its own transaction, locked with SKIP LOCKED on
+    PostgreSQL so that several workers can share the work.
+    """
+    done: set[MemberId] = set()
+    counts: Counter[str] = Counter()
+    while True:
+        with uow:
+            program = uow.programs.current(program_id).program
+            due = [m for m in uow.members.due(program_id, now, BATCH) if m not in done]
+            if not due:
+                break
+            states = uow.members.load_states(program, due, now)
+            changes = Changes(program)
+            for member_id, state in states.items():
+                outcome = advance(program, state, now)
+                changes.record(member_id, state, outcome)
+                for transaction in outcome.transactions:
+                    counts[transaction.kind.value] += 1
+                counts["points_expired"] += sum(
+                    t.points(Account.EXPIRED) for t in outcome.transactions
+                )
+                counts.update(effect.kind for effect in outcome.effects)
+            uow.ledger.post(program_id, changes, now)
+            uow.commit()
+        done.update(due)
+        counts["members"] += len(due)
+        if progress:
+            progress(len(due))
+    return dict(counts)

@@ -1,0 +1,205 @@
+"""Enrolling members, finding who an event is about, and reading a member's account."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from fidela.domain import members as member_rules
+from fidela.domain.errors import Conflict, NotFound
+from fidela.domain.events import CustomerRef, Enrollment, normalize_email
+from fidela.domain.ids import CustomerId, MemberId, ProgramId
+from fidela.domain.ledger import Account
+from fidela.domain.members import MemberState
+from fidela.domain.program import Program
+from fidela.store.ledger import Changes
+from fidela.store.unit_of_work import UnitOfWork, run
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    member_id: MemberId
+    customer_id: CustomerId
+    created: bool
+
+
+def enroll(
+    uow: UnitOfWork, program_id: ProgramId, enrollment: Enrollment, *, now: datetime
+) -> Enrolled:
+    """Enroll a customer; enrolling the same e-mail or shop id again returns the member."""
+
+    def work(uow: UnitOfWork) -> Enrolled:
+        program = uow.programs.current(program_id).program
+        email = normalize_email(enrollment.email) if enrollment.email else None
+        matches = uow.customers.find(program_id, external_id=enrollment.customer_id, email=email)
+        if len(matches) > 1:
+            raise Conflict("customer_id", "belongs to another customer than the e-mail")
+        if matches:
+            customer = matches[0]
+            if email and customer.email and customer.email != email:
+                raise Conflict("email", "this customer_id is enrolled with another e-mail")
+            customer_id = CustomerId(customer.id)
+            member_id = uow.members.of_customer(customer_id)
+            if member_id is not None:
+                return Enrolled(member_id, customer_id, created=False)
+            uow.customers.complete(customer_id, external_id=enrollment.customer_id, email=email)
+        else:
+            customer_id = uow.customers.add(
+                program_id,
+                external_id=enrollment.customer_id,
+                email=email,
+                at=enrollment.enrolled_at,
+            )
+        member_id = uow.members.add(
+            program_id,
+            customer_id,
+            enrolled_at=enrollment.enrolled_at,
+            name=enrollment.name,
+            birthday=enrollment.birthday,
+        )
+        state = MemberState(member_id, enrollment.enrolled_at, enrollment.birthday)
+        outcome = member_rules.enroll(program, state)
+        changes = Changes(program)
+        changes.record(member_id, state, outcome)
+        uow.ledger.post(program_id, changes, now)
+        uow.commit()
+        return Enrolled(member_id, customer_id, created=True)
+
+    return run(uow, work)
+
+
+def resolve(
+    uow: UnitOfWork, program_id: ProgramId, ref: CustomerRef
+) -> tuple[CustomerId | None, MemberId | None]:
+    """The customer and member an event names; (None, None) for a customer never seen."""
+    if ref.member_id is not None:
+        row = uow.members.get(program_id, MemberId(ref.member_id))
+        if row is None:
+            raise NotFound("customer.member_id", f"no member {ref.member_id} in {program_id}")
+        return CustomerId(row.customer_id), MemberId(row.id)
+    email = normalize_email(ref.email) if ref.email else None
+    matches = uow.customers.find(program_id, external_id=ref.customer_id, email=email)
+    if len(matches) > 1:
+        raise Conflict("customer", "customer_id and email name two different customers")
+    if not matches:
+        return None, None
+    customer_id = CustomerId(matches[0].id)
+    return customer_id, uow.members.of_customer(customer_id)
+
+
+def find(
+    uow: UnitOfWork, program_id: ProgramId, ref: str, *, by_member_id: bool = False
+) -> MemberId:
+    """A member by e-mail, shop customer id, or (with `by_member_id`) Fidela's member id."""
+    if by_member_id:
+        customer_ref = CustomerRef(member_id=int(ref))
+    elif "@" in ref:
+        customer_ref = CustomerRef(email=ref)
+    else:
+        customer_ref = CustomerRef(customer_id=ref)
+    _customer, member_id = resolve(uow, program_id, customer_ref)
+    if member_id is None:
+        raise NotFound("member", f"no member {ref} in {program_id}")
+    return member_id
+
+
+def show(
+    uow: UnitOfWork, program_id: ProgramId, ref: str, *, by_member_id: bool = False
+) -> dict[str, Any]:
+    """Everything about a member's points: balances, tier, lots, and each change with its cause."""
+    with uow:
+        program = uow.programs.current(program_id).program
+        member_id = find(uow, program_id, ref, by_member_id=by_member_id)
+        member = uow.members.get(program_id, member_id)
+        assert member is not None
+        lots = uow.members.open_lots(member_id)
+        history = uow.members.history(program_id, member_id)
+        redemptions = uow.redemptions.of_member(member_id)
+    return {
+        "member_id": member_id,
+        "customer_id": member.external_id,
+        "email": member.email,
+        "name": member.name,
+        "birthday": member.birthday.isoformat() if member.birthday else None,
+        "enrolled_at": _time(program, member.enrolled_at),
+        "point_name": program.point_name,
+        "available": member.available,
+        "pending": member.pending,
+        "debt": -member.debt,
+        "tier": _tier(program, member),
+        "lots": [
+            {
+                "lot": lot.lot_no,
+                "remaining": lot.remaining,
+                "earned_at": _time(program, lot.earned_at),
+                "expires_at": _time(program, lot.expires_at),
+                "pending_until": _time(program, lot.pending_until),
+                "rule": lot.rule_id,
+                "order_id": lot.order_ref,
+            }
+            for lot in lots
+        ],
+        "history": _history(program, history),
+        "redemptions": [
+            {
+                "redemption_id": r.id,
+                "reward": r.reward_id,
+                "points": r.points,
+                "status": r.status,
+                "voucher_code": r.voucher_code,
+                "created_at": _time(program, r.created_at),
+            }
+            for r in redemptions
+        ],
+    }
+
+
+def _tier(program: Program, member: Any) -> dict[str, Any] | None:
+    if program.tiers is None or member.tier is None:
+        return None
+    level = program.tiers.level(member.tier)
+    return {
+        "id": member.tier,
+        "since": _time(program, member.tier_since),
+        "review_at": _time(program, member.tier_review_at),
+        "earn_multiplier": str(level.earn_multiplier),
+        "perks": list(level.perks),
+    }
+
+
+_MEMBER_ACCOUNTS = {Account.AVAILABLE.value, Account.PENDING.value, Account.DEBT.value}
+
+
+def _history(program: Program, rows: list[Any]) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = []
+    for row in rows:
+        if not entries or entries[-1]["seq"] != row.seq:
+            cause: dict[str, Any] = {"kind": row.kind}
+            if row.event_type:
+                cause |= {"event": row.event_type, "idempotency_key": row.idempotency_key}
+            if row.actor:
+                cause["actor"] = row.actor
+            if row.reason:
+                cause["reason"] = row.reason
+            entries.append(
+                {
+                    "seq": row.seq,
+                    "at": _time(program, row.occurred_at),
+                    "cause": cause,
+                    "points": 0,
+                    "rules": [],
+                    "lines": [],
+                }
+            )
+        entry = entries[-1]
+        if row.account in _MEMBER_ACCOUNTS:
+            entry["points"] += row.amount
+        if row.rule_id and row.rule_id not in entry["rules"]:
+            entry["rules"].append(row.rule_id)
+        entry["lines"].append({"account": row.account, "amount": row.amount, "lot": row.lot_no})
+    return entries
+
+
+def _time(program: Program, at: datetime | None) -> str | None:
+    return at.astimezone(program.zone).isoformat() if at else None

@@ -1,0 +1,48 @@
+"""Checking and applying program files."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from fidela.domain.ids import ProgramId
+from fidela.domain.program import Program, inactive_sections, parse_program
+from fidela.store.programs import StoredVersion
+from fidela.store.unit_of_work import UnitOfWork
+
+
+@dataclass(frozen=True)
+class Applied:
+    program_id: ProgramId
+    version: int
+    inactive: list[str]
+    unchanged: bool
+
+
+def check(text: str) -> tuple[Program, list[str]]:
+    """Validate a program file; return it and the sections not active yet."""
+    program = parse_program(text)
+    return program, inactive_sections(program)
+
+
+def apply(uow: UnitOfWork, text: str, *, now: datetime) -> Applied:
+    """Store a new version of the program; applying the same file again adds none."""
+    program, inactive = check(text)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    program_id = ProgramId(program.program)
+    with uow:
+        if uow.programs.latest_digest(program_id) == digest:
+            current = uow.programs.current(program_id)
+            return Applied(program_id, current.version, inactive, unchanged=True)
+        version = uow.programs.add_version(
+            program, source=text, digest=digest, inactive=inactive, applied_at=now
+        )
+        uow.commit()
+    return Applied(program_id, version, inactive, unchanged=False)
+
+
+def history(uow: UnitOfWork, program_id: ProgramId) -> list[StoredVersion]:
+    with uow:
+        versions = uow.programs.versions(program_id)
+    return versions

@@ -1,0 +1,138 @@
+"""Redeeming rewards, cancelling redemptions, and validating and consuming vouchers."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any
+
+from fidela.domain import rewards
+from fidela.domain.errors import Conflict, InvalidInput, NotFound
+from fidela.domain.ids import LotNo, MemberId, ProgramId, Seq
+from fidela.domain.ledger import Account
+from fidela.domain.members import advance
+from fidela.store.ledger import Changes
+from fidela.store.unit_of_work import UnitOfWork, run
+
+
+def redeem(
+    uow: UnitOfWork, program_id: ProgramId, member_id: MemberId, reward_id: str, *, now: datetime
+) -> dict[str, Any]:
+    """Spend the reward's cost and issue its voucher; never takes the balance below zero."""
+
+    def work(uow: UnitOfWork) -> dict[str, Any]:
+        program = uow.programs.current(program_id).program
+        uow.members.lock([member_id])
+        state = uow.members.load_states(program, [member_id], now).get(member_id)
+        if state is None:
+            raise NotFound("member_id", f"no member {member_id} in {program_id}")
+        outcome = advance(program, state, now)
+        reward = rewards.redeemable(program, reward_id, state.tier)
+        assert reward.cost is not None
+        outcome.add(state.wallet.redeem(reward.cost, now))
+        changes = Changes(program)
+        changes.record(member_id, state, outcome)
+        seq = uow.ledger.post(program_id, changes, now)[-1]
+        code = _new_code()
+        terms = rewards.voucher_terms(program, reward)
+        redemption_id = uow.redemptions.add(
+            program_id,
+            member_id,
+            reward_id=reward_id,
+            points=reward.cost,
+            seq=seq,
+            voucher_code=code,
+            voucher=terms,
+            at=now,
+        )
+        uow.commit()
+        return {
+            "redemption_id": redemption_id,
+            "reward_id": reward_id,
+            "points": reward.cost,
+            "voucher_code": code,
+            "voucher": terms,
+            "available": state.wallet.available,
+        }
+
+    return run(uow, work)
+
+
+def cancel(
+    uow: UnitOfWork, program_id: ProgramId, redemption_id: int, *, now: datetime
+) -> dict[str, Any]:
+    """Cancel a redemption whose voucher is unused: its points go back to the same lots."""
+    with uow:
+        program = uow.programs.current(program_id).program
+        redemption = uow.redemptions.get(program_id, redemption_id)
+        if redemption is None:
+            raise NotFound("redemption_id", f"no redemption {redemption_id} in {program_id}")
+        member_id = MemberId(redemption.member_id)
+        uow.members.lock([member_id])
+        redemption = uow.redemptions.get(program_id, redemption_id)
+        assert redemption is not None
+        if redemption.status != "issued":
+            raise Conflict("redemption_id", f"the redemption is {redemption.status}")
+        state = uow.members.load_states(program, [member_id], now)[member_id]
+        outcome = advance(program, state, now)
+        spent_lines = [
+            line
+            for line in uow.ledger.lines_of(program_id, Seq(redemption.seq))
+            if line.account == Account.AVAILABLE.value
+        ]
+        open_lots = {lot.lot_no: lot for lot in state.wallet.lots}
+        closed = uow.ledger.lots_by_number(
+            program_id, [LotNo(line.lot_no) for line in spent_lines if line.lot_no not in open_lots]
+        )
+        spent = [
+            (open_lots.get(line.lot_no) or closed[line.lot_no], -line.amount)
+            for line in spent_lines
+        ]
+        outcome.add(state.wallet.give_back(spent, now))
+        changes = Changes(program)
+        changes.record(member_id, state, outcome)
+        seq = uow.ledger.post(program_id, changes, now)[-1]
+        uow.redemptions.close(redemption_id, status="cancelled", at=now, seq=seq)
+        uow.commit()
+    return {
+        "redemption_id": redemption_id,
+        "status": "cancelled",
+        "available": state.wallet.available,
+    }
+
+
+def validate_voucher(uow: UnitOfWork, program_id: ProgramId, code: str) -> dict[str, Any]:
+    """What a voucher is worth and whether it can still be used, for the shop's till."""
+    with uow:
+        redemption = uow.redemptions.by_code(program_id, code.strip().upper())
+    if redemption is None:
+        raise NotFound("code", f"no voucher {code}")
+    return {
+        "code": redemption.voucher_code,
+        "usable": redemption.status == "issued",
+        "status": redemption.status,
+        "reward_id": redemption.reward_id,
+        "member_id": redemption.member_id,
+        **redemption.voucher,
+    }
+
+
+def consume_voucher(
+    uow: UnitOfWork, program_id: ProgramId, code: str, *, order_id: str | None, now: datetime
+) -> dict[str, Any]:
+    """Use a voucher: exactly once, even when two tills try at the same moment."""
+    with uow:
+        redemption = uow.redemptions.by_code(program_id, code.strip().upper())
+        if redemption is None:
+            raise NotFound("code", f"no voucher {code}")
+        if not uow.redemptions.close(redemption.id, status="consumed", at=now, order_ref=order_id):
+            current = uow.redemptions.get(program_id, redemption.id)
+            status = current.status if current else "gone"
+            raise InvalidInput("code", f"the voucher is {status}, it can't be used")
+        uow.commit()
+    return {"code": redemption.voucher_code, "status": "consumed", **redemption.voucher}
+
+
+def _new_code() -> str:
+    symbols = "".join(secrets.choice(rewards.VOUCHER_ALPHABET) for _ in range(8))
+    return rewards.voucher_code(symbols)

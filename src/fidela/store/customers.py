@@ -1,0 +1,97 @@
+"""Customers: everyone who bought, enrolled or not, known by shop id and/or e-mail."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, insert, or_, select, update
+from sqlalchemy.engine import Connection
+
+from fidela.domain.ids import CustomerId, ProgramId
+from fidela.store.tables import customers
+
+CHUNK = 500  # ids per IN (...) list, well under SQLite's and PostgreSQL's limits
+
+
+class CustomerRepository:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def find(
+        self, program_id: ProgramId, *, external_id: str | None, email: str | None
+    ) -> list[Row[Any]]:
+        """Customers matching the shop id or the e-mail (two rows if they disagree)."""
+        conditions = []
+        if external_id is not None:
+            conditions.append(customers.c.external_id == external_id)
+        if email is not None:
+            conditions.append(customers.c.email == email)
+        if not conditions:
+            return []
+        return list(
+            self.connection.execute(
+                select(customers)
+                .where(customers.c.program_id == program_id, or_(*conditions))
+                .order_by(customers.c.id)
+            )
+        )
+
+    def add(
+        self, program_id: ProgramId, *, external_id: str | None, email: str | None, at: datetime
+    ) -> CustomerId:
+        result = self.connection.execute(
+            insert(customers)
+            .values(program_id=program_id, external_id=external_id, email=email, first_seen_at=at)
+            .returning(customers.c.id)
+        )
+        return CustomerId(result.scalar_one())
+
+    def complete(
+        self, customer_id: CustomerId, *, external_id: str | None, email: str | None
+    ) -> None:
+        """Record a shop id or e-mail the customer was not known by yet."""
+        values = {
+            key: value
+            for key, value in (("external_id", external_id), ("email", email))
+            if value is not None
+        }
+        if values:
+            self.connection.execute(
+                update(customers).where(customers.c.id == customer_id).values(**values)
+            )
+
+    def ids_by_external(
+        self, program_id: ProgramId, external_ids: Iterable[str]
+    ) -> dict[str, CustomerId]:
+        wanted = list(external_ids)
+        found: dict[str, CustomerId] = {}
+        for start in range(0, len(wanted), CHUNK):
+            rows = self.connection.execute(
+                select(customers.c.external_id, customers.c.id).where(
+                    customers.c.program_id == program_id,
+                    customers.c.external_id.in_(wanted[start : start + CHUNK]),
+                )
+            )
+            found.update({external_id: CustomerId(id_) for external_id, id_ in rows})
+        return found
+
+    def add_many(
+        self, program_id: ProgramId, first_seen: dict[str, tuple[datetime, str | None]]
+    ) -> dict[str, CustomerId]:
+        """Insert customers by shop id (and e-mail, if known); return their ids."""
+        if first_seen:
+            self.connection.execute(
+                insert(customers),
+                [
+                    {
+                        "program_id": program_id,
+                        "external_id": external_id,
+                        "email": email,
+                        "first_seen_at": at,
+                    }
+                    for external_id, (at, email) in first_seen.items()
+                ],
+            )
+        return self.ids_by_external(program_id, first_seen)

@@ -1,0 +1,73 @@
+"""Events already recorded (for idempotency) and the orders purchases created (for refunds)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row, select
+from sqlalchemy.engine import Connection
+
+from fidela.domain.events import OrderLine
+from fidela.domain.ids import ProgramId
+from fidela.domain.members import OrderState
+from fidela.store.customers import CHUNK
+from fidela.store.ledger import lot_from_row
+from fidela.store.tables import events, lots, orders
+
+
+class EventRepository:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def by_key(self, program_id: ProgramId, key: str) -> Row[Any] | None:
+        return self.connection.execute(
+            select(events).where(events.c.program_id == program_id, events.c.idempotency_key == key)
+        ).one_or_none()
+
+    def hashes(self, program_id: ProgramId, keys: Sequence[str]) -> dict[str, str]:
+        """The content hash of each of these keys already recorded."""
+        found: dict[str, str] = {}
+        for start in range(0, len(keys), CHUNK):
+            rows = self.connection.execute(
+                select(events.c.idempotency_key, events.c.content_hash).where(
+                    events.c.program_id == program_id,
+                    events.c.idempotency_key.in_(keys[start : start + CHUNK]),
+                )
+            )
+            found.update({str(row[0]): str(row[1]) for row in rows})
+        return found
+
+    def order(self, program_id: ProgramId, order_ref: str) -> tuple[Row[Any], OrderState] | None:
+        """An order with the open lots it created, as refunds need it."""
+        row = self.connection.execute(
+            select(orders).where(orders.c.program_id == program_id, orders.c.order_ref == order_ref)
+        ).one_or_none()
+        if row is None:
+            return None
+        own_lots = self.connection.execute(
+            select(lots)
+            .where(lots.c.program_id == program_id, lots.c.order_ref == order_ref)
+            .order_by(lots.c.lot_no)
+        )
+        state = OrderState(
+            order_ref=row.order_ref,
+            occurred_at=row.occurred_at,
+            amount_minor=row.amount_minor,
+            currency=row.currency,
+            lines=tuple(OrderLine.model_validate(line) for line in row.lines),
+            refunded_minor=row.refunded_minor,
+            refunded_quantities=dict(row.refunded_quantities),
+            points=row.points,
+            reversed_points=row.reversed_points,
+            lots=[lot_from_row(lot) for lot in own_lots],
+        )
+        return row, state
+
+    def order_exists(self, program_id: ProgramId, order_ref: str) -> bool:
+        found = self.connection.execute(
+            select(orders.c.order_ref).where(
+                orders.c.program_id == program_id, orders.c.order_ref == order_ref
+            )
+        ).first()
+        return found is not None

@@ -1,0 +1,251 @@
+"""Members: their stored state, loaded in bulk for the rules and locked while they change."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row, and_, insert, select
+from sqlalchemy.engine import Connection
+
+from fidela.domain.ids import CustomerId, MemberId, ProgramId
+from fidela.domain.ledger import Account, Wallet
+from fidela.domain.members import MemberState
+from fidela.domain.program import Program
+from fidela.domain.rules import limited_rules
+from fidela.store.customers import CHUNK
+from fidela.store.ledger import lot_from_row
+from fidela.store.tables import customers, events, lines, lots, members, orders, transactions
+
+
+class MemberRepository:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def add(
+        self,
+        program_id: ProgramId,
+        customer_id: CustomerId,
+        *,
+        enrolled_at: datetime,
+        name: str | None = None,
+        birthday: date | None = None,
+    ) -> MemberId:
+        result = self.connection.execute(
+            insert(members)
+            .values(_new_member(program_id, customer_id, enrolled_at, name, birthday))
+            .returning(members.c.id)
+        )
+        return MemberId(result.scalar_one())
+
+    def add_many(
+        self, program_id: ProgramId, enrolled: dict[CustomerId, datetime]
+    ) -> dict[CustomerId, MemberId]:
+        """Enroll customers at the given instants; return the new members' ids."""
+        if not enrolled:
+            return {}
+        self.connection.execute(
+            insert(members),
+            [_new_member(program_id, c, at, None, None) for c, at in enrolled.items()],
+        )
+        return self.ids_of_customers(list(enrolled))
+
+    def ids_of_customers(self, customer_ids: Sequence[CustomerId]) -> dict[CustomerId, MemberId]:
+        found: dict[CustomerId, MemberId] = {}
+        for start in range(0, len(customer_ids), CHUNK):
+            rows = self.connection.execute(
+                select(members.c.customer_id, members.c.id).where(
+                    members.c.customer_id.in_(customer_ids[start : start + CHUNK])
+                )
+            )
+            found.update({CustomerId(c): MemberId(m) for c, m in rows})
+        return found
+
+    def lock(self, member_ids: Sequence[MemberId]) -> None:
+        """Hold these members until commit, in id order so that lockers never deadlock."""
+        for start in range(0, len(member_ids), CHUNK):
+            chunk = sorted(member_ids)[start : start + CHUNK]
+            self.connection.execute(
+                select(members.c.id)
+                .where(members.c.id.in_(chunk))
+                .order_by(members.c.id)
+                .with_for_update()
+            ).all()
+
+    def get(self, program_id: ProgramId, member_id: MemberId) -> Row[Any] | None:
+        return self.connection.execute(
+            select(members, customers.c.external_id, customers.c.email)
+            .join(customers, customers.c.id == members.c.customer_id)
+            .where(members.c.program_id == program_id, members.c.id == member_id)
+        ).one_or_none()
+
+    def of_customer(self, customer_id: CustomerId) -> MemberId | None:
+        found = self.connection.execute(
+            select(members.c.id).where(members.c.customer_id == customer_id)
+        ).scalar()
+        return MemberId(found) if found is not None else None
+
+    def due(self, program_id: ProgramId, now: datetime, limit: int) -> list[MemberId]:
+        """Members with something due by `now`, locked; other workers skip them."""
+        rows = self.connection.execute(
+            select(members.c.id)
+            .where(members.c.program_id == program_id, members.c.due_at <= now)
+            .order_by(members.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [MemberId(member_id) for member_id in rows.scalars()]
+
+    def load_states(
+        self, program: Program, member_ids: Sequence[MemberId], at: datetime
+    ) -> dict[MemberId, MemberState]:
+        """The state the rules need for each member, in a handful of queries per chunk."""
+        states: dict[MemberId, MemberState] = {}
+        for start in range(0, len(member_ids), CHUNK):
+            states.update(self._load_chunk(program, member_ids[start : start + CHUNK], at))
+        return states
+
+    def _load_chunk(
+        self, program: Program, member_ids: Sequence[MemberId], at: datetime
+    ) -> dict[MemberId, MemberState]:
+        execute = self.connection.execute
+        states = {
+            MemberId(row.id): MemberState(
+                member_id=MemberId(row.id),
+                enrolled_at=row.enrolled_at,
+                birthday=row.birthday,
+                wallet=Wallet(debt=-row.debt),
+                tier=row.tier,
+                tier_since=row.tier_since,
+                tier_review_at=row.tier_review_at,
+                purchase_count=row.purchase_count,
+                last_birthday_year=row.last_birthday_year,
+                reminded_until=row.reminded_until,
+            )
+            for row in execute(select(members).where(members.c.id.in_(member_ids)))
+        }
+        open_lots = select(lots).where(lots.c.member_id.in_(member_ids), lots.c.remaining > 0)
+        for row in execute(open_lots.order_by(lots.c.lot_no)):
+            states[MemberId(row.member_id)].wallet.lots.append(lot_from_row(row))
+        if program.tiers is not None:
+            reviews = [s.tier_review_at for s in states.values() if s.tier_review_at]
+            since = min([at, *reviews]) - timedelta(days=program.tiers.window_days)
+            for row in self._qualifying(program, member_ids, since):
+                states[MemberId(row[0])].qualifying.append((row[1], int(row[2])))
+        limited = [rule.id for rule in limited_rules(program)]
+        if limited:
+            grants = (
+                select(lines.c.member_id, lines.c.rule_id, transactions.c.occurred_at)
+                .join(transactions, _transaction_of_line())
+                .where(
+                    lines.c.member_id.in_(member_ids),
+                    lines.c.account == Account.ISSUED.value,
+                    lines.c.rule_id.in_(limited),
+                )
+            )
+            for member_id, rule_id, t in execute(grants):
+                states[MemberId(member_id)].grant_times.setdefault(rule_id, []).append(t)
+        return states
+
+    def _qualifying(
+        self, program: Program, member_ids: Sequence[MemberId], since: datetime
+    ) -> list[Row[Any]]:
+        assert program.tiers is not None
+        in_window = and_(orders.c.member_id.in_(member_ids), orders.c.occurred_at > since)
+        if program.tiers.metric == "spend":
+            spend = select(
+                orders.c.member_id,
+                orders.c.occurred_at,
+                orders.c.amount_minor - orders.c.refunded_minor,
+            ).where(in_window)
+            return list(self.connection.execute(spend))
+        earned = (
+            select(lines.c.member_id, transactions.c.occurred_at, -lines.c.amount)
+            .join(transactions, _transaction_of_line())
+            .where(
+                lines.c.member_id.in_(member_ids),
+                lines.c.account == Account.ISSUED.value,
+                transactions.c.occurred_at > since,
+            )
+        )
+        reversed_ = select(
+            orders.c.member_id, orders.c.occurred_at, -orders.c.reversed_points
+        ).where(in_window, orders.c.reversed_points > 0)
+        return [*self.connection.execute(earned), *self.connection.execute(reversed_)]
+
+    def balances(self, program_id: ProgramId) -> list[Row[Any]]:
+        """Every member's cached balances: (id, available, pending, debt)."""
+        return list(
+            self.connection.execute(
+                select(members.c.id, members.c.available, members.c.pending, members.c.debt)
+                .where(members.c.program_id == program_id)
+                .order_by(members.c.id)
+            )
+        )
+
+    def open_lots(self, member_id: MemberId) -> list[Row[Any]]:
+        return list(
+            self.connection.execute(
+                select(lots)
+                .where(lots.c.member_id == member_id, lots.c.remaining > 0)
+                .order_by(lots.c.expires_at, lots.c.lot_no)
+            )
+        )
+
+    def history(self, program_id: ProgramId, member_id: MemberId) -> list[Row[Any]]:
+        """The member's transactions with their lines and causing event, oldest first."""
+        return list(
+            self.connection.execute(
+                select(
+                    transactions.c.seq,
+                    transactions.c.kind,
+                    transactions.c.occurred_at,
+                    transactions.c.actor,
+                    transactions.c.reason,
+                    events.c.type.label("event_type"),
+                    events.c.idempotency_key,
+                    lines.c.account,
+                    lines.c.amount,
+                    lines.c.lot_no,
+                    lines.c.rule_id,
+                )
+                .join(lines, _transaction_of_line())
+                .join(
+                    events,
+                    and_(
+                        events.c.program_id == transactions.c.program_id,
+                        events.c.event_no == transactions.c.event_no,
+                    ),
+                    isouter=True,
+                )
+                .where(
+                    transactions.c.program_id == program_id, transactions.c.member_id == member_id
+                )
+                .order_by(transactions.c.seq, lines.c.line_no)
+            )
+        )
+
+
+def _transaction_of_line() -> Any:
+    return and_(transactions.c.program_id == lines.c.program_id, transactions.c.seq == lines.c.seq)
+
+
+def _new_member(
+    program_id: ProgramId,
+    customer_id: CustomerId,
+    enrolled_at: datetime,
+    name: str | None,
+    birthday: date | None,
+) -> dict[str, Any]:
+    return {
+        "program_id": program_id,
+        "customer_id": customer_id,
+        "name": name,
+        "birthday": birthday,
+        "enrolled_at": enrolled_at,
+        "available": 0,
+        "pending": 0,
+        "debt": 0,
+        "purchase_count": 0,
+    }

@@ -1,0 +1,121 @@
+"""Programs and their versions; a version is immutable once stored."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection
+
+from fidela.domain.errors import NotFound
+from fidela.domain.ids import ProgramId
+from fidela.domain.ledger import GENESIS
+from fidela.domain.program import Program, program_from_definition
+from fidela.store.tables import ledger_heads, program_versions, programs
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    program_id: ProgramId
+    version: int
+    program: Program
+    applied_at: datetime
+    inactive: list[str]
+
+
+class ProgramRepository:
+    # Versions never change, so their parsed form is cached by content digest.
+    _parsed: ClassVar[dict[str, Program]] = {}
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def add_version(
+        self,
+        program: Program,
+        *,
+        source: str,
+        digest: str,
+        inactive: list[str],
+        applied_at: datetime,
+    ) -> int:
+        """Store a new version (creating the program on its first); return its number."""
+        program_id = program.program
+        current = self.connection.execute(
+            select(programs.c.version).where(programs.c.id == program_id).with_for_update()
+        ).scalar()
+        if current is None:
+            version = 1
+            self.connection.execute(
+                insert(programs).values(
+                    id=program_id, name=program.name, version=1, created_at=applied_at
+                )
+            )
+            self.connection.execute(
+                insert(ledger_heads).values(
+                    program_id=program_id,
+                    last_seq=0,
+                    last_hash=GENESIS,
+                    last_lot_no=0,
+                    last_event_no=0,
+                )
+            )
+        else:
+            version = current + 1
+            self.connection.execute(
+                update(programs)
+                .where(programs.c.id == program_id)
+                .values(version=version, name=program.name)
+            )
+        self.connection.execute(
+            insert(program_versions).values(
+                program_id=program_id,
+                version=version,
+                source=source,
+                digest=digest,
+                definition=program.model_dump(mode="json", by_alias=True),
+                inactive=inactive,
+                applied_at=applied_at,
+            )
+        )
+        return version
+
+    def latest_digest(self, program_id: ProgramId) -> str | None:
+        return self.connection.execute(
+            select(program_versions.c.digest)
+            .join(programs, programs.c.id == program_versions.c.program_id)
+            .where(programs.c.id == program_id, program_versions.c.version == programs.c.version)
+        ).scalar()
+
+    def current(self, program_id: ProgramId) -> StoredVersion:
+        """The version that evaluates events now."""
+        row = self.connection.execute(
+            select(program_versions)
+            .join(programs, programs.c.id == program_versions.c.program_id)
+            .where(programs.c.id == program_id, program_versions.c.version == programs.c.version)
+        ).one_or_none()
+        if row is None:
+            raise NotFound("program", f"no program {program_id}: apply its file first")
+        return self._stored(row)
+
+    def versions(self, program_id: ProgramId) -> list[StoredVersion]:
+        rows = self.connection.execute(
+            select(program_versions)
+            .where(program_versions.c.program_id == program_id)
+            .order_by(program_versions.c.version)
+        )
+        return [self._stored(row) for row in rows]
+
+    def ids(self) -> list[ProgramId]:
+        rows = self.connection.execute(select(programs.c.id).order_by(programs.c.id))
+        return [ProgramId(program_id) for program_id in rows.scalars()]
+
+    def _stored(self, row: Any) -> StoredVersion:
+        program = self._parsed.get(row.digest)
+        if program is None:
+            program = self._parsed[row.digest] = program_from_definition(row.definition)
+        return StoredVersion(
+            ProgramId(row.program_id), row.version, program, row.applied_at, list(row.inactive)
+        )

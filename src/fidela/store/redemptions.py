@@ -1,0 +1,86 @@
+"""Redemptions and the vouchers they issue."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, insert, select, update
+from sqlalchemy.engine import Connection
+
+from fidela.domain.ids import MemberId, ProgramId, Seq
+from fidela.store.tables import redemptions
+
+
+class RedemptionRepository:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def add(
+        self,
+        program_id: ProgramId,
+        member_id: MemberId,
+        *,
+        reward_id: str,
+        points: int,
+        seq: Seq,
+        voucher_code: str,
+        voucher: dict[str, Any],
+        at: datetime,
+    ) -> int:
+        result = self.connection.execute(
+            insert(redemptions)
+            .values(
+                program_id=program_id,
+                member_id=member_id,
+                reward_id=reward_id,
+                points=points,
+                seq=seq,
+                status="issued",
+                voucher_code=voucher_code,
+                voucher=voucher,
+                created_at=at,
+            )
+            .returning(redemptions.c.id)
+        )
+        return int(result.scalar_one())
+
+    def get(self, program_id: ProgramId, redemption_id: int) -> Row[Any] | None:
+        return self.connection.execute(
+            select(redemptions).where(
+                redemptions.c.program_id == program_id, redemptions.c.id == redemption_id
+            )
+        ).one_or_none()
+
+    def by_code(self, program_id: ProgramId, code: str) -> Row[Any] | None:
+        return self.connection.execute(
+            select(redemptions).where(
+                redemptions.c.program_id == program_id, redemptions.c.voucher_code == code
+            )
+        ).one_or_none()
+
+    def close(
+        self,
+        redemption_id: int,
+        *,
+        status: str,
+        at: datetime,
+        seq: Seq | None = None,
+        order_ref: str | None = None,
+    ) -> bool:
+        """Move an issued redemption to `status`; False if it was no longer issued."""
+        result = self.connection.execute(
+            update(redemptions)
+            .where(redemptions.c.id == redemption_id, redemptions.c.status == "issued")
+            .values(status=status, closed_at=at, closed_seq=seq, order_ref=order_ref)
+        )
+        return result.rowcount == 1
+
+    def of_member(self, member_id: MemberId) -> list[Row[Any]]:
+        return list(
+            self.connection.execute(
+                select(redemptions)
+                .where(redemptions.c.member_id == member_id)
+                .order_by(redemptions.c.id)
+            )
+        )

@@ -1,0 +1,255 @@
+"""The schema, as SQLAlchemy Core tables; Alembic migrations create it, never `create_all`.
+
+Every per-member table carries `program_id` and `member_id` so that it can be
+distributed by member later. Ledger rows are numbered per program (`seq`, `lot_no`,
+`event_no`) under the program's ledger head, which also holds the hash chain's tip.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware datetimes, stored in UTC; naive ones are refused, not guessed."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value} would lose its time zone")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+Id = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER keys only
+
+programs = Table(
+    "programs",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+program_versions = Table(
+    "program_versions",
+    metadata,
+    Column("program_id", String(64), ForeignKey("programs.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("definition", JSON, nullable=False),
+    Column("inactive", JSON, nullable=False),
+    Column("applied_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("program_id", "version"),
+)
+
+ledger_heads = Table(
+    "ledger_heads",
+    metadata,
+    Column("program_id", String(64), ForeignKey("programs.id"), primary_key=True),
+    Column("last_seq", BigInteger, nullable=False),
+    Column("last_hash", String(64), nullable=False),
+    Column("last_lot_no", BigInteger, nullable=False),
+    Column("last_event_no", BigInteger, nullable=False),
+)
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("program_id", String(64), ForeignKey("programs.id"), nullable=False),
+    Column("external_id", String(200)),
+    Column("email", String(320)),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+    UniqueConstraint("program_id", "external_id"),
+    UniqueConstraint("program_id", "email"),
+)
+
+members = Table(
+    "members",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("program_id", String(64), ForeignKey("programs.id"), nullable=False),
+    Column("customer_id", Id, ForeignKey("customers.id"), nullable=False, unique=True),
+    Column("name", String(200)),
+    Column("birthday", Date),
+    Column("enrolled_at", UTCDateTime, nullable=False),
+    Column("available", BigInteger, nullable=False),
+    Column("pending", BigInteger, nullable=False),
+    Column("debt", BigInteger, nullable=False),
+    Column("tier", String(64)),
+    Column("tier_since", UTCDateTime),
+    Column("tier_review_at", UTCDateTime),
+    Column("purchase_count", Integer, nullable=False),
+    Column("last_birthday_year", Integer),
+    Column("reminded_until", UTCDateTime),
+    Column("due_at", UTCDateTime),
+    Index(None, "program_id", "due_at"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("program_id", String(64), ForeignKey("programs.id"), nullable=False),
+    Column("event_no", BigInteger, nullable=False),
+    Column("idempotency_key", String(200), nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("customer_id", Id, ForeignKey("customers.id")),
+    Column("member_id", Id, ForeignKey("members.id")),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Column("program_version", Integer, nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("result", JSON, nullable=False),
+    PrimaryKeyConstraint("program_id", "event_no"),
+    UniqueConstraint("program_id", "idempotency_key"),
+    Index(None, "member_id"),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("program_id", String(64), ForeignKey("programs.id"), nullable=False),
+    Column("order_ref", String(200), nullable=False),
+    Column("customer_id", Id, ForeignKey("customers.id"), nullable=False),
+    Column("member_id", Id, ForeignKey("members.id")),
+    Column("event_no", BigInteger, nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("refunded_minor", BigInteger, nullable=False),
+    Column("refunded_quantities", JSON, nullable=False),
+    Column("points", BigInteger, nullable=False),
+    Column("reversed_points", BigInteger, nullable=False),
+    Column("lines", JSON, nullable=False),
+    PrimaryKeyConstraint("program_id", "order_ref"),
+    Index(None, "member_id", "occurred_at"),
+    Index(None, "customer_id"),
+)
+
+transactions = Table(
+    "transactions",
+    metadata,
+    Column("program_id", String(64), ForeignKey("programs.id"), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("member_id", Id, ForeignKey("members.id")),
+    Column("kind", String(32), nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Column("event_no", BigInteger),
+    Column("actor", String(200)),
+    Column("reason", Text),
+    Column("hash", String(64), nullable=False),
+    PrimaryKeyConstraint("program_id", "seq"),
+    ForeignKeyConstraint(["program_id", "event_no"], ["events.program_id", "events.event_no"]),
+    Index(None, "member_id", "occurred_at"),
+)
+
+lines = Table(
+    "lines",
+    metadata,
+    Column("program_id", String(64), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("line_no", Integer, nullable=False),
+    Column("member_id", Id, ForeignKey("members.id")),
+    Column("account", String(32), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("lot_no", BigInteger),
+    Column("rule_id", String(64)),
+    PrimaryKeyConstraint("program_id", "seq", "line_no"),
+    ForeignKeyConstraint(["program_id", "seq"], ["transactions.program_id", "transactions.seq"]),
+    Index(None, "member_id"),
+)
+
+lots = Table(
+    "lots",
+    metadata,
+    Column("program_id", String(64), nullable=False),
+    Column("lot_no", BigInteger, nullable=False),
+    Column("member_id", Id, ForeignKey("members.id"), nullable=False),
+    Column("points", BigInteger, nullable=False),
+    Column("remaining", BigInteger, nullable=False),
+    Column("earned_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime),
+    Column("pending_until", UTCDateTime),
+    Column("rule_id", String(64)),
+    Column("order_ref", String(200)),
+    PrimaryKeyConstraint("program_id", "lot_no"),
+    Index(None, "member_id", "remaining"),
+    Index(None, "program_id", "order_ref"),
+)
+
+redemptions = Table(
+    "redemptions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("program_id", String(64), ForeignKey("programs.id"), nullable=False),
+    Column("member_id", Id, ForeignKey("members.id"), nullable=False),
+    Column("reward_id", String(64), nullable=False),
+    Column("points", BigInteger, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("voucher_code", String(32), nullable=False, unique=True),
+    Column("voucher", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("closed_at", UTCDateTime),
+    Column("closed_seq", BigInteger),
+    Column("order_ref", String(200)),
+    Index(None, "member_id"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("program_id", String(64), ForeignKey("programs.id"), nullable=False),
+    Column("member_id", Id, ForeignKey("members.id")),
+    Column("kind", String(64), nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("delivered", Boolean, nullable=False),
+    Index(None, "delivered", "id"),
+)

@@ -1,0 +1,94 @@
+"""The unit of work: one connection, one transaction, and the repositories that use it.
+
+Leaving the `with` block without `commit()` rolls everything back, so a crash in
+the middle of a use case leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import TypeVar
+
+from sqlalchemy import Engine
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from fidela.store.customers import CustomerRepository
+from fidela.store.events import EventRepository
+from fidela.store.ledger import LedgerRepository
+from fidela.store.members import MemberRepository
+from fidela.store.programs import ProgramRepository
+from fidela.store.redemptions import RedemptionRepository
+
+T = TypeVar("T")
+
+
+class UnitOfWork:
+    """Opened once per use case: `with uow: ... uow.commit()`."""
+
+    programs: ProgramRepository
+    customers: CustomerRepository
+    members: MemberRepository
+    events: EventRepository
+    ledger: LedgerRepository
+    redemptions: RedemptionRepository
+
+    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
+        self.engine = engine
+        self.read_only = read_only
+        self._connection: Connection | None = None
+
+    def __enter__(self) -> UnitOfWork:
+        connection = self.engine.connect()
+        if self.read_only:
+            connection = connection.execution_options(fidela_read_only=True)
+        connection.begin()
+        self._connection = connection
+        self.programs = ProgramRepository(connection)
+        self.customers = CustomerRepository(connection)
+        self.members = MemberRepository(connection)
+        self.events = EventRepository(connection)
+        self.ledger = LedgerRepository(connection)
+        self.redemptions = RedemptionRepository(connection)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        connection = self.connection
+        self._connection = None
+        try:
+            if connection.in_transaction():
+                connection.rollback()
+        finally:
+            connection.close()
+
+    @property
+    def connection(self) -> Connection:
+        if self._connection is None:
+            raise RuntimeError("the unit of work is used outside its `with` block")
+        return self._connection
+
+    def commit(self) -> None:
+        self.connection.commit()
+
+    def rollback(self) -> None:
+        self.connection.rollback()
+
+
+def run(uow: UnitOfWork, work: Callable[[UnitOfWork], T]) -> T:
+    """Run `work` in a fresh transaction; retry once if a concurrent writer won a unique race.
+
+    The retry sees what the other writer committed, so a duplicate event or enrollment
+    returns the first result instead of failing.
+    """
+    try:
+        with uow:
+            return work(uow)
+    except IntegrityError:
+        with uow:
+            return work(uow)

@@ -1,0 +1,202 @@
+"""The ledger's invariants, under any sequence of operations (hypothesis)."""
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from fidela.domain.errors import InsufficientPoints
+from fidela.domain.ledger import Account, Grant, Lot, Transaction, Wallet
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class WalletMachine(RuleBasedStateMachine):
+    """Random earnings, redemptions, refunds, expiries, releases and adjustments."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.wallet = Wallet()
+        self.now = T0
+        self.transactions: list[Transaction] = []
+        self.lots: list[Lot] = []
+        self.orders: list[tuple[list[Lot], int, int]] = []  # (lots, points earned, reversed)
+        self.redemptions: list[list[tuple[Lot, int]]] = []
+
+    def _keep(self, transaction: Transaction | None) -> None:
+        if transaction is None:
+            return
+        self.transactions.append(transaction)
+        for line in transaction.lines:
+            if line.lot is not None and all(line.lot is not lot for lot in self.lots):
+                self.lots.append(line.lot)
+
+    @rule(days=st.integers(0, 40))
+    def time_passes(self, days: int) -> None:
+        self.now += timedelta(days=days)
+        for transaction in self.wallet.release(self.now) + self.wallet.expire(self.now):
+            self._keep(transaction)
+
+    @rule(
+        points=st.integers(1, 500),
+        expires_in=st.none() | st.integers(1, 60),
+        pending_for=st.none() | st.integers(1, 20),
+    )
+    def earn(self, points: int, expires_in: int | None, pending_for: int | None) -> None:
+        expires = self.now + timedelta(days=expires_in) if expires_in else None
+        pending = self.now + timedelta(days=pending_for) if pending_for else None
+        transaction = self.wallet.earn(
+            [Grant("base", points)], self.now, expires_at=expires, pending_until=pending
+        )
+        assert transaction is not None
+        self._keep(transaction)
+        own = [line.lot for line in transaction.lines if line.lot is not None]
+        self.orders.append((own, points, 0))
+
+    @rule(points=st.integers(1, 800))
+    def redeem(self, points: int) -> None:
+        before = self.wallet.available
+        try:
+            transaction = self.wallet.redeem(points, self.now)
+        except InsufficientPoints:
+            assert points > before
+            return
+        self._keep(transaction)
+        spent = [(line.lot, -line.amount) for line in transaction.lines if line.lot is not None]
+        self.redemptions.append(spent)  # type: ignore[arg-type]
+
+    @precondition(lambda self: self.redemptions)
+    @rule(index=st.integers(0, 100))
+    def cancel_redemption(self, index: int) -> None:
+        spent = self.redemptions.pop(index % len(self.redemptions))
+        self._keep(self.wallet.give_back(spent, self.now))
+
+    @precondition(lambda self: self.orders)
+    @rule(index=st.integers(0, 100), share=st.fractions(0, 1))
+    def refund(self, index: int, share: object) -> None:
+        i = index % len(self.orders)
+        lots, earned, reversed_ = self.orders[i]
+        target = max(reversed_, int(earned * share))  # type: ignore[operator]
+        self._keep(self.wallet.reverse(target - reversed_, lots, self.now))
+        self.orders[i] = (lots, earned, target)
+
+    @rule(points=st.integers(-300, 300).filter(bool))
+    def adjust(self, points: int) -> None:
+        try:
+            transaction = self.wallet.adjust(
+                points, self.now, expires_at=None, actor="test", reason="hypothesis"
+            )
+        except InsufficientPoints:
+            assert -points > self.wallet.available
+            return
+        self._keep(transaction)
+
+    @invariant()
+    def every_transaction_sums_to_zero(self) -> None:
+        for transaction in self.transactions:
+            assert sum(line.amount for line in transaction.lines) == 0
+
+    @invariant()
+    def balances_equal_the_sum_of_lines_and_of_open_lots(self) -> None:
+        sums: Counter[Account] = Counter()
+        for transaction in self.transactions:
+            for line in transaction.lines:
+                sums[line.account] += line.amount
+        assert sums[Account.AVAILABLE] == self.wallet.available
+        assert sums[Account.PENDING] == self.wallet.pending
+        assert sums[Account.DEBT] == -self.wallet.debt
+        available = sum(lot.remaining for lot in self.wallet.lots if lot.pending_until is None)
+        assert available == self.wallet.available
+
+    @invariant()
+    def each_lot_holds_the_sum_of_its_lines(self) -> None:
+        by_lot: Counter[int] = Counter()
+        for transaction in self.transactions:
+            for line in transaction.lines:
+                if line.lot is not None:
+                    by_lot[id(line.lot)] += line.amount
+        for lot in self.lots:
+            assert by_lot[id(lot)] == lot.remaining
+            assert 0 <= lot.remaining <= lot.points
+
+    @invariant()
+    def the_balance_is_never_negative_and_debt_never_sits_beside_points(self) -> None:
+        assert self.wallet.available >= 0
+        assert self.wallet.pending >= 0
+        assert self.wallet.debt >= 0
+        assert self.wallet.debt == 0 or self.wallet.available == 0
+
+
+TestWallet = WalletMachine.TestCase
+TestWallet.settings = settings(
+    max_examples=200, stateful_step_count=40, suppress_health_check=[HealthCheck.too_slow]
+)
+
+
+@given(
+    debt=st.sampled_from([0, 30]),
+    held=st.lists(st.integers(1, 200), max_size=5),
+    earned=st.integers(1, 1000),
+    pending=st.booleans(),
+)
+def test_purchase_then_full_refund_returns_the_member_to_where_it_was(
+    debt: int, held: list[int], earned: int, pending: bool
+) -> None:
+    wallet = Wallet(debt=debt)
+    if not debt:  # a member in debt holds no available points
+        for points in held:
+            wallet.earn([Grant("x", points)], T0, expires_at=None)
+    before = (wallet.available, wallet.pending, wallet.debt)
+    pending_until = T0 + timedelta(days=30) if pending else None
+    purchase = wallet.earn(
+        [Grant("base", earned)], T0, expires_at=None, pending_until=pending_until
+    )
+    assert purchase is not None
+    own = [line.lot for line in purchase.lines if line.lot is not None]
+    wallet.reverse(earned, own, T0 + timedelta(days=1))
+    assert (wallet.available, wallet.pending, wallet.debt) == before
+
+
+def test_spending_takes_the_soonest_expiring_lots_first() -> None:
+    wallet = Wallet()
+    late = T0 + timedelta(days=300)
+    soon = T0 + timedelta(days=10)
+    wallet.earn([Grant("a", 50)], T0, expires_at=late)
+    wallet.earn([Grant("b", 50)], T0, expires_at=None)
+    wallet.earn([Grant("c", 50)], T0, expires_at=soon)
+    transaction = wallet.redeem(70, T0)
+    taken = {line.lot.rule_id: -line.amount for line in transaction.lines if line.lot}
+    assert taken == {"c": 50, "a": 20}
+
+
+def test_a_refund_of_spent_points_becomes_debt_that_the_next_earning_repays() -> None:
+    wallet = Wallet()
+    purchase = wallet.earn([Grant("base", 100)], T0, expires_at=None)
+    assert purchase is not None
+    wallet.redeem(80, T0)
+    own = [line.lot for line in purchase.lines if line.lot is not None]
+    reversal = wallet.reverse(100, own, T0)
+    assert reversal is not None
+    assert reversal.points(Account.DEBT) == -80
+    assert (wallet.available, wallet.debt) == (0, 80)
+    earning = wallet.earn([Grant("base", 50)], T0, expires_at=None)
+    assert earning is not None
+    assert earning.points(Account.DEBT) == 50
+    assert (wallet.available, wallet.debt) == (0, 30)
+    wallet.earn([Grant("base", 50)], T0, expires_at=None)
+    assert (wallet.available, wallet.debt) == (20, 0)
+
+
+def test_a_cancelled_redemption_returns_points_to_the_same_lots_or_expires_them() -> None:
+    wallet = Wallet()
+    wallet.earn([Grant("old", 40)], T0, expires_at=T0 + timedelta(days=5))
+    wallet.earn([Grant("new", 60)], T0, expires_at=T0 + timedelta(days=50))
+    redemption = wallet.redeem(100, T0)
+    spent = [(line.lot, -line.amount) for line in redemption.lines if line.lot is not None]
+    later = T0 + timedelta(days=10)
+    wallet.expire(later)
+    cancel = wallet.give_back(spent, later)  # type: ignore[arg-type]
+    assert cancel.points(Account.EXPIRED) == 40  # that lot expired meanwhile
+    assert [(lot.rule_id, lot.remaining) for lot in wallet.lots] == [("new", 60)]

@@ -1,0 +1,142 @@
+"""A member through time: tiers, pending points, birthdays, reminders, refunds."""
+
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from fidela.domain import members
+from fidela.domain.errors import InvalidInput
+from fidela.domain.events import CustomerRef, OrderLine, Refund, RefundLine
+from fidela.domain.ids import MemberId
+from fidela.domain.ledger import Account, Kind
+from fidela.domain.members import MemberState, OrderState
+from fidela.domain.program import parse_program
+from tests.conftest import example
+
+CAFE = parse_program(example("cafe.yaml"))
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+def member(**kwargs: object) -> MemberState:
+    state = MemberState(MemberId(1), T0, **kwargs)  # type: ignore[arg-type]
+    members.enroll(CAFE, state)
+    return state
+
+
+def buy(state: MemberState, amount: str, at: datetime, ref: str = "o") -> OrderState:
+    order = OrderState(ref, at, int(Decimal(amount) * 100), "EUR")
+    members.purchase(CAFE, state, order, Decimal(amount))
+    return order
+
+
+def test_a_new_member_starts_in_the_first_tier() -> None:
+    assert member().tier == "bronze"
+
+
+def test_upgrade_is_immediate_and_the_crossing_purchase_earns_at_the_old_rate() -> None:
+    state = member()
+    buy(state, "150.00", T0)
+    order = buy(state, "100.00", T0 + timedelta(days=1), "o2")
+    assert state.tier == "silver"
+    assert order.points == 100  # earned as bronze
+    later = buy(state, "100.00", T0 + timedelta(days=2), "o3")
+    assert later.points == 125  # silver: 1.25 per EUR
+
+
+def test_downgrade_happens_only_at_the_review() -> None:
+    state = member()
+    buy(state, "250.00", T0)
+    assert state.tier == "silver" and state.tier_review_at == T0 + timedelta(days=365)
+    # The spend leaves the window after 365 days, but the tier holds until the review.
+    members.advance(CAFE, state, T0 + timedelta(days=364))
+    assert state.tier == "silver"
+    outcome = members.advance(CAFE, state, T0 + timedelta(days=366))
+    assert state.tier == "bronze"
+    assert [e.kind for e in outcome.effects if e.kind == "tier.changed"] == ["tier.changed"]
+    assert state.tier_review_at is None
+
+
+def test_a_member_who_still_qualifies_keeps_the_tier_for_another_window() -> None:
+    state = member()
+    buy(state, "250.00", T0)
+    buy(state, "200.00", T0 + timedelta(days=300), "o2")
+    members.advance(CAFE, state, T0 + timedelta(days=366))
+    assert state.tier == "silver"
+    assert state.tier_review_at == T0 + timedelta(days=730)
+
+
+def test_points_expire_a_year_after_they_were_earned() -> None:
+    state = member()
+    buy(state, "30.00", T0)
+    assert members.advance(CAFE, state, T0 + timedelta(days=364)).transactions == []
+    outcome = members.advance(CAFE, state, T0 + timedelta(days=365))
+    assert [t.kind for t in outcome.transactions] == [Kind.EXPIRE]
+    assert outcome.transactions[0].points(Account.EXPIRED) == 30
+    assert outcome.transactions[0].occurred_at == T0 + timedelta(days=365)
+    assert state.wallet.available == 0
+
+
+def test_a_reminder_is_due_thirty_days_before_expiry_and_given_once() -> None:
+    state = member()
+    buy(state, "30.00", T0)
+    assert state.due_at(CAFE) == T0 + timedelta(days=335)
+    first = members.advance(CAFE, state, T0 + timedelta(days=340))
+    assert [(e.kind, e.data["points"]) for e in first.effects] == [("points.expiring", 30)]
+    assert members.advance(CAFE, state, T0 + timedelta(days=341)).effects == []
+
+
+def test_pending_points_become_available_after_the_waiting_time() -> None:
+    program = CAFE.model_copy(update={"pending_days": 14})
+    state = MemberState(MemberId(1), T0)
+    members.enroll(program, state)
+    members.purchase(program, state, OrderState("o", T0, 2000, "EUR"), Decimal("20.00"))
+    assert (state.wallet.available, state.wallet.pending) == (0, 20)
+    members.advance(program, state, T0 + timedelta(days=14))
+    assert (state.wallet.available, state.wallet.pending) == (20, 0)
+
+
+def test_the_birthday_bonus_is_granted_once_a_year_on_the_birthday() -> None:
+    state = member(birthday=date(1990, 3, 2))
+    outcome = members.advance(CAFE, state, datetime(2027, 3, 10, tzinfo=UTC))
+    birthdays = [t for t in outcome.transactions if t.kind == Kind.EARN]
+    assert [t.points_issued() for t in birthdays] == [100, 100]  # 2026 and 2027
+    assert birthdays[0].occurred_at == datetime(2026, 3, 1, 23, 0, tzinfo=UTC)  # Paris midnight
+    again = members.activity(CAFE, state, "birthday", datetime(2027, 3, 11, tzinfo=UTC))
+    assert again.transactions == []
+
+
+def test_a_partial_refund_reverses_points_in_proportion() -> None:
+    state = member()
+    order = buy(state, "100.00", T0)
+    members.refund(CAFE, state, order, 2500, T0 + timedelta(days=1))
+    assert (order.reversed_points, state.wallet.available) == (25, 75)
+    members.refund(CAFE, state, order, 7500, T0 + timedelta(days=2))
+    assert (order.reversed_points, state.wallet.available) == (100, 0)
+
+
+def test_refund_amounts_by_lines_are_exact_and_limited_to_what_was_bought() -> None:
+    lines = (OrderLine(sku="MUG", quantity=3, amount=Decimal("10.00")),)
+    order = OrderState("o", T0, 1000, "EUR", lines=lines)
+    refund = Refund(
+        idempotency_key="r",
+        customer=CustomerRef(member_id=1),
+        occurred_at=T0,
+        order_id="o",
+        lines=(RefundLine(sku="MUG", quantity=1),),
+    )
+    amounts = []
+    for _ in range(3):
+        amount, order.refunded_quantities = members.refund_amount(order, refund)
+        order.refunded_minor += amount
+        amounts.append(amount)
+    assert amounts == [333, 334, 333]  # together exactly the line's 10.00
+    with pytest.raises(InvalidInput, match="already fully refunded"):
+        members.refund_amount(order, refund)
+    too_many = replace(order, refunded_minor=0, refunded_quantities={})
+    with pytest.raises(InvalidInput) as caught:
+        members.refund_amount(
+            too_many, refund.model_copy(update={"lines": (RefundLine(sku="MUG", quantity=4),)})
+        )
+    assert caught.value.field == "lines.0.quantity"

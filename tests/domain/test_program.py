@@ -1,0 +1,86 @@
+from pathlib import Path
+
+import pytest
+
+from fidela.domain.errors import ProgramInvalid
+from fidela.domain.program import inactive_sections, parse_program
+from tests.conftest import EXAMPLES, example
+
+SHARED = Path(__file__).parents[3] / "shared" / "examples"
+
+
+@pytest.mark.parametrize("name", ["cafe.yaml", "shop.yaml", "cafe-usd.yaml"])
+def test_example_files_are_accepted_unchanged(name: str) -> None:
+    program = parse_program(example(name))
+    assert program.earn
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="../shared exists only in the workspace")
+@pytest.mark.parametrize("name", ["cafe.yaml", "shop.yaml"])
+def test_copies_in_the_repository_equal_the_shared_examples(name: str) -> None:
+    assert (EXAMPLES / name).read_text() == (SHARED / name).read_text()
+
+
+def test_a_file_with_three_mistakes_gets_three_located_errors() -> None:
+    text = (
+        example("cafe.yaml")
+        .replace("points_per_unit: 1 ", "points_per_unit: 0 ")
+        .replace("rounding: floor", "rounding: flor")
+        .replace("cost: 40", "cost: -40")
+    )
+    with pytest.raises(ProgramInvalid) as caught:
+        parse_program(text)
+    shown = [str(problem) for problem in caught.value.problems]
+    assert shown == [
+        "earn[0].points_per_unit (line 17): must be greater than 0",
+        "earn[0].rounding (line 18): must be 'floor', 'round' or 'ceil'",
+        "rewards[1].cost (line 48): must be greater than 0",
+    ]
+
+
+def test_an_unknown_key_is_an_error_not_ignored() -> None:
+    with pytest.raises(ProgramInvalid, match=r"earn\[1\].every_nht.*unknown key"):
+        parse_program(example("cafe.yaml").replace("every_nth: 10", "every_nht: 10"))
+
+
+def test_only_the_core_sections_are_required() -> None:
+    program = parse_program(
+        "program: tiny\nname: Tiny\ncurrency: EUR\ntimezone: UTC\n"
+        "earn:\n  - {id: base, when: purchase, points_per_unit: 1}\n"
+    )
+    assert program.tiers is None and program.expiry is None and program.rewards == ()
+    with pytest.raises(ProgramInvalid) as caught:
+        parse_program("name: Tiny\n")
+    missing = {p.location for p in caught.value.problems}
+    assert missing == {"program", "currency", "timezone", "earn"}
+
+
+def test_bad_values_name_their_field() -> None:
+    with pytest.raises(ProgramInvalid) as caught:
+        parse_program(
+            example("cafe.yaml")
+            .replace("currency: EUR", "currency: EURO")
+            .replace("timezone: Europe/Paris", "timezone: Mars/Olympus")
+        )
+    located = {p.location: p.message for p in caught.value.problems}
+    assert "ISO 4217" in located["currency"]
+    assert "IANA" in located["timezone"]
+
+
+def test_invalid_yaml_is_reported_with_its_line() -> None:
+    with pytest.raises(ProgramInvalid) as caught:
+        parse_program("program: x\nearn: [\n")
+    assert caught.value.problems[0].line is not None
+
+
+def test_the_cafe_program_is_fully_active() -> None:
+    assert inactive_sections(parse_program(example("cafe.yaml"))) == []
+
+
+def test_the_shop_program_names_what_is_not_active_yet() -> None:
+    inactive = inactive_sections(parse_program(example("shop.yaml")))
+    for section in ("caps", "referral", "memberships", "punch_cards", "cashback", "campaigns"):
+        assert section in inactive
+    assert "challenges" in inactive
+    assert "expiry.policy: inactivity" in inactive
+    assert "rewards[2] (masterclass): kind experience" in inactive

@@ -1,0 +1,53 @@
+"""Small builders for service tests: events as a shop would send them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fidela.domain.events import Enrollment, parse_event
+from fidela.domain.ids import MemberId, ProgramId
+from fidela.services import events, members
+from fidela.services.events import Recorded
+from fidela.store.unit_of_work import UnitOfWork
+
+
+def enroll(
+    uow: UnitOfWork, program_id: ProgramId, email: str, at: datetime, **extra: Any
+) -> MemberId:
+    enrollment = Enrollment.model_validate({"email": email, "enrolled_at": at, **extra})
+    return members.enroll(uow, program_id, enrollment, now=at).member_id
+
+
+def send(uow: UnitOfWork, program_id: ProgramId, now: datetime, **data: Any) -> Recorded:
+    data.setdefault("occurred_at", now.isoformat())
+    return events.record(uow, program_id, parse_event(data), now=now)
+
+
+def purchase(
+    uow: UnitOfWork,
+    program_id: ProgramId,
+    email: str,
+    order_id: str,
+    amount: str,
+    at: datetime,
+    currency: str = "EUR",
+    **extra: Any,
+) -> Recorded:
+    return send(
+        uow,
+        program_id,
+        at,
+        type="purchase",
+        idempotency_key=f"purchase-{order_id}",
+        customer={"email": email},
+        order_id=order_id,
+        amount=amount,
+        currency=currency,
+        **extra,
+    )
+
+
+def balance(uow: UnitOfWork, program_id: ProgramId, email: str) -> tuple[int, int, int]:
+    report = members.show(uow, program_id, email)
+    return report["available"], report["pending"], report["debt"]

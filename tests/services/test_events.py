@@ -1,0 +1,174 @@
+"""Recording events on SQLite and PostgreSQL: earning, idempotency, refunds, customers."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from fidela.domain.errors import Conflict, InvalidInput, NotFound
+from fidela.domain.ids import ProgramId
+from fidela.services import ledger, members
+from fidela.store.tables import events, lines, orders
+from fidela.store.unit_of_work import UnitOfWork
+from tests.conftest import T0
+from tests.services.helpers import balance, enroll, purchase, send
+
+
+def count(uow: UnitOfWork, table) -> int:  # type: ignore[no-untyped-def]
+    with uow:
+        return int(uow.connection.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def test_a_purchase_earns_points_per_euro_with_the_rule_named(
+    uow: UnitOfWork, cafe: ProgramId
+) -> None:
+    enroll(uow, cafe, "ana@example.com", T0)
+    recorded = purchase(uow, cafe, "ana@example.com", "A1", "12.99", T0)
+    assert recorded.result["points"] == 12
+    assert recorded.result["rules"] == ["base"]
+    report = members.show(uow, cafe, "ana@example.com")
+    assert report["available"] == 12
+    last = report["history"][-1]
+    assert last["cause"] == {"kind": "earn", "event": "purchase", "idempotency_key": "purchase-A1"}
+    assert last["rules"] == ["base"]
+    assert [lot["expires_at"][:10] for lot in report["lots"]] == ["2027-01-05"]
+
+
+def test_the_same_event_sent_twice_counts_once(uow: UnitOfWork, cafe: ProgramId) -> None:
+    enroll(uow, cafe, "ana@example.com", T0)
+    first = purchase(uow, cafe, "ana@example.com", "A1", "20.00", T0)
+    rows_before = (count(uow, events), count(uow, lines))
+    retry_later = T0 + timedelta(minutes=1)
+    again = purchase(
+        uow, cafe, "ana@example.com", "A1", "20.00", retry_later, occurred_at=T0.isoformat()
+    )
+    assert again.duplicate and again.event_no == first.event_no and again.result == first.result
+    assert (count(uow, events), count(uow, lines)) == rows_before
+    assert balance(uow, cafe, "ana@example.com") == (20, 0, 0)
+
+
+def test_a_key_reused_with_other_content_is_a_conflict(uow: UnitOfWork, cafe: ProgramId) -> None:
+    enroll(uow, cafe, "ana@example.com", T0)
+    purchase(uow, cafe, "ana@example.com", "A1", "20.00", T0)
+    with pytest.raises(Conflict) as caught:
+        purchase(uow, cafe, "ana@example.com", "A1", "21.00", T0)
+    assert caught.value.field == "idempotency_key"
+    assert balance(uow, cafe, "ana@example.com") == (20, 0, 0)
+
+
+def test_bad_input_names_the_field_and_changes_nothing(uow: UnitOfWork, cafe: ProgramId) -> None:
+    enroll(uow, cafe, "ana@example.com", T0)
+    before = (count(uow, events), count(uow, orders), count(uow, lines))
+    with pytest.raises(InvalidInput) as wrong_currency:
+        purchase(uow, cafe, "ana@example.com", "A1", "20.00", T0, currency="USD")
+    assert wrong_currency.value.field == "currency"
+    with pytest.raises(InvalidInput) as negative:
+        purchase(uow, cafe, "ana@example.com", "A2", "-1", T0)
+    assert negative.value.field == "amount"
+    with pytest.raises(InvalidInput) as future:
+        purchase(
+            uow,
+            cafe,
+            "ana@example.com",
+            "A3",
+            "5",
+            T0,
+            occurred_at=(T0 + timedelta(days=1)).isoformat(),
+        )
+    assert future.value.field == "occurred_at"
+    with pytest.raises(InvalidInput) as too_fine:
+        purchase(uow, cafe, "ana@example.com", "A4", "5.001", T0)
+    assert too_fine.value.field == "amount"
+    assert (count(uow, events), count(uow, orders), count(uow, lines)) == before
+
+
+def test_every_tenth_purchase_earns_the_bonus(uow: UnitOfWork, cafe: ProgramId) -> None:
+    enroll(uow, cafe, "ana@example.com", T0)
+    results = [
+        purchase(uow, cafe, "ana@example.com", f"A{i}", "3.50", T0 + timedelta(hours=i)).result
+        for i in range(1, 11)
+    ]
+    assert [r["points"] for r in results] == [3] * 9 + [53]
+    assert results[-1]["rules"] == ["base", "tenth-visit"]
+
+
+def test_a_review_earns_once_a_day(uow: UnitOfWork, cafe: ProgramId) -> None:
+    enroll(uow, cafe, "ana@example.com", T0)
+    review = {"type": "review", "customer": {"email": "ana@example.com"}}
+    assert send(uow, cafe, T0, idempotency_key="r1", **review).result["points"] == 20
+    assert send(uow, cafe, T0, idempotency_key="r2", **review).result["points"] == 0
+    assert (
+        send(uow, cafe, T0 + timedelta(days=1), idempotency_key="r3", **review).result["points"]
+        == 20
+    )
+    assert balance(uow, cafe, "ana@example.com") == (40, 0, 0)
+
+
+def test_a_refund_reverses_the_orders_points_in_proportion(
+    uow: UnitOfWork, cafe: ProgramId
+) -> None:
+    enroll(uow, cafe, "ana@example.com", T0)
+    purchase(uow, cafe, "ana@example.com", "A1", "80.00", T0)
+    refund = {"type": "refund", "order_id": "A1"}
+    partial = send(
+        uow, cafe, T0 + timedelta(days=1), idempotency_key="ref1", amount="20.00", **refund
+    )
+    assert partial.result["points"] == -20
+    whole = send(uow, cafe, T0 + timedelta(days=2), idempotency_key="ref2", **refund)
+    assert whole.result["points"] == -60
+    assert balance(uow, cafe, "ana@example.com") == (0, 0, 0)
+    with pytest.raises(InvalidInput, match="already fully refunded"):
+        send(uow, cafe, T0 + timedelta(days=3), idempotency_key="ref3", **refund)
+    summary = ledger.summary(uow, cafe)
+    assert (summary["issued"], summary["reversed"], summary["outstanding"]) == (80, 80, 0)
+
+
+def test_a_refund_of_spent_points_leaves_a_debt_the_next_purchase_repays(
+    uow: UnitOfWork, cafe: ProgramId
+) -> None:
+    from fidela.services import rewards
+
+    member_id = enroll(uow, cafe, "ana@example.com", T0)
+    purchase(uow, cafe, "ana@example.com", "A1", "100.00", T0)
+    rewards.redeem(uow, cafe, member_id, "voucher-10", now=T0)
+    send(uow, cafe, T0, idempotency_key="ref", type="refund", order_id="A1")
+    assert balance(uow, cafe, "ana@example.com") == (0, 0, 100)
+    purchase(uow, cafe, "ana@example.com", "A2", "130.00", T0 + timedelta(hours=1))
+    assert balance(uow, cafe, "ana@example.com") == (30, 0, 0)
+    assert ledger.verify(uow, cafe).ok
+
+
+def test_a_refund_of_an_unknown_order_is_refused(uow: UnitOfWork, cafe: ProgramId) -> None:
+    with pytest.raises(NotFound) as caught:
+        send(uow, cafe, T0, idempotency_key="ref", type="refund", order_id="nope")
+    assert caught.value.field == "order_id"
+
+
+def test_purchases_of_customers_who_never_enrolled_are_recorded_and_linked_later(
+    uow: UnitOfWork, cafe: ProgramId
+) -> None:
+    first = purchase(uow, cafe, "bob@example.com", "B1", "40.00", T0)
+    assert first.result == {
+        "type": "purchase",
+        "member_id": None,
+        "points": 0,
+        "rules": [],
+        "tier": None,
+    }
+    assert count(uow, orders) == 1
+    member_id = enroll(uow, cafe, "Bob@Example.com ", T0 + timedelta(days=1))
+    second = purchase(uow, cafe, "bob@example.com", "B2", "10.00", T0 + timedelta(days=2))
+    assert second.result["member_id"] == member_id and second.result["points"] == 10
+    with uow:
+        linked = uow.connection.execute(select(orders.c.customer_id).distinct()).scalars().all()
+    assert len(linked) == 1  # both orders belong to the same customer
+
+
+def test_enrolling_twice_returns_the_same_member(uow: UnitOfWork, cafe: ProgramId) -> None:
+    first = enroll(uow, cafe, "ana@example.com", T0)
+    assert enroll(uow, cafe, "ANA@example.com", T0) == first
+
+
+def test_activity_of_an_unknown_customer_is_refused(uow: UnitOfWork, cafe: ProgramId) -> None:
+    with pytest.raises(NotFound):
+        send(uow, cafe, T0, idempotency_key="v", type="review", customer={"email": "x@example.com"})

@@ -1,0 +1,111 @@
+"""run-due: expiry, pending points, birthdays and tier reviews, each applied once."""
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from fidela.domain.ids import ProgramId
+from fidela.services import jobs, ledger, members, programs
+from fidela.store.tables import outbox, transactions
+from fidela.store.unit_of_work import UnitOfWork
+from tests.conftest import T0, example
+from tests.services.helpers import balance, enroll, purchase
+
+
+def test_lots_expire_once_however_often_run_due_runs(uow: UnitOfWork, cafe: ProgramId) -> None:
+    enroll(uow, cafe, "ana@example.com", T0)
+    purchase(uow, cafe, "ana@example.com", "A1", "30.00", T0)
+    purchase(uow, cafe, "ana@example.com", "A2", "20.00", T0 + timedelta(days=100))
+    year_later = T0 + timedelta(days=366)
+    assert jobs.run_due(uow, cafe, now=year_later)["points_expired"] == 30
+    with uow:
+        count = uow.connection.execute(select(func.count()).select_from(transactions)).scalar()
+    assert jobs.run_due(uow, cafe, now=year_later) == {}
+    with uow:
+        assert (
+            uow.connection.execute(select(func.count()).select_from(transactions)).scalar() == count
+        )
+    assert balance(uow, cafe, "ana@example.com") == (20, 0, 0)
+    expiry = members.show(uow, cafe, "ana@example.com")["history"][-1]
+    assert expiry["cause"]["kind"] == "expire" and expiry["cause"]["actor"] == "scheduler"
+    assert expiry["at"].startswith("2027-01-05")  # when the lot expired, not when the job ran
+    assert ledger.verify(uow, cafe).ok
+
+
+def test_a_reminder_is_written_to_the_outbox_before_points_expire(
+    uow: UnitOfWork, cafe: ProgramId
+) -> None:
+    enroll(uow, cafe, "ana@example.com", T0)
+    purchase(uow, cafe, "ana@example.com", "A1", "30.00", T0)
+    jobs.run_due(uow, cafe, now=T0 + timedelta(days=340))
+    jobs.run_due(uow, cafe, now=T0 + timedelta(days=341))
+    with uow:
+        reminders = (
+            uow.connection.execute(select(outbox.c.data).where(outbox.c.kind == "points.expiring"))
+            .scalars()
+            .all()
+        )
+    assert len(reminders) == 1 and reminders[0]["points"] == 30
+
+
+def test_pending_points_become_spendable_after_the_waiting_time(uow: UnitOfWork) -> None:
+    text = example("cafe.yaml").replace("pending_days: 0 ", "pending_days: 14 ")
+    program_id = programs.apply(uow, text, now=T0).program_id
+    enroll(uow, program_id, "ana@example.com", T0)
+    purchase(uow, program_id, "ana@example.com", "A1", "30.00", T0)
+    assert balance(uow, program_id, "ana@example.com") == (0, 30, 0)
+    jobs.run_due(uow, program_id, now=T0 + timedelta(days=13))
+    assert balance(uow, program_id, "ana@example.com") == (0, 30, 0)
+    jobs.run_due(uow, program_id, now=T0 + timedelta(days=14))
+    assert balance(uow, program_id, "ana@example.com") == (30, 0, 0)
+
+
+def test_a_refund_inside_the_waiting_time_cancels_the_pending_points(uow: UnitOfWork) -> None:
+    from tests.services.helpers import send
+
+    text = example("cafe.yaml").replace("pending_days: 0 ", "pending_days: 14 ")
+    program_id = programs.apply(uow, text, now=T0).program_id
+    enroll(uow, program_id, "ana@example.com", T0)
+    purchase(uow, program_id, "ana@example.com", "A1", "30.00", T0)
+    send(uow, program_id, T0 + timedelta(days=2), idempotency_key="r", type="refund", order_id="A1")
+    assert balance(uow, program_id, "ana@example.com") == (0, 0, 0)
+    assert ledger.summary(uow, program_id)["reversed"] == 30
+
+
+def test_birthday_bonuses_are_granted_by_run_due(uow: UnitOfWork, cafe: ProgramId) -> None:
+    enroll(uow, cafe, "ana@example.com", T0, birthday="1990-02-01")
+    assert jobs.run_due(uow, cafe, now=datetime(2026, 1, 31, 22, 59, tzinfo=UTC)) == {}
+    due = jobs.run_due(uow, cafe, now=datetime(2026, 1, 31, 23, 0, tzinfo=UTC))  # Paris midnight
+    assert due["earn"] == 1
+    assert balance(uow, cafe, "ana@example.com") == (100, 0, 0)
+    assert jobs.run_due(uow, cafe, now=datetime(2026, 6, 1, tzinfo=UTC)).get("earn") is None
+    last = members.show(uow, cafe, "ana@example.com")["history"][-1]
+    assert last["rules"] == ["birthday"] and last["cause"]["reason"] == "the member's birthday"
+
+
+def test_the_tier_review_downgrades_a_member_who_no_longer_qualifies(
+    uow: UnitOfWork, cafe: ProgramId
+) -> None:
+    enroll(uow, cafe, "ana@example.com", T0)
+    purchase(uow, cafe, "ana@example.com", "A1", "520.00", T0)
+    assert members.show(uow, cafe, "ana@example.com")["tier"]["id"] == "gold"
+    jobs.run_due(uow, cafe, now=T0 + timedelta(days=364))
+    assert members.show(uow, cafe, "ana@example.com")["tier"]["id"] == "gold"
+    jobs.run_due(uow, cafe, now=T0 + timedelta(days=365))
+    assert members.show(uow, cafe, "ana@example.com")["tier"]["id"] == "bronze"
+    with uow:
+        changes = (
+            uow.connection.execute(
+                select(outbox.c.data).where(outbox.c.kind == "tier.changed").order_by(outbox.c.id)
+            )
+            .scalars()
+            .all()
+        )
+    assert changes == [{"from": "bronze", "to": "gold"}, {"from": "gold", "to": "bronze"}]
+
+
+def test_a_gold_member_earns_half_as_much_again(uow: UnitOfWork, cafe: ProgramId) -> None:
+    enroll(uow, cafe, "ana@example.com", T0)
+    purchase(uow, cafe, "ana@example.com", "A1", "520.00", T0)
+    later = purchase(uow, cafe, "ana@example.com", "A2", "10.99", T0 + timedelta(days=1))
+    assert later.result["points"] == 16 and later.result["tier"] == "gold"  # 10.99 x 1.5 = 16.485

@@ -1,0 +1,106 @@
+"""Redemptions, vouchers and adjustments, also under concurrent requests."""
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import Engine
+
+from fidela.domain.errors import Conflict, InsufficientPoints, InvalidInput, NotFound
+from fidela.domain.ids import MemberId, ProgramId
+from fidela.services import adjustments, ledger, members, rewards
+from fidela.store.unit_of_work import UnitOfWork
+from tests.conftest import T0
+from tests.services.helpers import balance, enroll, purchase
+
+
+@pytest.fixture
+def ana(uow: UnitOfWork, cafe: ProgramId) -> MemberId:
+    member_id = enroll(uow, cafe, "ana@example.com", T0)
+    purchase(uow, cafe, "ana@example.com", "A1", "250.00", T0)
+    return member_id
+
+
+def test_redeeming_debits_points_and_issues_a_voucher_usable_once(
+    uow: UnitOfWork, cafe: ProgramId, ana: MemberId
+) -> None:
+    redemption = rewards.redeem(uow, cafe, ana, "voucher-10", now=T0)
+    assert redemption["points"] == 100 and redemption["available"] == 150
+    code = redemption["voucher_code"]
+    assert code.startswith("FID-") and len(code) == 13
+    valid = rewards.validate_voucher(uow, cafe, code.lower())
+    assert valid["usable"] and valid["amount"] == "10.00" and valid["currency"] == "EUR"
+    rewards.consume_voucher(uow, cafe, code, order_id="A2", now=T0)
+    with pytest.raises(InvalidInput, match="consumed"):
+        rewards.consume_voucher(uow, cafe, code, order_id="A3", now=T0)
+    assert not rewards.validate_voucher(uow, cafe, code)["usable"]
+    with pytest.raises(Conflict):
+        rewards.cancel(uow, cafe, redemption["redemption_id"], now=T0)
+
+
+def test_a_redemption_beyond_the_balance_is_refused_and_changes_nothing(
+    uow: UnitOfWork, cafe: ProgramId
+) -> None:
+    member_id = enroll(uow, cafe, "bob@example.com", T0)
+    purchase(uow, cafe, "bob@example.com", "B1", "99.99", T0)
+    with pytest.raises(InsufficientPoints):
+        rewards.redeem(uow, cafe, member_id, "voucher-10", now=T0)
+    assert balance(uow, cafe, "bob@example.com") == (99, 0, 0)
+    with pytest.raises(NotFound):
+        rewards.redeem(uow, cafe, member_id, "no-such-reward", now=T0)
+
+
+def test_cancelling_gives_back_the_same_lots(
+    uow: UnitOfWork, cafe: ProgramId, ana: MemberId
+) -> None:
+    lots_before = members.show(uow, cafe, "ana@example.com")["lots"]
+    redemption = rewards.redeem(uow, cafe, ana, "voucher-10", now=T0)
+    rewards.cancel(uow, cafe, redemption["redemption_id"], now=T0 + timedelta(days=1))
+    assert members.show(uow, cafe, "ana@example.com")["lots"] == lots_before
+    assert not rewards.validate_voucher(uow, cafe, redemption["voucher_code"])["usable"]
+    assert ledger.verify(uow, cafe).ok
+
+
+def test_points_of_lots_that_expired_meanwhile_expire_when_given_back(
+    uow: UnitOfWork, cafe: ProgramId, ana: MemberId
+) -> None:
+    redemption = rewards.redeem(uow, cafe, ana, "voucher-10", now=T0)
+    rewards.cancel(uow, cafe, redemption["redemption_id"], now=T0 + timedelta(days=400))
+    summary = ledger.summary(uow, cafe)
+    assert summary["expired"] == 250 and summary["redeemed"] == 0 and summary["outstanding"] == 0
+    assert ledger.verify(uow, cafe).ok
+
+
+def test_forty_concurrent_redemptions_with_room_for_ten_succeed_exactly_ten_times(
+    engine: Engine, uow: UnitOfWork, cafe: ProgramId
+) -> None:
+    member_id = enroll(uow, cafe, "ana@example.com", T0)
+    purchase(uow, cafe, "ana@example.com", "A1", "400.00", T0)  # 400 tokens = 10 free coffees
+
+    def attempt(_: int) -> bool:
+        try:
+            rewards.redeem(UnitOfWork(engine), cafe, member_id, "free-coffee", now=T0)
+        except InsufficientPoints:
+            return False
+        return True
+
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        outcomes = list(pool.map(attempt, range(40)))
+    assert outcomes.count(True) == 10
+    assert balance(uow, cafe, "ana@example.com") == (0, 0, 0)
+    assert ledger.verify(uow, cafe).ok
+
+
+def test_adjustments_need_a_reason_and_never_overdraw(
+    uow: UnitOfWork, cafe: ProgramId, ana: MemberId
+) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        adjustments.adjust(uow, cafe, ana, 10, actor="sam", reason=" ", now=T0)
+    assert caught.value.field == "reason"
+    adjustments.adjust(uow, cafe, ana, 30, actor="sam", reason="coffee was cold", now=T0)
+    with pytest.raises(InsufficientPoints):
+        adjustments.adjust(uow, cafe, ana, -500, actor="sam", reason="fraud", now=T0)
+    assert balance(uow, cafe, "ana@example.com") == (280, 0, 0)
+    last = members.show(uow, cafe, "ana@example.com")["history"][-1]
+    assert last["cause"] == {"kind": "adjust", "actor": "sam", "reason": "coffee was cold"}
+    assert ledger.summary(uow, cafe)["adjusted"] == 30
