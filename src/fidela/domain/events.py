@@ -7,11 +7,11 @@ from a conflict (same key, other content).
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -60,11 +60,14 @@ class _Event(_Input):
     customer: CustomerRef
     occurred_at: AwareDatetime
 
+    def canonical(self) -> str:
+        """Everything but the key, as canonical JSON: what is stored and what is hashed."""
+        content = self.model_dump(mode="json", exclude={"idempotency_key"})
+        return orjson.dumps(content, option=orjson.OPT_SORT_KEYS).decode()
+
     def content_hash(self) -> str:
         """Hash of everything but the key: equal for a retry, different for a conflict."""
-        content = self.model_dump(mode="json", exclude={"idempotency_key"})
-        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        return content_hash(self.canonical())
 
 
 class Purchase(_Event):
@@ -162,6 +165,10 @@ class Enrollment(_Input):
         if self.email is None and self.customer_id is None:
             raise ValueError("needs an email or a customer_id")
         return self
+
+
+def content_hash(canonical: str) -> str:
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def normalize_email(email: str) -> str:

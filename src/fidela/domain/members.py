@@ -23,7 +23,6 @@ from fidela.domain.money import exponent, to_minor
 from fidela.domain.program import Program
 from fidela.domain.rules import (
     activity_grants,
-    limited_rules,
     local_midnight,
     purchase_grants,
     uses_in_period,
@@ -125,7 +124,7 @@ def purchase(
         order.lines,
         purchase_number=state.purchase_count,
         multiplier=_multiplier(program, state),
-        uses=_uses(program, state, at),
+        uses=_uses(program, state, "purchase", at),
     )
     transaction = _earn(program, state, grants, at, order_ref=order.order_ref)
     order.points = transaction.points_issued() if transaction else 0
@@ -290,9 +289,8 @@ def _reminder_lead(program: Program) -> timedelta | None:
 
 def _grant_activity(program: Program, state: MemberState, name: str, at: datetime) -> Outcome:
     outcome = Outcome()
-    transaction = _earn(
-        program, state, activity_grants(program, name, _uses(program, state, at)), at
-    )
+    grants = activity_grants(program, name, _uses(program, state, name, at))
+    transaction = _earn(program, state, grants, at)
     outcome.add(transaction)
     outcome.effects.extend(_upgrade(program, state, at))
     return outcome
@@ -311,7 +309,7 @@ def _earn(
     transaction = state.wallet.earn(
         grants, at, expires_at=expires_at, pending_until=pending_until, order_ref=order_ref
     )
-    limited = {rule.id for rule in limited_rules(program)}
+    limited = {rule.id for rule in program.limited_rules}
     for grant in grants:
         if grant.rule_id in limited:
             state.grant_times.setdefault(grant.rule_id, []).append(at)
@@ -328,11 +326,12 @@ def lot_expiry(program: Program, earned_at: datetime) -> datetime | None:
     return earned_at + timedelta(days=expiry.days)
 
 
-def _uses(program: Program, state: MemberState, at: datetime) -> dict[str, int]:
-    zone = program.zone
+def _uses(program: Program, state: MemberState, when: str, at: datetime) -> dict[str, int]:
+    """How often each limited rule for `when` granted in its current period."""
     return {
-        rule.id: uses_in_period(rule, state.grant_times.get(rule.id, []), at, zone)
-        for rule in limited_rules(program)
+        rule.id: uses_in_period(rule, state.grant_times.get(rule.id, []), at, program.zone)
+        for rule in program.limited_rules
+        if rule.when == when
     }
 
 

@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -147,10 +148,14 @@ class Tiers(_Section):
         return self
 
     def level(self, tier_id: str) -> TierLevel:
-        return next(level for level in self.levels if level.id == tier_id)
+        return self.levels[self.rank(tier_id)]
 
     def rank(self, tier_id: str) -> int:
-        return next(i for i, level in enumerate(self.levels) if level.id == tier_id)
+        return self.ranks[tier_id]
+
+    @cached_property
+    def ranks(self) -> dict[str, int]:
+        return {level.id: i for i, level in enumerate(self.levels)}
 
 
 class Caps(_Section):
@@ -302,6 +307,19 @@ class Program(_Section):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @cached_property
+    def limited_rules(self) -> tuple[EarnRule, ...]:
+        """The earn rules with a per-period limit, whose grants must be counted."""
+        return tuple(rule for rule in self.earn if rule.limit is not None)
+
+    @cached_property
+    def tier_thresholds(self) -> tuple[int, ...]:
+        """Each level's threshold in the metric's unit: minor units of money, or points."""
+        if self.tiers is None:
+            return ()
+        scale = exponent(self.currency) if self.tiers.metric == "spend" else 0
+        return tuple(int(level.threshold.scaleb(scale)) for level in self.tiers.levels)
 
     def reward(self, reward_id: str) -> Reward | None:
         return next((reward for reward in self.rewards if reward.id == reward_id), None)

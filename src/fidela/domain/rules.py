@@ -48,10 +48,6 @@ def activity_grants(program: Program, name: str, uses: Mapping[str, int]) -> lis
     return [Grant(rule.id, _fixed(rule)) for rule in _rules_for(program, name, uses)]
 
 
-def limited_rules(program: Program) -> list[EarnRule]:
-    return [rule for rule in program.earn if rule.limit is not None]
-
-
 def eligible_amount(rule: EarnRule, amount: Decimal, lines: Sequence[OrderLine]) -> Decimal:
     """The part of an order a per-unit rule counts: its category's lines, or all but excluded."""
     if rule.category is not None:

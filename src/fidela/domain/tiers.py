@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from fidela.domain.money import to_minor
-from fidela.domain.program import Program, TierLevel, Tiers
+from fidela.domain.program import Program, TierLevel
 
 
 def metric(contributions: Sequence[tuple[datetime, int]], at: datetime, window_days: int) -> int:
@@ -23,21 +22,9 @@ def metric(contributions: Sequence[tuple[datetime, int]], at: datetime, window_d
 
 def level_for(program: Program, value: int) -> TierLevel:
     """The highest level whose threshold the metric `value` reaches."""
-    tiers = _tiers(program)
-    reached = tiers.levels[0]
-    for level in tiers.levels:
-        if value >= threshold(program, level):
-            reached = level
-    return reached
-
-
-def threshold(program: Program, level: TierLevel) -> int:
-    """A level's threshold in the metric's unit: minor units of money, or points."""
-    if _tiers(program).metric == "spend":
-        return to_minor(level.threshold, program.currency, "tiers.levels.from")
-    return int(level.threshold)
-
-
-def _tiers(program: Program) -> Tiers:
     assert program.tiers is not None
-    return program.tiers
+    reached = 0
+    for i, threshold in enumerate(program.tier_thresholds):
+        if value >= threshold:
+            reached = i
+    return program.tiers.levels[reached]

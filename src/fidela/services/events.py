@@ -8,7 +8,7 @@ from typing import Any
 
 from fidela.domain import members as member_rules
 from fidela.domain.errors import Conflict, InvalidInput, NotFound
-from fidela.domain.events import Activity, Birthday, Event, Purchase, Refund
+from fidela.domain.events import Activity, Birthday, Event, Purchase, Refund, content_hash
 from fidela.domain.ids import CustomerId, MemberId, ProgramId
 from fidela.domain.ledger import SCHEDULER, Account
 from fidela.domain.members import MemberState, OrderState, Outcome
@@ -129,17 +129,22 @@ def _refund(
 
 
 def new_event(
-    event: Event, customer_id: CustomerId | None, member_id: MemberId | None, version: int
+    event: Event,
+    customer_id: CustomerId | None,
+    member_id: MemberId | None,
+    version: int,
+    canonical: str | None = None,
 ) -> NewEvent:
     """The stored form of an accepted event; its result is filled in once applied."""
+    canonical = canonical or event.canonical()
     return NewEvent(
         key=event.idempotency_key,
-        content_hash=event.content_hash(),
+        content_hash=content_hash(canonical),
         type=event.type,
         customer_id=customer_id,
         member_id=member_id,
         occurred_at=event.occurred_at,
-        payload=event.model_dump(mode="json", exclude={"idempotency_key"}),
+        payload=canonical,
         result={},
         program_version=version,
     )

@@ -81,17 +81,20 @@ class CustomerRepository:
         self, program_id: ProgramId, first_seen: dict[str, tuple[datetime, str | None]]
     ) -> dict[str, CustomerId]:
         """Insert customers by shop id (and e-mail, if known); return their ids."""
-        if first_seen:
-            self.connection.execute(
-                insert(customers),
-                [
-                    {
-                        "program_id": program_id,
-                        "external_id": external_id,
-                        "email": email,
-                        "first_seen_at": at,
-                    }
-                    for external_id, (at, email) in first_seen.items()
-                ],
-            )
-        return self.ids_by_external(program_id, first_seen)
+        if not first_seen:
+            return {}
+        rows = self.connection.execute(
+            insert(customers).returning(
+                customers.c.external_id, customers.c.id, sort_by_parameter_order=True
+            ),
+            [
+                {
+                    "program_id": program_id,
+                    "external_id": external_id,
+                    "email": email,
+                    "first_seen_at": at,
+                }
+                for external_id, (at, email) in first_seen.items()
+            ],
+        )
+        return {external_id: CustomerId(id_) for external_id, id_ in rows}

@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, func, insert, select, update
+from sqlalchemy import Row, and_, func, select
 from sqlalchemy.engine import Connection
 
 from fidela.domain.ids import CustomerId, EventNo, LotNo, MemberId, ProgramId, Seq
 from fidela.domain.ledger import SCHEDULER, Lot, Transaction, chain_hash
 from fidela.domain.members import Effect, MemberState, OrderState, Outcome
 from fidela.domain.program import Program
+from fidela.store.batches import BatchWriter
 from fidela.store.tables import (
     events,
     ledger_heads,
@@ -28,6 +29,82 @@ from fidela.store.tables import (
     orders,
     outbox,
     transactions,
+)
+
+EVENT_COLUMNS = (
+    "program_id",
+    "event_no",
+    "idempotency_key",
+    "content_hash",
+    "type",
+    "customer_id",
+    "member_id",
+    "occurred_at",
+    "recorded_at",
+    "program_version",
+    "payload",
+    "result",
+)
+TRANSACTION_COLUMNS = (
+    "program_id",
+    "seq",
+    "member_id",
+    "kind",
+    "occurred_at",
+    "recorded_at",
+    "event_no",
+    "actor",
+    "reason",
+    "hash",
+)
+LINE_COLUMNS = (
+    "program_id",
+    "seq",
+    "line_no",
+    "member_id",
+    "account",
+    "amount",
+    "lot_no",
+    "rule_id",
+)
+LOT_COLUMNS = (
+    "program_id",
+    "lot_no",
+    "member_id",
+    "points",
+    "remaining",
+    "earned_at",
+    "expires_at",
+    "pending_until",
+    "rule_id",
+    "order_ref",
+)
+ORDER_COLUMNS = (
+    "program_id",
+    "order_ref",
+    "customer_id",
+    "member_id",
+    "event_no",
+    "occurred_at",
+    "currency",
+    "amount_minor",
+    "refunded_minor",
+    "refunded_quantities",
+    "points",
+    "reversed_points",
+    "lines",
+)
+MEMBER_STATE_COLUMNS = (
+    "available",
+    "pending",
+    "debt",
+    "tier",
+    "tier_since",
+    "tier_review_at",
+    "purchase_count",
+    "last_birthday_year",
+    "reminded_until",
+    "due_at",
 )
 
 
@@ -41,7 +118,7 @@ class NewEvent:
     customer_id: CustomerId | None
     member_id: MemberId | None
     occurred_at: datetime
-    payload: dict[str, Any]
+    payload: str  # canonical JSON, as hashed
     result: dict[str, Any]
     program_version: int
     event_no: EventNo | None = None
@@ -94,23 +171,33 @@ class LedgerRepository:
     def post(self, program_id: ProgramId, changes: Changes, recorded_at: datetime) -> list[Seq]:
         """Write `changes` under the program's ledger head; return the new transactions' seqs."""
         head = self._lock_head(program_id)
+        write = BatchWriter(self.connection)
+        time, as_json = write.time, write.json
+        recorded = time(recorded_at)
+        event_rows = []
         for event in changes.events:
             head.last_event_no += 1
             event.event_no = EventNo(head.last_event_no)
-        touched: dict[int, tuple[Lot, MemberId]] = {}
-        for transaction, member_id, _cause in changes.transactions:
-            for line in transaction.lines:
-                if line.lot is not None and member_id is not None:
-                    touched.setdefault(id(line.lot), (line.lot, member_id))
-        changed_lots = [lot for lot, _owner in touched.values() if lot.lot_no is not None]
-        new_lots = [(lot, owner) for lot, owner in touched.values() if lot.lot_no is None]
-        for lot, _owner in new_lots:
-            head.last_lot_no += 1
-            lot.lot_no = LotNo(head.last_lot_no)
-
+            event_rows.append(
+                (
+                    program_id,
+                    event.event_no,
+                    event.key,
+                    event.content_hash,
+                    event.type,
+                    event.customer_id,
+                    event.member_id,
+                    time(event.occurred_at),
+                    recorded,
+                    event.program_version,
+                    event.payload,
+                    as_json(event.result),
+                )
+            )
+        new_lots, changed_lots = self._number_lots(head, changes)
         seqs: list[Seq] = []
-        transaction_rows: list[dict[str, Any]] = []
-        line_rows: list[dict[str, Any]] = []
+        transaction_rows = []
+        line_rows: list[tuple[Any, ...]] = []
         for transaction, member_id, cause in changes.transactions:
             head.last_seq += 1
             seq = Seq(head.last_seq)
@@ -138,85 +225,89 @@ class LedgerRepository:
             )
             seqs.append(seq)
             transaction_rows.append(
-                {
-                    "program_id": program_id,
-                    "seq": seq,
-                    "member_id": member_id,
-                    "kind": transaction.kind.value,
-                    "occurred_at": transaction.occurred_at,
-                    "recorded_at": recorded_at,
-                    "event_no": event_no,
-                    "actor": transaction.actor,
-                    "reason": transaction.reason,
-                    "hash": head.last_hash,
-                }
+                (
+                    program_id,
+                    seq,
+                    member_id,
+                    transaction.kind.value,
+                    time(transaction.occurred_at),
+                    recorded,
+                    event_no,
+                    transaction.actor,
+                    transaction.reason,
+                    head.last_hash,
+                )
             )
             line_rows.extend(
-                {
-                    "program_id": program_id,
-                    "seq": seq,
-                    "line_no": line_no,
-                    "member_id": member_id,
-                    "account": account,
-                    "amount": amount,
-                    "lot_no": lot_no,
-                    "rule_id": rule_id,
-                }
-                for line_no, (account, amount, lot_no, rule_id) in enumerate(entries)
+                (program_id, seq, line_no, member_id, *entry)
+                for line_no, entry in enumerate(entries)
             )
-
-        execute = self.connection.execute
-        if changes.events:
-            execute(
-                insert(events), [_event_row(program_id, e, recorded_at) for e in changes.events]
-            )
-        if transaction_rows:
-            execute(insert(transactions), transaction_rows)
-            execute(insert(lines), line_rows)
-        if new_lots:
-            execute(insert(lots), [_lot_row(program_id, lot, owner) for lot, owner in new_lots])
-        if changed_lots:
-            execute(
-                update(lots)
-                .where(lots.c.program_id == program_id, lots.c.lot_no == bindparam("b_lot_no"))
-                .values(remaining=bindparam("b_remaining"), pending_until=bindparam("b_pending")),
-                [
-                    {
-                        "b_lot_no": lot.lot_no,
-                        "b_remaining": lot.remaining,
-                        "b_pending": lot.pending_until,
-                    }
-                    for lot in changed_lots
-                ],
-            )
-        self._write_orders(program_id, changes)
-        self._write_states(changes)
-        if changes.effects:
-            execute(
-                insert(outbox),
-                [
-                    {
-                        "program_id": program_id,
-                        "member_id": member_id,
-                        "kind": effect.kind,
-                        "occurred_at": effect.at,
-                        "data": effect.data,
-                        "delivered": False,
-                    }
-                    for member_id, effect in changes.effects
-                ],
-            )
-        execute(
-            update(ledger_heads)
-            .where(ledger_heads.c.program_id == program_id)
-            .values(
-                last_seq=head.last_seq,
-                last_hash=head.last_hash,
-                last_lot_no=head.last_lot_no,
-                last_event_no=head.last_event_no,
-            )
+        write.insert(events, EVENT_COLUMNS, event_rows)
+        write.insert(transactions, TRANSACTION_COLUMNS, transaction_rows)
+        write.insert(lines, LINE_COLUMNS, line_rows)
+        write.insert(
+            lots,
+            LOT_COLUMNS,
+            [
+                (
+                    program_id,
+                    lot.lot_no,
+                    member_id,
+                    lot.points,
+                    lot.remaining,
+                    time(lot.earned_at),
+                    time(lot.expires_at),
+                    time(lot.pending_until),
+                    lot.rule_id,
+                    lot.order_ref,
+                )
+                for lot, member_id in new_lots
+            ],
+        )
+        write.update(
+            lots,
+            ("remaining", "pending_until"),
+            ("program_id", "lot_no"),
+            [
+                (lot.remaining, time(lot.pending_until), program_id, lot.lot_no)
+                for lot in changed_lots
+            ],
+        )
+        self._write_orders(write, program_id, changes)
+        self._write_states(write, changes)
+        write.insert(
+            outbox,
+            ("program_id", "member_id", "kind", "occurred_at", "data", "delivered"),
+            [
+                (program_id, member_id, effect.kind, time(effect.at), as_json(effect.data), False)
+                for member_id, effect in changes.effects
+            ],
+        )
+        write.update(
+            ledger_heads,
+            ("last_seq", "last_hash", "last_lot_no", "last_event_no"),
+            ("program_id",),
+            [(head.last_seq, head.last_hash, head.last_lot_no, head.last_event_no, program_id)],
         )
         return seqs
+
+    @staticmethod
+    def _number_lots(head: Head, changes: Changes) -> tuple[list[tuple[Lot, MemberId]], list[Lot]]:
+        """Lots the transactions create (numbered now) and those they change."""
+        new: dict[int, tuple[Lot, MemberId]] = {}
+        changed: dict[int, Lot] = {}
+        for transaction, member_id, _cause in changes.transactions:
+            for line in transaction.lines:
+                lot = line.lot
+                if lot is None or member_id is None:
+                    continue
+                if lot.lot_no is None:
+                    head.last_lot_no += 1
+                    lot.lot_no = LotNo(head.last_lot_no)
+                    new[id(lot)] = (lot, member_id)
+                elif id(lot) not in new:
+                    changed[id(lot)] = lot
+        return list(new.values()), list(changed.values())
 
     def _lock_head(self, program_id: ProgramId) -> Head:
         row = self.connection.execute(
@@ -231,82 +322,66 @@ class LedgerRepository:
         ).one()
         return Head(*row)
 
-    def _write_orders(self, program_id: ProgramId, changes: Changes) -> None:
-        if changes.new_orders:
-            self.connection.execute(
-                insert(orders),
-                [
-                    {
-                        "program_id": program_id,
-                        "order_ref": order.order_ref,
-                        "customer_id": customer_id,
-                        "member_id": member_id,
-                        "event_no": cause.event_no,
-                        "occurred_at": order.occurred_at,
-                        "currency": order.currency,
-                        "amount_minor": order.amount_minor,
-                        "refunded_minor": order.refunded_minor,
-                        "refunded_quantities": order.refunded_quantities,
-                        "points": order.points,
-                        "reversed_points": order.reversed_points,
-                        "lines": [line.model_dump(mode="json") for line in order.lines],
-                    }
-                    for order, customer_id, member_id, cause in changes.new_orders
-                ],
-            )
-        if changes.changed_orders:
-            self.connection.execute(
-                update(orders)
-                .where(orders.c.program_id == program_id, orders.c.order_ref == bindparam("b_ref"))
-                .values(
-                    refunded_minor=bindparam("b_refunded"),
-                    refunded_quantities=bindparam("b_quantities"),
-                    reversed_points=bindparam("b_reversed"),
-                ),
-                [
-                    {
-                        "b_ref": order.order_ref,
-                        "b_refunded": order.refunded_minor,
-                        "b_quantities": order.refunded_quantities,
-                        "b_reversed": order.reversed_points,
-                    }
-                    for order in changes.changed_orders
-                ],
-            )
-
-    def _write_states(self, changes: Changes) -> None:
-        if not changes.states:
-            return
-        program = changes.program
-        self.connection.execute(
-            update(members)
-            .where(members.c.id == bindparam("b_id"))
-            .values(
-                available=bindparam("b_available"),
-                pending=bindparam("b_pending"),
-                debt=bindparam("b_debt"),
-                tier=bindparam("b_tier"),
-                tier_since=bindparam("b_tier_since"),
-                tier_review_at=bindparam("b_review"),
-                purchase_count=bindparam("b_purchases"),
-                last_birthday_year=bindparam("b_birthday_year"),
-                reminded_until=bindparam("b_reminded"),
-                due_at=bindparam("b_due"),
-            ),
+    def _write_orders(self, write: BatchWriter, program_id: ProgramId, changes: Changes) -> None:
+        time, as_json = write.time, write.json
+        write.insert(
+            orders,
+            ORDER_COLUMNS,
             [
-                {
-                    "b_id": member_id,
-                    "b_available": state.wallet.available,
-                    "b_pending": state.wallet.pending,
-                    "b_debt": -state.wallet.debt,
-                    "b_tier": state.tier,
-                    "b_tier_since": state.tier_since,
-                    "b_review": state.tier_review_at,
-                    "b_purchases": state.purchase_count,
-                    "b_birthday_year": state.last_birthday_year,
-                    "b_reminded": state.reminded_until,
-                    "b_due": state.due_at(program),
-                }
+                (
+                    program_id,
+                    order.order_ref,
+                    customer_id,
+                    member_id,
+                    cause.event_no,
+                    time(order.occurred_at),
+                    order.currency,
+                    order.amount_minor,
+                    order.refunded_minor,
+                    as_json(order.refunded_quantities),
+                    order.points,
+                    order.reversed_points,
+                    as_json([line.model_dump(mode="json") for line in order.lines]),
+                )
+                for order, customer_id, member_id, cause in changes.new_orders
+            ],
+        )
+        write.update(
+            orders,
+            ("refunded_minor", "refunded_quantities", "reversed_points"),
+            ("program_id", "order_ref"),
+            [
+                (
+                    order.refunded_minor,
+                    as_json(order.refunded_quantities),
+                    order.reversed_points,
+                    program_id,
+                    order.order_ref,
+                )
+                for order in changes.changed_orders
+            ],
+        )
+
+    def _write_states(self, write: BatchWriter, changes: Changes) -> None:
+        program, time = changes.program, write.time
+        write.update(
+            members,
+            MEMBER_STATE_COLUMNS,
+            ("id",),
+            [
+                (
+                    state.wallet.available,
+                    state.wallet.pending,
+                    -state.wallet.debt,
+                    state.tier,
+                    time(state.tier_since),
+                    time(state.tier_review_at),
+                    state.purchase_count,
+                    state.last_birthday_year,
+                    time(state.reminded_until),
+                    time(state.due_at(program)),
+                    member_id,
+                )
                 for member_id, state in changes.states.items()
             ],
         )
@@ -421,35 +496,3 @@ def lot_from_row(row: Row[Any]) -> Lot:
         order_ref=row.order_ref,
         lot_no=LotNo(row.lot_no),
     )
-
-
-def _lot_row(program_id: ProgramId, lot: Lot, member_id: MemberId) -> dict[str, Any]:
-    return {
-        "program_id": program_id,
-        "lot_no": lot.lot_no,
-        "member_id": member_id,
-        "points": lot.points,
-        "remaining": lot.remaining,
-        "earned_at": lot.earned_at,
-        "expires_at": lot.expires_at,
-        "pending_until": lot.pending_until,
-        "rule_id": lot.rule_id,
-        "order_ref": lot.order_ref,
-    }
-
-
-def _event_row(program_id: ProgramId, event: NewEvent, recorded_at: datetime) -> dict[str, Any]:
-    return {
-        "program_id": program_id,
-        "event_no": event.event_no,
-        "idempotency_key": event.key,
-        "content_hash": event.content_hash,
-        "type": event.type,
-        "customer_id": event.customer_id,
-        "member_id": event.member_id,
-        "occurred_at": event.occurred_at,
-        "recorded_at": recorded_at,
-        "program_version": event.program_version,
-        "payload": event.payload,
-        "result": event.result,
-    }

@@ -13,7 +13,6 @@ from fidela.domain.ids import CustomerId, MemberId, ProgramId
 from fidela.domain.ledger import Account, Wallet
 from fidela.domain.members import MemberState
 from fidela.domain.program import Program
-from fidela.domain.rules import limited_rules
 from fidela.store.customers import CHUNK
 from fidela.store.ledger import lot_from_row
 from fidela.store.tables import customers, events, lines, lots, members, orders, transactions
@@ -45,11 +44,13 @@ class MemberRepository:
         """Enroll customers at the given instants; return the new members' ids."""
         if not enrolled:
             return {}
-        self.connection.execute(
-            insert(members),
+        rows = self.connection.execute(
+            insert(members).returning(
+                members.c.customer_id, members.c.id, sort_by_parameter_order=True
+            ),
             [_new_member(program_id, c, at, None, None) for c, at in enrolled.items()],
         )
-        return self.ids_of_customers(list(enrolled))
+        return {CustomerId(c): MemberId(m) for c, m in rows}
 
     def ids_of_customers(self, customer_ids: Sequence[CustomerId]) -> dict[CustomerId, MemberId]:
         found: dict[CustomerId, MemberId] = {}
@@ -133,7 +134,7 @@ class MemberRepository:
             since = min([at, *reviews]) - timedelta(days=program.tiers.window_days)
             for row in self._qualifying(program, member_ids, since):
                 states[MemberId(row[0])].qualifying.append((row[1], int(row[2])))
-        limited = [rule.id for rule in limited_rules(program)]
+        limited = [rule.id for rule in program.limited_rules]
         if limited:
             grants = (
                 select(lines.c.member_id, lines.c.rule_id, transactions.c.occurred_at)

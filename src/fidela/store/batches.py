@@ -1,0 +1,91 @@
+"""Batched writes: rows as tuples, written in as few round trips as the database allows.
+
+The ledger writes tens of thousands of rows at a time (an import, an expiry run).
+SQLite takes them through `executemany` in-process; PostgreSQL through COPY for
+inserts and one `UPDATE ... FROM (VALUES ...)` per chunk for updates. Values are
+converted here exactly as the SQLAlchemy column types would store them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Table
+from sqlalchemy.engine import Connection
+
+UPDATE_CHUNK = 1000  # rows per UPDATE statement on PostgreSQL
+
+
+class BatchWriter:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.sqlite = connection.dialect.name == "sqlite"
+        self._times: dict[datetime, str] = {}
+
+    def time(self, at: datetime | None) -> Any:
+        """A timezone-aware instant in the column's storage form (UTC; text on SQLite)."""
+        if at is None or not self.sqlite:
+            return at
+        stored = self._times.get(at)
+        if stored is None:
+            utc = at if at.tzinfo is UTC else at.astimezone(UTC)
+            stored = self._times[at] = utc.replace(tzinfo=None).isoformat(" ", "microseconds")
+        return stored
+
+    @staticmethod
+    def json(value: Any) -> str:
+        return orjson.dumps(value).decode()
+
+    def insert(self, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        names = ", ".join(columns)
+        if self.sqlite:
+            marks = ", ".join("?" * len(columns))
+            self.connection.exec_driver_sql(
+                f"INSERT INTO {table.name} ({names}) VALUES ({marks})", rows
+            )
+            return
+        driver = self.connection.connection.driver_connection
+        assert driver is not None
+        with (
+            driver.cursor() as cursor,
+            cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+
+    def update(
+        self,
+        table: Table,
+        columns: Sequence[str],
+        keys: Sequence[str],
+        rows: list[tuple[Any, ...]],
+    ) -> None:
+        """UPDATE `columns` WHERE `keys`; each row holds the new values, then the keys."""
+        if not rows:
+            return
+        if self.sqlite:
+            assignments = ", ".join(f"{column} = ?" for column in columns)
+            where = " AND ".join(f"{key} = ?" for key in keys)
+            self.connection.exec_driver_sql(
+                f"UPDATE {table.name} SET {assignments} WHERE {where}", rows
+            )
+            return
+        names = [*columns, *keys]
+        dialect = self.connection.dialect
+        casts = [f"CAST(%s AS {table.c[name].type.compile(dialect)})" for name in names]
+        row_marks = f"({', '.join(casts)})"
+        assignments = ", ".join(f"{column} = v.{column}" for column in columns)
+        where = " AND ".join(f"{table.name}.{key} = v.{key}" for key in keys)
+        for start in range(0, len(rows), UPDATE_CHUNK):
+            chunk = rows[start : start + UPDATE_CHUNK]
+            values = ", ".join([row_marks] * len(chunk))
+            self.connection.exec_driver_sql(
+                f"UPDATE {table.name} SET {assignments} "
+                f"FROM (VALUES {values}) AS v({', '.join(names)}) WHERE {where}",
+                tuple(value for row in chunk for value in row),
+            )
