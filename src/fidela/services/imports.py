@@ -194,7 +194,7 @@ def import_purchases(
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Replay purchases in date order; customers enroll at their first purchase (if `enroll`)."""
-    with uow:
+    with uow, _collector_paused():
         stored = uow.programs.current(program_id)
         program = stored.program
         checked = _events(program, rows, now)
@@ -223,8 +223,7 @@ def import_purchases(
         new_members = uow.members.add_many(program_id, enrolling)
         member_of.update(new_members)
 
-        with _collector_paused():
-            enrolled = _replay(uow, stored, fresh, customers, member_of, states, now, progress)
+        enrolled = _replay(uow, stored, fresh, customers, member_of, states, now, progress)
         uow.commit()
     return {
         "program": program_id,
@@ -276,10 +275,10 @@ def _replay(
 
 @contextmanager
 def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector during a replay.
+    """Pause the cyclic garbage collector during an import.
 
-    A replay holds hundreds of thousands of long-lived objects (lots, lines, events) and
-    creates no reference cycles; full collections over them cost a third of the import.
+    An import holds hundreds of thousands of long-lived objects (rows, lots, lines) and
+    creates no reference cycles; full collections over them cost a third of its time.
     """
     was_enabled = gc.isenabled()
     gc.disable()
