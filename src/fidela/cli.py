@@ -86,11 +86,16 @@ def _errors() -> Iterator[None]:
         yield
     except ProgramInvalid as error:
         for problem in error.problems:
-            err.print(f"[red]error[/red] {problem}", highlight=False)
+            _complain(f"error {problem}")
         raise typer.Exit(2) from None
     except FidelaError as error:
-        err.print(f"[red]error[/red] {error}", highlight=False)
+        _complain(f"error {error}")
         raise typer.Exit(2) from None
+
+
+def _complain(message: str) -> None:
+    """Print to stderr as written: no markup, no highlighting, no wrapping."""
+    err.print(message, style="red", markup=False, highlight=False, soft_wrap=True)
 
 
 def _now(value: str | None) -> datetime:
@@ -163,7 +168,13 @@ def program_apply(file: Path, now: NowOption = None) -> None:
         verb = "unchanged at" if applied.unchanged else "applied as"
         out.print(f"program {applied.program_id} {verb} version {applied.version}")
         for section in applied.inactive:
-            err.print(f"[yellow]not active yet[/yellow] (stored, has no effect): {section}")
+            err.print(
+                f"not active yet (stored, has no effect): {section}",
+                style="yellow",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
 
 
 @program_app.command("versions")
@@ -334,7 +345,7 @@ def ledger_verify(program: ProgramOption = None) -> None:
         if result.ok:
             out.print(f"ledger ok: {result.transactions} transactions verified")
             return
-        err.print(f"[red]ledger broken[/red]: {result.problem}", highlight=False)
+        _complain(f"ledger broken: {result.problem}")
         raise typer.Exit(1)
 
 

@@ -59,7 +59,7 @@ class WalletMachine(RuleBasedStateMachine):
     def redeem(self, points: int) -> None:
         before = self.wallet.available
         try:
-            transaction = self.wallet.redeem(points, self.now)
+            transaction = self.wallet.redeem(points, self.now, reason="test")
         except InsufficientPoints:
             assert points > before
             return
@@ -71,7 +71,7 @@ class WalletMachine(RuleBasedStateMachine):
     @rule(index=st.integers(0, 100))
     def cancel_redemption(self, index: int) -> None:
         spent = self.redemptions.pop(index % len(self.redemptions))
-        self._keep(self.wallet.give_back(spent, self.now))
+        self._keep(self.wallet.give_back(spent, self.now, reason="test"))
 
     @precondition(lambda self: self.orders)
     @rule(index=st.integers(0, 100), share=st.fractions(0, 1))
@@ -166,7 +166,7 @@ def test_spending_takes_the_soonest_expiring_lots_first() -> None:
     wallet.earn([Grant("a", 50)], T0, expires_at=late)
     wallet.earn([Grant("b", 50)], T0, expires_at=None)
     wallet.earn([Grant("c", 50)], T0, expires_at=soon)
-    transaction = wallet.redeem(70, T0)
+    transaction = wallet.redeem(70, T0, reason="test")
     taken = {line.lot.rule_id: -line.amount for line in transaction.lines if line.lot}
     assert taken == {"c": 50, "a": 20}
 
@@ -175,7 +175,7 @@ def test_a_refund_of_spent_points_becomes_debt_that_the_next_earning_repays() ->
     wallet = Wallet()
     purchase = wallet.earn([Grant("base", 100)], T0, expires_at=None)
     assert purchase is not None
-    wallet.redeem(80, T0)
+    wallet.redeem(80, T0, reason="test")
     own = [line.lot for line in purchase.lines if line.lot is not None]
     reversal = wallet.reverse(100, own, T0)
     assert reversal is not None
@@ -193,10 +193,10 @@ def test_a_cancelled_redemption_returns_points_to_the_same_lots_or_expires_them(
     wallet = Wallet()
     wallet.earn([Grant("old", 40)], T0, expires_at=T0 + timedelta(days=5))
     wallet.earn([Grant("new", 60)], T0, expires_at=T0 + timedelta(days=50))
-    redemption = wallet.redeem(100, T0)
+    redemption = wallet.redeem(100, T0, reason="test")
     spent = [(line.lot, -line.amount) for line in redemption.lines if line.lot is not None]
     later = T0 + timedelta(days=10)
     wallet.expire(later)
-    cancel = wallet.give_back(spent, later)  # type: ignore[arg-type]
+    cancel = wallet.give_back(spent, later, reason="test")  # type: ignore[arg-type]
     assert cancel.points(Account.EXPIRED) == 40  # that lot expired meanwhile
     assert [(lot.rule_id, lot.remaining) for lot in wallet.lots] == [("new", 60)]

@@ -140,3 +140,18 @@ def test_refund_amounts_by_lines_are_exact_and_limited_to_what_was_bought() -> N
             too_many, refund.model_copy(update={"lines": (RefundLine(sku="MUG", quantity=4),)})
         )
     assert caught.value.field == "lines.0.quantity"
+
+
+def test_a_member_whose_tier_a_new_version_removed_gets_the_tier_reached() -> None:
+    state = member()
+    buy(state, "250.00", T0)
+    renamed = parse_program(example("cafe.yaml").replace("id: silver", "id: argent"))
+    outcome = members.advance(renamed, state, T0 + timedelta(days=1))
+    assert state.tier == "argent"
+    assert [e.data for e in outcome.effects] == [{"from": "silver", "to": "argent"}]
+    no_tiers = CAFE.model_copy(update={"tiers": None})
+    members.advance(no_tiers, state, T0 + timedelta(days=2))
+    assert (state.tier, state.tier_review_at) == (None, None)
+    order = OrderState("o2", T0 + timedelta(days=3), 1000, "EUR")
+    members.purchase(no_tiers, state, order, Decimal("10.00"))
+    assert order.points == 10  # earning goes on, without a multiplier

@@ -84,3 +84,20 @@ def test_the_shop_program_names_what_is_not_active_yet() -> None:
     assert "challenges" in inactive
     assert "expiry.policy: inactivity" in inactive
     assert "rewards[2] (masterclass): kind experience" in inactive
+
+
+@pytest.mark.parametrize(
+    ("rule", "reason"),
+    [
+        ("{id: x, when: purchase, every_nth: 3, points_per_unit: 1}", "every_nth grants fixed"),
+        ("{id: x, when: purchase, points: 5, category: tea}", "apply only to points_per_unit"),
+        ("{id: x, when: review, points_per_unit: 1}", "applies only to rules with when: purchase"),
+        ("{id: x, when: purchase}", "needs exactly one of points_per_unit or points"),
+    ],
+)
+def test_rules_that_could_not_be_applied_are_refused(rule: str, reason: str) -> None:
+    text = f"program: p\nname: P\ncurrency: EUR\ntimezone: UTC\nearn:\n  - {rule}\n"
+    with pytest.raises(ProgramInvalid) as caught:
+        parse_program(text)
+    assert caught.value.problems[0].location == "earn[0]"
+    assert reason in caught.value.problems[0].message

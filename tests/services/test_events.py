@@ -172,3 +172,27 @@ def test_enrolling_twice_returns_the_same_member(uow: UnitOfWork, cafe: ProgramI
 def test_activity_of_an_unknown_customer_is_refused(uow: UnitOfWork, cafe: ProgramId) -> None:
     with pytest.raises(NotFound):
         send(uow, cafe, T0, idempotency_key="v", type="review", customer={"email": "x@example.com"})
+
+
+def test_a_purchase_dated_before_enrollment_earns_nothing(uow: UnitOfWork, cafe: ProgramId) -> None:
+    enroll(uow, cafe, "ana@example.com", T0)
+    early = purchase(
+        uow,
+        cafe,
+        "ana@example.com",
+        "A0",
+        "50.00",
+        T0,
+        occurred_at=(T0 - timedelta(days=1)).isoformat(),
+    )
+    assert early.result["member_id"] is None
+    assert early.result["points"] == 0
+    assert balance(uow, cafe, "ana@example.com") == (0, 0, 0)
+
+
+def test_enrolling_never_replaces_a_customers_shop_id(uow: UnitOfWork, cafe: ProgramId) -> None:
+    enroll(uow, cafe, "ana@example.com", T0, customer_id="shop-1")
+    with pytest.raises(Conflict) as caught:
+        enroll(uow, cafe, "ana@example.com", T0, customer_id="shop-2")
+    assert caught.value.field == "customer_id"
+    assert members.show(uow, cafe, "shop-1")["email"] == "ana@example.com"

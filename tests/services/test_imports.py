@@ -162,3 +162,57 @@ def test_purchases_before_enrollment_stay_customer_purchases(
     enroll(uow, cafe, "ana@example.com", T0 + timedelta(days=3), customer_id="c1")
     imports.import_purchases(uow, cafe, imports.read(write(tmp_path, CSV), "csv"), now=NOW)
     assert members.show(uow, cafe, "ana@example.com")["available"] == 0
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ("c9,o1,2026-01-08,9,EUR,,yes\n", "line 5.order_id: order o1 is already on line 2"),
+        ("c1,o9,2026-01-08,9,EUR,bob@example.com,yes\n", "line 5.email: customer c1 has another"),
+        ("c9,o9,2026-01-08,9,EUR,ana@example.com,yes\n", "line 5.email: ana@example.com belongs"),
+        ("c9,o9,2026-01-08,9,EUR,not-an-email,yes\n", "line 5.email: 'not-an-email' is not"),
+        (f"c9,{'o' * 201},2026-01-08,9,EUR,,yes\n", "line 5.order_id: is longer than 200"),
+    ],
+)
+def test_rows_that_contradict_the_file_are_refused(
+    tmp_path: Path, uow: UnitOfWork, cafe: ProgramId, extra: str, expected: str
+) -> None:
+    def import_file() -> None:
+        rows = imports.read(write(tmp_path, CSV + extra), "csv")
+        imports.import_purchases(uow, cafe, rows, now=NOW)
+
+    with pytest.raises(ImportInvalid) as caught:
+        import_file()
+    assert expected in str(caught.value)
+    assert counts(uow)["events"] == 0
+
+
+def test_rows_that_contradict_the_store_are_refused(
+    tmp_path: Path, uow: UnitOfWork, cafe: ProgramId
+) -> None:
+    from tests.services.helpers import enroll, purchase
+
+    enroll(uow, cafe, "ana@example.com", T0, customer_id="shop-ana")
+    purchase(uow, cafe, "ana@example.com", "o2", "5.00", T0)
+    before = counts(uow)
+    with pytest.raises(ImportInvalid) as caught:
+        imports.import_purchases(uow, cafe, imports.read(write(tmp_path, CSV), "csv"), now=NOW)
+    shown = str(caught.value)
+    assert "line 2.email: ana@example.com belongs to another customer" in shown
+    assert "line 3.order_id: order o2 is already recorded" in shown
+    assert counts(uow) == before
+
+
+def test_a_customer_enrolls_at_the_first_row_that_asks_for_it(
+    tmp_path: Path, uow: UnitOfWork, cafe: ProgramId
+) -> None:
+    history = (
+        "customer_id,order_id,occurred_at,amount,currency,enroll\n"
+        "c1,o1,2026-01-05,30,EUR,no\n"
+        "c1,o2,2026-01-06,20,EUR,yes\n"
+        "c1,o3,2026-01-07,10,EUR,no\n"
+    )
+    imports.import_purchases(uow, cafe, imports.read(write(tmp_path, history), "csv"), now=NOW)
+    member = members.show(uow, cafe, "c1")
+    assert member["enrolled_at"].startswith("2026-01-06")
+    assert member["available"] == 30  # o2 and o3; o1 was bought before enrolling

@@ -155,11 +155,14 @@ class Wallet:
             lines = [*self._spend(-points), Line(Account.ADJUSTED, -points)]
         return Transaction(Kind.ADJUST, at, lines, reason=reason, actor=actor)
 
-    def redeem(self, points: int, at: datetime) -> Transaction:
+    def redeem(self, points: int, at: datetime, *, reason: str) -> Transaction:
         """Spend `points` from the soonest-expiring lots; never below zero."""
-        return Transaction(Kind.REDEEM, at, [*self._spend(points), Line(Account.REDEEMED, points)])
+        lines = [*self._spend(points), Line(Account.REDEEMED, points)]
+        return Transaction(Kind.REDEEM, at, lines, reason=reason)
 
-    def give_back(self, spent: Iterable[tuple[Lot, int]], at: datetime) -> Transaction:
+    def give_back(
+        self, spent: Iterable[tuple[Lot, int]], at: datetime, *, reason: str
+    ) -> Transaction:
         """Undo a redemption: points return to the lots they came from, or expire with them."""
         lines: list[Line] = []
         total = 0
@@ -173,7 +176,8 @@ class Wallet:
             lot.remaining += points
             lines.append(Line(lot.account, points, lot))
         lines.extend(self._settle_debt())
-        return Transaction(Kind.CANCEL_REDEMPTION, at, [Line(Account.REDEEMED, -total), *lines])
+        lines.insert(0, Line(Account.REDEEMED, -total))
+        return Transaction(Kind.CANCEL_REDEMPTION, at, lines, reason=reason)
 
     def reverse(self, points: int, own_lots: Sequence[Lot], at: datetime) -> Transaction | None:
         """Take back `points` an order earned: from its own lots, then other lots, then debt."""

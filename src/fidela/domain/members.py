@@ -208,7 +208,7 @@ def _activity_now(program: Program, state: MemberState, name: str, at: datetime)
 
 def advance(program: Program, state: MemberState, to: datetime) -> Outcome:
     """Apply everything due up to `to`, in time order: releases, expiries, reviews, birthdays."""
-    outcome = Outcome()
+    outcome = Outcome(effects=_align_tier(program, state, to))
     while True:
         instants = [
             state.wallet.next_release(),
@@ -361,8 +361,6 @@ def _review(program: Program, state: MemberState, at: datetime) -> list[Effect]:
         effects.append(_change_tier(program, state, reached.id, at))
     else:
         state.tier_review_at = at + timedelta(days=tiers.window_days)
-    if tiers.rank(state.tier) == 0:
-        state.tier_review_at = None
     state.qualifying = [
         (t, v) for t, v in state.qualifying if t > at - timedelta(days=tiers.window_days)
     ]
@@ -370,12 +368,29 @@ def _review(program: Program, state: MemberState, at: datetime) -> list[Effect]:
 
 
 def _change_tier(program: Program, state: MemberState, tier: str, at: datetime) -> Effect:
-    assert program.tiers is not None
+    """Move a member to `tier`; above the first level, the next review is a window away."""
+    tiers = program.tiers
+    assert tiers is not None
     before = state.tier
     state.tier = tier
     state.tier_since = at
-    state.tier_review_at = at + timedelta(days=program.tiers.window_days)
+    above_first = tiers.rank(tier) > 0
+    state.tier_review_at = at + timedelta(days=tiers.window_days) if above_first else None
     return Effect("tier.changed", at, {"from": before, "to": tier})
+
+
+def _align_tier(program: Program, state: MemberState, at: datetime) -> list[Effect]:
+    """Fit a member's tier to a program version that added, renamed or removed tiers."""
+    tiers = program.tiers
+    if tiers is None:
+        if state.tier is None:
+            return []
+        before, state.tier, state.tier_since, state.tier_review_at = state.tier, None, at, None
+        return [Effect("tier.changed", at, {"from": before, "to": None})]
+    if state.tier in tiers.ranks:
+        return []
+    reached = level_for(program, metric(state.qualifying, at, tiers.window_days))
+    return [_change_tier(program, state, reached.id, at)]
 
 
 def _birthday_in(birthday: date, year: int) -> date:

@@ -62,6 +62,10 @@ class EarnRule(_Section):
     def _one_way_to_earn(self) -> EarnRule:
         if (self.points_per_unit is None) == (self.points is None):
             raise ValueError("needs exactly one of points_per_unit or points")
+        if self.every_nth is not None and self.points is None:
+            raise ValueError("every_nth grants fixed points: give points, not points_per_unit")
+        if (self.category or self.exclude_categories) and self.points_per_unit is None:
+            raise ValueError("category and exclude_categories apply only to points_per_unit")
         purchase_only = {
             "points_per_unit": self.points_per_unit,
             "every_nth": self.every_nth,
@@ -289,6 +293,7 @@ class Program(_Section):
             ("rewards", (reward.id for reward in self.rewards)),
             ("memberships", (m.id for m in self.memberships)),
             ("punch_cards", (card.id for card in self.punch_cards)),
+            ("cashback", (c.id for c in self.cashback)),
             ("campaigns", (c.id for c in self.campaigns)),
             ("challenges", (c.id for c in self.challenges)),
         ):

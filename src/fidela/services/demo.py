@@ -5,11 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from fidela.services import imports, jobs, ledger, members, programs
 from fidela.services.imports import PurchaseRow
-from fidela.store.tables import members as members_table
 from fidela.store.unit_of_work import UnitOfWork
 
 SHOWN_MEMBERS = 3
@@ -28,17 +25,8 @@ def load(
     program_id = applied.program_id
     imported = imports.import_purchases(uow, program_id, history, now=now)
     due = jobs.run_due(uow, program_id, now=until)
-    with uow:
-        top = (
-            uow.connection.execute(
-                select(members_table.c.id)
-                .where(members_table.c.program_id == program_id)
-                .order_by(members_table.c.available.desc(), members_table.c.id)
-                .limit(SHOWN_MEMBERS)
-            )
-            .scalars()
-            .all()
-        )
+    with uow.reading() as reader:
+        top = reader.members.richest(program_id, SHOWN_MEMBERS)
     shown = {
         f"member {member_id}": _brief(
             members.show(uow, program_id, str(member_id), by_member_id=True)

@@ -62,10 +62,13 @@ def _record(uow: UnitOfWork, program_id: ProgramId, event: Event, now: datetime)
     state = None
     if member_id is not None:
         state = uow.members.load_states(program, [member_id], event.occurred_at)[member_id]
-        if order is not None:
-            # The refund must change the very lot objects the member's wallet holds.
-            open_lots = {lot.lot_no: lot for lot in state.wallet.lots}
-            order.lots = [open_lots[lot.lot_no] for lot in order.lots if lot.lot_no in open_lots]
+        if event.occurred_at < state.enrolled_at:
+            # Before enrolling, the member was a customer: the event earns nothing.
+            state, member_id = None, None
+    if state is not None and order is not None:
+        # The refund must change the very lot objects the member's wallet holds.
+        open_lots = {lot.lot_no: lot for lot in state.wallet.lots}
+        order.lots = [open_lots[lot.lot_no] for lot in order.lots if lot.lot_no in open_lots]
     changes = Changes(program)
     cause = new_event(event, customer_id, member_id, stored.version)
     match event:

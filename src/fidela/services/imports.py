@@ -17,6 +17,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from pydantic import EmailStr, TypeAdapter, ValidationError
+
 from fidela.domain import members as member_rules
 from fidela.domain.errors import InvalidInput, Problem
 from fidela.domain.events import CustomerRef, OrderLine, Purchase, content_hash
@@ -116,6 +118,8 @@ def _read_cdnow(file: Iterable[str]) -> tuple[list[PurchaseRow], list[Problem]]:
     return rows, problems
 
 
+MAX_ID = 200  # characters of a customer or order id, as for events sent one by one
+_EMAIL = TypeAdapter(EmailStr)
 CSV_COLUMNS = ("customer_id", "order_id", "occurred_at", "amount", "currency")
 
 
@@ -133,6 +137,16 @@ def _read_csv(file: Iterable[str]) -> tuple[list[PurchaseRow], list[Problem]]:
         empty = [column for column in CSV_COLUMNS if not (record.get(column) or "").strip()]
         if empty:
             problems.append(Problem(f"{where}.{empty[0]}", "is empty"))
+            continue
+        too_long = [c for c in ("customer_id", "order_id") if len(record[c].strip()) > MAX_ID]
+        if too_long:
+            problems.append(
+                Problem(f"{where}.{too_long[0]}", f"is longer than {MAX_ID} characters")
+            )
+            continue
+        email = (record.get("email") or "").strip().lower() or None
+        if email is not None and not _valid_email(email):
+            problems.append(Problem(f"{where}.email", f"{email!r} is not an e-mail address"))
             continue
         amount = _amount(record["amount"], f"{where}.amount", problems)
         when = _when(record["occurred_at"].strip(), f"{where}.occurred_at", problems)
@@ -152,11 +166,19 @@ def _read_csv(file: Iterable[str]) -> tuple[list[PurchaseRow], list[Problem]]:
                 record["currency"].strip().upper(),
                 at=at,
                 day=day,
-                email=(record.get("email") or "").strip().lower() or None,
+                email=email,
                 enroll=enroll == "yes",
             )
         )
     return rows, problems
+
+
+def _valid_email(email: str) -> bool:
+    try:
+        _EMAIL.validate_python(email)
+    except ValidationError:
+        return False
+    return True
 
 
 def _amount(text: str, where: str, problems: list[Problem]) -> Decimal | None:
@@ -197,33 +219,24 @@ def import_purchases(
     with uow, _collector_paused():
         stored = uow.programs.current(program_id)
         program = stored.program
-        checked = _events(program, rows, now)
-        known = uow.events.hashes(program_id, [c.event.idempotency_key for c in checked])
-        conflicts = [
-            Problem(
-                f"line {c.row.line}", f"{c.event.idempotency_key} was imported with other content"
-            )
-            for c in checked
-            if known.get(c.event.idempotency_key, c.content_hash) != c.content_hash
-        ]
-        if conflicts:
-            raise ImportInvalid("rows", conflicts)
-        fresh = [c for c in checked if c.event.idempotency_key not in known]
-        fresh.sort(key=lambda c: (c.event.occurred_at, c.row.line))
+        fresh = _fresh(uow, program_id, _events(program, rows, now))
         customers = _customers(uow, program_id, fresh)
         member_of = uow.members.ids_of_customers(list(set(customers.values())))
         uow.members.lock(list(member_of.values()))
         first = fresh[0].event.occurred_at if fresh else now
         states = uow.members.load_states(program, list(member_of.values()), first)
-        enrolling = {}
+        enrolling: dict[CustomerId, datetime] = {}
         for c in fresh:
             customer_id = customers[c.row.customer_id]
             if c.row.enroll and customer_id not in member_of and customer_id not in enrolling:
                 enrolling[customer_id] = c.event.occurred_at
-        new_members = uow.members.add_many(program_id, enrolling)
-        member_of.update(new_members)
-
-        enrolled = _replay(uow, stored, fresh, customers, member_of, states, now, progress)
+        joining = set()
+        for customer_id, member_id in uow.members.add_many(program_id, enrolling).items():
+            member_of[customer_id] = member_id
+            states[member_id] = MemberState(member_id, enrolling[customer_id])
+            joining.add(member_id)
+        enrolled = len(joining)
+        _replay(uow, stored, fresh, customers, member_of, states, joining, now, progress)
         uow.commit()
     return {
         "program": program_id,
@@ -241,23 +254,28 @@ def _replay(
     customers: dict[str, CustomerId],
     member_of: dict[CustomerId, MemberId],
     states: dict[MemberId, MemberState],
+    joining: set[MemberId],
     now: datetime,
     progress: Callable[[int], None] | None,
-) -> int:
-    """Apply the purchases in date order, posting every CHUNK events; return enrollments."""
+) -> None:
+    """Apply the purchases in date order, posting every CHUNK events.
+
+    Members in `joining` enroll at their first purchase with `enroll` set; what a
+    customer bought before enrolling stays a customer's purchase and earns nothing.
+    """
     program = stored.program
     changes = Changes(program)
-    enrolled = 0
     for c in fresh:
         customer_id = customers[c.row.customer_id]
         member_id = member_of.get(customer_id)
         state = states.get(member_id) if member_id is not None else None
-        if member_id is not None and state is None:
-            state = states[member_id] = MemberState(member_id, c.event.occurred_at)
-            changes.record(member_id, state, member_rules.enroll(program, state))
-            enrolled += 1
-        if state is not None and state.enrolled_at > c.event.occurred_at:
-            state = None  # bought before enrolling: a customer's purchase, not a member's
+        if state is not None and c.event.occurred_at < state.enrolled_at:
+            state = None
+        elif state is not None and state.member_id in joining:
+            joining_now = state.member_id
+            assert joining_now is not None
+            changes.record(joining_now, state, member_rules.enroll(program, state))
+            joining.discard(joining_now)
         _apply(program, stored.version, changes, c, customer_id, state)
         if len(changes.events) >= CHUNK:
             # Member states are written once, with the last chunk: it is all one transaction.
@@ -270,7 +288,6 @@ def _replay(
     uow.ledger.post(stored.program_id, changes, now)
     if progress:
         progress(len(changes.events))
-    return enrolled
 
 
 @contextmanager
@@ -302,7 +319,23 @@ class _Checked:
 def _events(program: Program, rows: list[PurchaseRow], now: datetime) -> list[_Checked]:
     problems = []
     checked = []
+    first_line: dict[str, int] = {}
+    email_of: dict[str, str] = {}
+    customer_of: dict[str, str] = {}
     for row in rows:
+        seen = first_line.setdefault(row.order_id, row.line)
+        if seen != row.line:
+            reason = f"order {row.order_id} is already on line {seen}"
+            problems.append(Problem(f"line {row.line}.order_id", reason))
+            continue
+        if row.email and email_of.setdefault(row.customer_id, row.email) != row.email:
+            reason = f"customer {row.customer_id} has another e-mail on an earlier line"
+            problems.append(Problem(f"line {row.line}.email", reason))
+            continue
+        if row.email and customer_of.setdefault(row.email, row.customer_id) != row.customer_id:
+            reason = f"{row.email} belongs to customer {customer_of[row.email]} on an earlier line"
+            problems.append(Problem(f"line {row.line}.email", reason))
+            continue
         if row.currency != program.currency:
             reason = f"{row.currency} is not the program's currency ({program.currency})"
             problems.append(Problem(f"line {row.line}.currency", reason))
@@ -336,6 +369,35 @@ def _events(program: Program, rows: list[PurchaseRow], now: datetime) -> list[_C
     return checked
 
 
+def _fresh(uow: UnitOfWork, program_id: ProgramId, checked: list[_Checked]) -> list[_Checked]:
+    """The rows not imported before, in date order; refuse rows that clash with the store."""
+    known = uow.events.hashes(program_id, [c.event.idempotency_key for c in checked])
+    problems = [
+        Problem(f"line {c.row.line}", f"{c.event.idempotency_key} was imported with other content")
+        for c in checked
+        if known.get(c.event.idempotency_key, c.content_hash) != c.content_hash
+    ]
+    fresh = [c for c in checked if c.event.idempotency_key not in known]
+    taken = uow.events.existing_orders(program_id, [c.row.order_id for c in fresh])
+    problems.extend(
+        Problem(f"line {c.row.line}.order_id", f"order {c.row.order_id} is already recorded")
+        for c in fresh
+        if c.row.order_id in taken
+    )
+    owners = uow.customers.external_ids_by_email(
+        program_id, {c.row.email for c in fresh if c.row.email}
+    )
+    problems.extend(
+        Problem(f"line {c.row.line}.email", f"{c.row.email} belongs to another customer")
+        for c in fresh
+        if c.row.email and owners.get(c.row.email, c.row.customer_id) != c.row.customer_id
+    )
+    if problems:
+        raise ImportInvalid("rows", problems)
+    fresh.sort(key=lambda c: (c.event.occurred_at, c.row.line))
+    return fresh
+
+
 def _customers(
     uow: UnitOfWork, program_id: ProgramId, fresh: list[_Checked]
 ) -> dict[str, CustomerId]:
@@ -343,8 +405,10 @@ def _customers(
     known = uow.customers.ids_by_external(program_id, wanted)
     first_seen: dict[str, tuple[datetime, str | None]] = {}
     for c in fresh:
-        if c.row.customer_id not in known and c.row.customer_id not in first_seen:
-            first_seen[c.row.customer_id] = (c.event.occurred_at, c.row.email)
+        customer = c.row.customer_id
+        if customer not in known:
+            at, email = first_seen.get(customer, (c.event.occurred_at, None))
+            first_seen[customer] = (at, email or c.row.email)
     known.update(uow.customers.add_many(program_id, first_seen))
     return known
 

@@ -19,7 +19,7 @@ from fidela.store.unit_of_work import UnitOfWork
 
 def summary(uow: UnitOfWork, program_id: ProgramId) -> dict[str, Any]:
     """The program's totals; `outstanding` is spendable points, `liability` what they cost."""
-    with uow:
+    with uow.reading() as uow:
         program = uow.programs.current(program_id).program
         totals = uow.ledger.totals(program_id)
 
@@ -57,7 +57,7 @@ class Verification:
 
 def verify(uow: UnitOfWork, program_id: ProgramId) -> Verification:
     """Check the hash chain, that every transaction balances, and every cached balance."""
-    with uow:
+    with uow.reading() as uow:
         head = uow.ledger.head(program_id)
         with closing(uow.ledger.stream(program_id)) as chain:
             broken = _chain_problem(program_id, chain, head)

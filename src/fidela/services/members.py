@@ -38,7 +38,10 @@ def enroll(
         if matches:
             customer = matches[0]
             if email and customer.email and customer.email != email:
-                raise Conflict("email", "this customer_id is enrolled with another e-mail")
+                raise Conflict("email", "this customer_id belongs to another e-mail")
+            external_id = enrollment.customer_id
+            if external_id and customer.external_id and customer.external_id != external_id:
+                raise Conflict("customer_id", "this e-mail belongs to another customer_id")
             customer_id = CustomerId(customer.id)
             member_id = uow.members.of_customer(customer_id)
             if member_id is not None:
@@ -108,7 +111,7 @@ def show(
     uow: UnitOfWork, program_id: ProgramId, ref: str, *, by_member_id: bool = False
 ) -> dict[str, Any]:
     """Everything about a member's points: balances, tier, lots, and each change with its cause."""
-    with uow:
+    with uow.reading() as uow:
         program = uow.programs.current(program_id).program
         member_id = find(uow, program_id, ref, by_member_id=by_member_id)
         member = uow.members.get(program_id, member_id)

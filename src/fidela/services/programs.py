@@ -43,6 +43,6 @@ def apply(uow: UnitOfWork, text: str, *, now: datetime) -> Applied:
 
 
 def history(uow: UnitOfWork, program_id: ProgramId) -> list[StoredVersion]:
-    with uow:
+    with uow.reading() as uow:
         versions = uow.programs.versions(program_id)
     return versions

@@ -29,7 +29,7 @@ def redeem(
         outcome = advance(program, state, now)
         reward = rewards.redeemable(program, reward_id, state.tier)
         assert reward.cost is not None
-        outcome.add(state.wallet.redeem(reward.cost, now))
+        outcome.add(state.wallet.redeem(reward.cost, now, reason=f"reward {reward.id}"))
         changes = Changes(program)
         changes.record(member_id, state, outcome)
         seq = uow.ledger.post(program_id, changes, now)[-1]
@@ -88,7 +88,8 @@ def cancel(
             (open_lots.get(line.lot_no) or closed[line.lot_no], -line.amount)
             for line in spent_lines
         ]
-        outcome.add(state.wallet.give_back(spent, now))
+        reason = f"redemption {redemption_id} of {redemption.reward_id} cancelled"
+        outcome.add(state.wallet.give_back(spent, now, reason=reason))
         changes = Changes(program)
         changes.record(member_id, state, outcome)
         seq = uow.ledger.post(program_id, changes, now)[-1]
@@ -103,7 +104,7 @@ def cancel(
 
 def validate_voucher(uow: UnitOfWork, program_id: ProgramId, code: str) -> dict[str, Any]:
     """What a voucher is worth and whether it can still be used, for the shop's till."""
-    with uow:
+    with uow.reading() as uow:
         redemption = uow.redemptions.by_code(program_id, code.strip().upper())
     if redemption is None:
         raise NotFound("code", f"no voucher {code}")

@@ -27,7 +27,11 @@ class BatchWriter:
 
     def time(self, at: datetime | None) -> Any:
         """A timezone-aware instant in the column's storage form (UTC; text on SQLite)."""
-        if at is None or not self.sqlite:
+        if at is None:
+            return None
+        if at.tzinfo is None:
+            raise ValueError(f"naive datetime {at} would lose its time zone")
+        if not self.sqlite:
             return at
         stored = self._times.get(at)
         if stored is None:

@@ -51,16 +51,14 @@ class CustomerRepository:
     def complete(
         self, customer_id: CustomerId, *, external_id: str | None, email: str | None
     ) -> None:
-        """Record a shop id or e-mail the customer was not known by yet."""
-        values = {
-            key: value
-            for key, value in (("external_id", external_id), ("email", email))
-            if value is not None
-        }
-        if values:
-            self.connection.execute(
-                update(customers).where(customers.c.id == customer_id).values(**values)
-            )
+        """Record a shop id or e-mail the customer was not known by yet; never replace one."""
+        for column, value in ((customers.c.external_id, external_id), (customers.c.email, email)):
+            if value is not None:
+                self.connection.execute(
+                    update(customers)
+                    .where(customers.c.id == customer_id, column.is_(None))
+                    .values({column: value})
+                )
 
     def ids_by_external(
         self, program_id: ProgramId, external_ids: Iterable[str]
@@ -75,6 +73,22 @@ class CustomerRepository:
                 )
             )
             found.update({external_id: CustomerId(id_) for external_id, id_ in rows})
+        return found
+
+    def external_ids_by_email(
+        self, program_id: ProgramId, emails: Iterable[str]
+    ) -> dict[str, str | None]:
+        """The shop id of the customer holding each of these e-mails (None if it has none)."""
+        wanted = list(emails)
+        found: dict[str, str | None] = {}
+        for start in range(0, len(wanted), CHUNK):
+            rows = self.connection.execute(
+                select(customers.c.email, customers.c.external_id).where(
+                    customers.c.program_id == program_id,
+                    customers.c.email.in_(wanted[start : start + CHUNK]),
+                )
+            )
+            found.update({str(row[0]): row[1] for row in rows})
         return found
 
     def add_many(

@@ -64,6 +64,19 @@ class EventRepository:
         )
         return row, state
 
+    def existing_orders(self, program_id: ProgramId, order_refs: Sequence[str]) -> set[str]:
+        """Which of these orders are recorded already."""
+        found: set[str] = set()
+        for start in range(0, len(order_refs), CHUNK):
+            rows = self.connection.execute(
+                select(orders.c.order_ref).where(
+                    orders.c.program_id == program_id,
+                    orders.c.order_ref.in_(order_refs[start : start + CHUNK]),
+                )
+            )
+            found.update(rows.scalars())
+        return found
+
     def order_exists(self, program_id: ProgramId, order_ref: str) -> bool:
         found = self.connection.execute(
             select(orders.c.order_ref).where(

@@ -175,6 +175,16 @@ class MemberRepository:
         ).where(in_window, orders.c.reversed_points > 0)
         return [*self.connection.execute(earned), *self.connection.execute(reversed_)]
 
+    def richest(self, program_id: ProgramId, count: int) -> list[MemberId]:
+        """The members with the most available points, for the demo's report."""
+        rows = self.connection.execute(
+            select(members.c.id)
+            .where(members.c.program_id == program_id)
+            .order_by(members.c.available.desc(), members.c.id)
+            .limit(count)
+        )
+        return [MemberId(member_id) for member_id in rows.scalars()]
+
     def balances(self, program_id: ProgramId) -> list[Row[Any]]:
         """Every member's cached balances: (id, available, pending, debt)."""
         return list(

@@ -39,6 +39,10 @@ class UnitOfWork:
         self.read_only = read_only
         self._connection: Connection | None = None
 
+    def reading(self) -> UnitOfWork:
+        """A unit of work for reads only: on SQLite it does not take the write lock."""
+        return UnitOfWork(self.engine, read_only=True)
+
     def __enter__(self) -> UnitOfWork:
         connection = self.engine.connect()
         if self.read_only:

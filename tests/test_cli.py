@@ -1,0 +1,129 @@
+"""The `fidela` command end to end, as a person runs it, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, update
+
+from fidela.store.tables import lines
+from tests.conftest import CDNOW, EXAMPLES
+
+NOW = "2026-11-24T10:00:00+01:00"
+
+
+@pytest.fixture
+def fidela(engine: Engine, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Run `fidela ARGS...` against the test database; return the finished process."""
+    env = {**os.environ, "FIDELA_DATABASE_URL": engine.url.render_as_string(hide_password=False)}
+
+    def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "fidela", *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            check=False,
+        )
+
+    return run
+
+
+def test_program_check_lists_every_mistake_with_its_location_and_exits_2(
+    fidela, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    assert fidela("program", "check", str(EXAMPLES / "cafe.yaml")).returncode == 0
+    broken = (EXAMPLES / "cafe.yaml").read_text()
+    broken = broken.replace("program: cafe-lumiere", "program: Café!")
+    broken = broken.replace("points: 50", "points: lots").replace("\n  days: 365", "\n  dayz: 365")
+    path = tmp_path / "broken.yaml"
+    path.write_text(broken)
+    checked = fidela("program", "check", str(path))
+    assert checked.returncode == 2
+    errors = checked.stderr.strip().splitlines()
+    assert len(errors) == 4  # the renamed key is unknown, and `days` is then missing
+    assert "error program (line 7): must match the pattern '^[a-z0-9][a-z0-9_-]*$'" in errors
+    assert errors[1].startswith("error earn[1].points (line 22): must be a valid integer")
+    assert "error expiry.days (line 33): is required" in errors
+    assert "error expiry.dayz (line 35): unknown key" in errors
+
+
+def test_a_command_on_a_database_without_the_schema_says_to_run_init(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "fidela", "ledger", "summary"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "FIDELA_DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}"},
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "fidela init" in result.stderr
+
+
+def test_a_member_earns_redeems_and_the_ledger_verifies(fidela, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    assert fidela("init").returncode == 0
+    applied = fidela("program", "apply", str(EXAMPLES / "cafe.yaml"), "--now", NOW)
+    assert "applied as version 1" in applied.stdout
+    enrolled = fidela("member", "enroll", "--email", "ana@example.com", "--now", NOW)
+    assert "enrolled" in enrolled.stdout
+    order = {
+        "type": "purchase",
+        "idempotency_key": "order-1",
+        "customer": {"email": "ana@example.com"},
+        "order_id": "1",
+        "amount": "124.90",
+        "currency": "EUR",
+        "occurred_at": NOW,
+    }
+    recorded = fidela("event", "record", "-", "--now", NOW, stdin=json.dumps(order))
+    assert json.loads(recorded.stdout)["points"] == 124
+    again = fidela("event", "record", "-", "--now", NOW, stdin=json.dumps(order))
+    assert json.loads(again.stdout)["duplicate"] is True
+    voucher = json.loads(
+        fidela("reward", "redeem", "ana@example.com", "voucher-10", "--now", NOW).stdout
+    )
+    assert fidela("voucher", "consume", voucher["voucher_code"]).returncode == 0
+    twice = fidela("voucher", "consume", voucher["voucher_code"])
+    assert twice.returncode == 2
+    assert "consumed" in twice.stderr
+    shown = json.loads(fidela("member", "show", "ana@example.com", "--json").stdout)
+    assert shown["available"] == 24
+    assert [entry["cause"]["kind"] for entry in shown["history"]] == ["earn", "redeem"]
+    summary = json.loads(fidela("ledger", "summary", "--json").stdout)
+    assert (summary["issued"], summary["redeemed"], summary["outstanding"]) == (124, 100, 24)
+    assert summary["liability"] == "2.40"
+    assert fidela("ledger", "verify").returncode == 0
+    with engine.begin() as connection:
+        connection.execute(
+            update(lines).where(lines.c.seq == 2, lines.c.line_no == 0).values(amount=-1)
+        )
+    broken = fidela("ledger", "verify")
+    assert broken.returncode == 1
+    assert "transaction 2" in broken.stderr
+
+
+def test_an_import_with_bad_rows_reports_their_lines_and_imports_nothing(
+    fidela, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    fidela("program", "apply", str(EXAMPLES / "cafe-usd.yaml"))
+    bad = tmp_path / "bad.txt"
+    lines_ = (CDNOW / "CDNOW_master.txt").read_text().splitlines()[:6]
+    lines_[3] = " 00003 1997XX02  2   20.76"
+    lines_[5] = " 00004 19970101  2   twenty"
+    bad.write_text("\n".join(lines_) + "\n")
+    imported = fidela("import", "purchases", str(bad), "--format", "cdnow")
+    assert imported.returncode == 2
+    assert "line 4.date: '1997XX02' is not YYYYMMDD" in imported.stderr
+    assert "line 6.dollar_value: 'twenty' is not a number" in imported.stderr
+    summary = json.loads(fidela("ledger", "summary", "--json").stdout)
+    assert summary["issued"] == 0
+    good = fidela("import", "purchases", str(CDNOW / "CDNOW_sample.txt"), "--format", "cdnow")
+    assert good.returncode == 0
+    assert json.loads(good.stdout)["imported"] == 6_919
