@@ -20,7 +20,7 @@ from rich.table import Table
 from fidela.config import Settings
 from fidela.domain.errors import FidelaError, InvalidInput, NotFound, ProgramInvalid
 from fidela.domain.events import Enrollment, invalid_input, parse_event
-from fidela.domain.ids import ProgramId
+from fidela.domain.ids import MemberId, ProgramId
 from fidela.services import adjustments, events, imports, jobs, ledger, members, programs, rewards
 from fidela.store.database import check_schema, make_engine, upgrade
 from fidela.store.unit_of_work import UnitOfWork
@@ -120,6 +120,11 @@ def _program(uow: UnitOfWork, given: str | None) -> ProgramId:
     if not ids:
         raise NotFound("--program", "no program yet: run `fidela program apply FILE`")
     raise InvalidInput("--program", f"several programs exist ({', '.join(ids)}): name one")
+
+
+def _member(uow: UnitOfWork, program_id: ProgramId, ref: str) -> MemberId:
+    with uow.reading() as reader:
+        return members.find(reader, program_id, ref)
 
 
 def _print_json(data: Any) -> None:
@@ -263,8 +268,7 @@ def reward_redeem(
     with _errors():
         uow = _uow()
         program_id = _program(uow, program)
-        with uow:
-            member_id = members.find(uow, program_id, member)
+        member_id = _member(uow, program_id, member)
         _print_json(rewards.redeem(uow, program_id, member_id, reward, now=_now(now)))
 
 
@@ -313,8 +317,7 @@ def adjust(
     with _errors():
         uow = _uow()
         program_id = _program(uow, program)
-        with uow:
-            member_id = members.find(uow, program_id, member)
+        member_id = _member(uow, program_id, member)
         who = actor or os.environ.get("USER") or "admin"
         _print_json(
             adjustments.adjust(
@@ -341,7 +344,10 @@ def ledger_verify(program: ProgramOption = None) -> None:
     """Check the hash chain, that each transaction sums to zero, and every cached balance."""
     with _errors():
         uow = _uow()
-        result = ledger.verify(uow, _program(uow, program))
+        program_id = _program(uow, program)
+        bar, advance = _progress(f"verify {program_id}", None)
+        with bar:
+            result = ledger.verify(uow, program_id, progress=advance)
         if result.ok:
             out.print(f"ledger ok: {result.transactions} transactions verified")
             return
@@ -399,13 +405,12 @@ def demo(
         out.print(f"database: {_engine_url()}")
         upgrade(_engine())
         uow = _uow()
-        report = demo_service.load(
-            uow,
-            _read(program_file),
-            imports.read(history, "cdnow"),
-            until=_now(until),
-            now=_now(None),
-        )
+        rows = imports.read(history, "cdnow")
+        bar, advance = _progress("demo: import, then run-due", None)
+        with bar:
+            report = demo_service.load(
+                uow, _read(program_file), rows, until=_now(until), now=_now(None), progress=advance
+            )
         for title, data in report.items():
             out.rule(title)
             _print_json(data)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fidela.domain.errors import InvalidInput, NotFound
+from fidela.domain.errors import InvalidInput
 from fidela.domain.ids import MemberId, ProgramId
-from fidela.domain.members import advance, lot_expiry
+from fidela.domain.members import lot_expiry
+from fidela.services.members import catch_up
 from fidela.store.ledger import Changes
 from fidela.store.unit_of_work import UnitOfWork
 
@@ -31,11 +32,7 @@ def adjust(
         raise InvalidInput("actor", "is required: say who changes the points")
     with uow:
         program = uow.programs.current(program_id).program
-        uow.members.lock([member_id])
-        state = uow.members.load_states(program, [member_id], now).get(member_id)
-        if state is None:
-            raise NotFound("member_id", f"no member {member_id} in {program_id}")
-        outcome = advance(program, state, now)
+        state, outcome = catch_up(uow, program, member_id, now)
         expires_at = lot_expiry(program, now)
         adjustment = state.wallet.adjust(
             points, now, expires_at=expires_at, actor=actor, reason=reason.strip()

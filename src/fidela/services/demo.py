@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -19,12 +20,16 @@ def load(
     *,
     until: datetime,
     now: datetime,
+    progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
-    """Apply the program, import the history, run what is due, and report."""
+    """Apply the program, import the history, run what is due, and report.
+
+    `progress` hears of every batch of imported rows, then of members brought up to date.
+    """
     applied = programs.apply(uow, program_text, now=now)
     program_id = applied.program_id
-    imported = imports.import_purchases(uow, program_id, history, now=now)
-    due = jobs.run_due(uow, program_id, now=until)
+    imported = imports.import_purchases(uow, program_id, history, now=now, progress=progress)
+    due = jobs.run_due(uow, program_id, now=until, progress=progress)
     with uow.reading() as reader:
         top = reader.members.richest(program_id, SHOWN_MEMBERS)
     shown = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import closing
 from dataclasses import dataclass
 from decimal import Decimal
@@ -47,6 +47,9 @@ def summary(uow: UnitOfWork, program_id: ProgramId) -> dict[str, Any]:
     }
 
 
+PROGRESS_EVERY = 10_000  # transactions verified between two progress reports
+
+
 @dataclass(frozen=True)
 class Verification:
     ok: bool
@@ -55,12 +58,14 @@ class Verification:
     seq: int | None = None
 
 
-def verify(uow: UnitOfWork, program_id: ProgramId) -> Verification:
+def verify(
+    uow: UnitOfWork, program_id: ProgramId, progress: Callable[[int], None] | None = None
+) -> Verification:
     """Check the hash chain, that every transaction balances, and every cached balance."""
     with uow.reading() as uow:
         head = uow.ledger.head(program_id)
         with closing(uow.ledger.stream(program_id)) as chain:
-            broken = _chain_problem(program_id, chain, head)
+            broken = _chain_problem(program_id, chain, head, progress)
         if broken is not None:
             return broken
         problem = _balance_problem(uow, program_id)
@@ -68,12 +73,17 @@ def verify(uow: UnitOfWork, program_id: ProgramId) -> Verification:
 
 
 def _chain_problem(
-    program_id: ProgramId, chain: Iterable[tuple[Row[Any], list[Row[Any]]]], head: Head
+    program_id: ProgramId,
+    chain: Iterable[tuple[Row[Any], list[Row[Any]]]],
+    head: Head,
+    progress: Callable[[int], None] | None,
 ) -> Verification | None:
     """The first transaction that is missing, unbalanced or changed since it was written."""
     previous = GENESIS
     seq = 0
     for seq, (transaction, lines) in enumerate(chain, start=1):
+        if progress and seq % PROGRESS_EVERY == 0:
+            progress(PROGRESS_EVERY)
         if transaction.seq != seq:
             return Verification(False, seq - 1, f"transaction {seq} is missing", seq)
         entries = [(line.account, line.amount, line.lot_no, line.rule_id) for line in lines]

@@ -11,7 +11,7 @@ from fidela.domain.errors import Conflict, NotFound
 from fidela.domain.events import CustomerRef, Enrollment, normalize_email
 from fidela.domain.ids import CustomerId, MemberId, ProgramId
 from fidela.domain.ledger import Account
-from fidela.domain.members import MemberState
+from fidela.domain.members import MemberState, Outcome
 from fidela.domain.program import Program
 from fidela.store.ledger import Changes
 from fidela.store.unit_of_work import UnitOfWork, run
@@ -70,6 +70,17 @@ def enroll(
         return Enrolled(member_id, customer_id, created=True)
 
     return run(uow, work)
+
+
+def catch_up(
+    uow: UnitOfWork, program: Program, member_id: MemberId, now: datetime
+) -> tuple[MemberState, Outcome]:
+    """Lock a member, load them, and apply everything due up to `now`."""
+    uow.members.lock([member_id])
+    state = uow.members.load_states(program, [member_id], now).get(member_id)
+    if state is None:
+        raise NotFound("member_id", f"no member {member_id} in {program.program}")
+    return state, member_rules.advance(program, state, now)
 
 
 def resolve(

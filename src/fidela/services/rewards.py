@@ -10,7 +10,7 @@ from fidela.domain import rewards
 from fidela.domain.errors import Conflict, InvalidInput, NotFound
 from fidela.domain.ids import LotNo, MemberId, ProgramId, Seq
 from fidela.domain.ledger import Account
-from fidela.domain.members import advance
+from fidela.services.members import catch_up
 from fidela.store.ledger import Changes
 from fidela.store.unit_of_work import UnitOfWork, run
 
@@ -22,11 +22,7 @@ def redeem(
 
     def work(uow: UnitOfWork) -> dict[str, Any]:
         program = uow.programs.current(program_id).program
-        uow.members.lock([member_id])
-        state = uow.members.load_states(program, [member_id], now).get(member_id)
-        if state is None:
-            raise NotFound("member_id", f"no member {member_id} in {program_id}")
-        outcome = advance(program, state, now)
+        state, outcome = catch_up(uow, program, member_id, now)
         reward = rewards.redeemable(program, reward_id, state.tier)
         assert reward.cost is not None
         outcome.add(state.wallet.redeem(reward.cost, now, reason=f"reward {reward.id}"))
@@ -68,13 +64,11 @@ def cancel(
         if redemption is None:
             raise NotFound("redemption_id", f"no redemption {redemption_id} in {program_id}")
         member_id = MemberId(redemption.member_id)
-        uow.members.lock([member_id])
-        redemption = uow.redemptions.get(program_id, redemption_id)
+        state, outcome = catch_up(uow, program, member_id, now)
+        redemption = uow.redemptions.get(program_id, redemption_id)  # again, now that it's locked
         assert redemption is not None
         if redemption.status != "issued":
             raise Conflict("redemption_id", f"the redemption is {redemption.status}")
-        state = uow.members.load_states(program, [member_id], now)[member_id]
-        outcome = advance(program, state, now)
         spent_lines = [
             line
             for line in uow.ledger.lines_of(program_id, Seq(redemption.seq))

@@ -8,15 +8,25 @@ converted here exactly as the SQLAlchemy column types would store them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Table
+from sqlalchemy import Row, Select, Table
 from sqlalchemy.engine import Connection
 
 UPDATE_CHUNK = 1000  # rows per UPDATE statement on PostgreSQL
+IN_CHUNK = 500  # values per IN (...) list, well under SQLite's and PostgreSQL's limits
+
+
+def rows_in_chunks(
+    connection: Connection, query: Callable[[list[Any]], Select[Any]], values: Iterable[Any]
+) -> Iterator[Row[Any]]:
+    """Run `query(chunk)` for each chunk of `values` (an IN list), yielding every row."""
+    wanted = list(values)
+    for start in range(0, len(wanted), IN_CHUNK):
+        yield from connection.execute(query(wanted[start : start + IN_CHUNK]))
 
 
 class BatchWriter:

@@ -10,9 +10,8 @@ from sqlalchemy import Row, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from fidela.domain.ids import CustomerId, ProgramId
+from fidela.store.batches import rows_in_chunks
 from fidela.store.tables import customers
-
-CHUNK = 500  # ids per IN (...) list, well under SQLite's and PostgreSQL's limits
 
 
 class CustomerRepository:
@@ -63,33 +62,27 @@ class CustomerRepository:
     def ids_by_external(
         self, program_id: ProgramId, external_ids: Iterable[str]
     ) -> dict[str, CustomerId]:
-        wanted = list(external_ids)
-        found: dict[str, CustomerId] = {}
-        for start in range(0, len(wanted), CHUNK):
-            rows = self.connection.execute(
-                select(customers.c.external_id, customers.c.id).where(
-                    customers.c.program_id == program_id,
-                    customers.c.external_id.in_(wanted[start : start + CHUNK]),
-                )
-            )
-            found.update({external_id: CustomerId(id_) for external_id, id_ in rows})
-        return found
+        rows = rows_in_chunks(
+            self.connection,
+            lambda chunk: select(customers.c.external_id, customers.c.id).where(
+                customers.c.program_id == program_id, customers.c.external_id.in_(chunk)
+            ),
+            external_ids,
+        )
+        return {row.external_id: CustomerId(row.id) for row in rows}
 
     def external_ids_by_email(
         self, program_id: ProgramId, emails: Iterable[str]
     ) -> dict[str, str | None]:
         """The shop id of the customer holding each of these e-mails (None if it has none)."""
-        wanted = list(emails)
-        found: dict[str, str | None] = {}
-        for start in range(0, len(wanted), CHUNK):
-            rows = self.connection.execute(
-                select(customers.c.email, customers.c.external_id).where(
-                    customers.c.program_id == program_id,
-                    customers.c.email.in_(wanted[start : start + CHUNK]),
-                )
-            )
-            found.update({str(row[0]): row[1] for row in rows})
-        return found
+        rows = rows_in_chunks(
+            self.connection,
+            lambda chunk: select(customers.c.email, customers.c.external_id).where(
+                customers.c.program_id == program_id, customers.c.email.in_(chunk)
+            ),
+            emails,
+        )
+        return {row.email: row.external_id for row in rows}
 
     def add_many(
         self, program_id: ProgramId, first_seen: dict[str, tuple[datetime, str | None]]

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 from fidela.domain.events import OrderLine
 from fidela.domain.ids import ProgramId
 from fidela.domain.members import OrderState
-from fidela.store.customers import CHUNK
+from fidela.store.batches import rows_in_chunks
 from fidela.store.ledger import lot_from_row
 from fidela.store.tables import events, lots, orders
 
@@ -27,16 +27,14 @@ class EventRepository:
 
     def hashes(self, program_id: ProgramId, keys: Sequence[str]) -> dict[str, str]:
         """The content hash of each of these keys already recorded."""
-        found: dict[str, str] = {}
-        for start in range(0, len(keys), CHUNK):
-            rows = self.connection.execute(
-                select(events.c.idempotency_key, events.c.content_hash).where(
-                    events.c.program_id == program_id,
-                    events.c.idempotency_key.in_(keys[start : start + CHUNK]),
-                )
-            )
-            found.update({str(row[0]): str(row[1]) for row in rows})
-        return found
+        rows = rows_in_chunks(
+            self.connection,
+            lambda chunk: select(events.c.idempotency_key, events.c.content_hash).where(
+                events.c.program_id == program_id, events.c.idempotency_key.in_(chunk)
+            ),
+            keys,
+        )
+        return {row.idempotency_key: row.content_hash for row in rows}
 
     def order(self, program_id: ProgramId, order_ref: str) -> tuple[Row[Any], OrderState] | None:
         """An order with the open lots it created, as refunds need it."""
@@ -66,16 +64,14 @@ class EventRepository:
 
     def existing_orders(self, program_id: ProgramId, order_refs: Sequence[str]) -> set[str]:
         """Which of these orders are recorded already."""
-        found: set[str] = set()
-        for start in range(0, len(order_refs), CHUNK):
-            rows = self.connection.execute(
-                select(orders.c.order_ref).where(
-                    orders.c.program_id == program_id,
-                    orders.c.order_ref.in_(order_refs[start : start + CHUNK]),
-                )
-            )
-            found.update(rows.scalars())
-        return found
+        rows = rows_in_chunks(
+            self.connection,
+            lambda chunk: select(orders.c.order_ref).where(
+                orders.c.program_id == program_id, orders.c.order_ref.in_(chunk)
+            ),
+            order_refs,
+        )
+        return {row.order_ref for row in rows}
 
     def order_exists(self, program_id: ProgramId, order_ref: str) -> bool:
         found = self.connection.execute(

@@ -310,17 +310,7 @@ class LedgerRepository:
         return list(new.values()), list(changed.values())
 
     def _lock_head(self, program_id: ProgramId) -> Head:
-        row = self.connection.execute(
-            select(
-                ledger_heads.c.last_seq,
-                ledger_heads.c.last_hash,
-                ledger_heads.c.last_lot_no,
-                ledger_heads.c.last_event_no,
-            )
-            .where(ledger_heads.c.program_id == program_id)
-            .with_for_update()
-        ).one()
-        return Head(*row)
+        return self.head(program_id, lock=True)
 
     def _write_orders(self, write: BatchWriter, program_id: ProgramId, changes: Changes) -> None:
         time, as_json = write.time, write.json
@@ -451,16 +441,15 @@ class LedgerRepository:
         finally:
             result.close()
 
-    def head(self, program_id: ProgramId) -> Head:
-        row = self.connection.execute(
-            select(
-                ledger_heads.c.last_seq,
-                ledger_heads.c.last_hash,
-                ledger_heads.c.last_lot_no,
-                ledger_heads.c.last_event_no,
-            ).where(ledger_heads.c.program_id == program_id)
-        ).one()
-        return Head(*row)
+    def head(self, program_id: ProgramId, *, lock: bool = False) -> Head:
+        """The tip of the program's chain and its counters; `lock` holds it until commit."""
+        query = select(
+            ledger_heads.c.last_seq,
+            ledger_heads.c.last_hash,
+            ledger_heads.c.last_lot_no,
+            ledger_heads.c.last_event_no,
+        ).where(ledger_heads.c.program_id == program_id)
+        return Head(*self.connection.execute(query.with_for_update() if lock else query).one())
 
     def member_sums(self, program_id: ProgramId) -> dict[tuple[MemberId, str], int]:
         rows = self.connection.execute(

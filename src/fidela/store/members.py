@@ -13,7 +13,7 @@ from fidela.domain.ids import CustomerId, MemberId, ProgramId
 from fidela.domain.ledger import Account, Wallet
 from fidela.domain.members import MemberState
 from fidela.domain.program import Program
-from fidela.store.customers import CHUNK
+from fidela.store.batches import IN_CHUNK, rows_in_chunks
 from fidela.store.ledger import lot_from_row
 from fidela.store.tables import customers, events, lines, lots, members, orders, transactions
 
@@ -53,20 +53,20 @@ class MemberRepository:
         return {CustomerId(c): MemberId(m) for c, m in rows}
 
     def ids_of_customers(self, customer_ids: Sequence[CustomerId]) -> dict[CustomerId, MemberId]:
-        found: dict[CustomerId, MemberId] = {}
-        for start in range(0, len(customer_ids), CHUNK):
-            rows = self.connection.execute(
-                select(members.c.customer_id, members.c.id).where(
-                    members.c.customer_id.in_(customer_ids[start : start + CHUNK])
-                )
-            )
-            found.update({CustomerId(c): MemberId(m) for c, m in rows})
-        return found
+        rows = rows_in_chunks(
+            self.connection,
+            lambda chunk: select(members.c.customer_id, members.c.id).where(
+                members.c.customer_id.in_(chunk)
+            ),
+            customer_ids,
+        )
+        return {CustomerId(row.customer_id): MemberId(row.id) for row in rows}
 
     def lock(self, member_ids: Sequence[MemberId]) -> None:
         """Hold these members until commit, in id order so that lockers never deadlock."""
-        for start in range(0, len(member_ids), CHUNK):
-            chunk = sorted(member_ids)[start : start + CHUNK]
+        ordered = sorted(member_ids)
+        for start in range(0, len(ordered), IN_CHUNK):
+            chunk = ordered[start : start + IN_CHUNK]
             self.connection.execute(
                 select(members.c.id)
                 .where(members.c.id.in_(chunk))
@@ -103,8 +103,8 @@ class MemberRepository:
     ) -> dict[MemberId, MemberState]:
         """The state the rules need for each member, in a handful of queries per chunk."""
         states: dict[MemberId, MemberState] = {}
-        for start in range(0, len(member_ids), CHUNK):
-            states.update(self._load_chunk(program, member_ids[start : start + CHUNK], at))
+        for start in range(0, len(member_ids), IN_CHUNK):
+            states.update(self._load_chunk(program, member_ids[start : start + IN_CHUNK], at))
         return states
 
     def _load_chunk(
