@@ -375,6 +375,9 @@ def import_purchases(
     file: Path,
     program: ProgramOption = None,
     file_format: Annotated[str, typer.Option("--format", help="cdnow or csv")] = "csv",
+    announce: Annotated[
+        bool, typer.Option(help="Write tier changes and enrollments to the outbox.")
+    ] = False,
     now: NowOption = None,
 ) -> None:
     """Import purchase history: all rows or, if one is bad, none."""

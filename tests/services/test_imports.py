@@ -216,3 +216,22 @@ def test_a_customer_enrolls_at_the_first_row_that_asks_for_it(
     member = members.show(uow, cafe, "c1")
     assert member["enrolled_at"].startswith("2026-01-06")
     assert member["available"] == 30  # o2 and o3; o1 was bought before enrolling
+
+
+def test_an_import_announces_nothing_unless_asked(
+    tmp_path: Path, uow: UnitOfWork, cafe: ProgramId
+) -> None:
+    from fidela.store.tables import outbox
+
+    def announced() -> int:
+        with uow:
+            return uow.connection.execute(select(func.count()).select_from(outbox)).scalar_one()
+
+    imports.import_purchases(uow, cafe, imports.read(write(tmp_path, CSV), "csv"), now=NOW)
+    assert announced() == 0
+    more = "customer_id,order_id,occurred_at,amount,currency\nc7,o7,2026-02-01,300,EUR\n"
+    rows = imports.read(write(tmp_path, more), "csv")
+    imports.import_purchases(uow, cafe, rows, now=NOW, announce=True)
+    with uow:
+        kinds = uow.connection.execute(select(outbox.c.kind).order_by(outbox.c.id)).scalars().all()
+    assert kinds == ["member.enrolled", "tier.changed"]

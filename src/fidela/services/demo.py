@@ -59,5 +59,8 @@ def _brief(report: dict[str, Any]) -> dict[str, Any]:
         "available": report["available"],
         "tier": report["tier"]["id"] if report["tier"] else None,
         "open_lots": len(report["lots"]),
-        "last_changes": report["history"][-3:],
+        "last_changes": [
+            {key: entry[key] for key in ("at", "cause", "points", "rules")}
+            for entry in report["history"][-3:]
+        ],
     }

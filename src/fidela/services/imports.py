@@ -214,8 +214,13 @@ def import_purchases(
     *,
     now: datetime,
     progress: Callable[[int], None] | None = None,
+    announce: bool = False,
 ) -> dict[str, Any]:
-    """Replay purchases in date order; customers enroll at their first purchase (if `enroll`)."""
+    """Replay purchases in date order; customers enroll at their first purchase (if `enroll`).
+
+    An import replays history, so by default it announces nothing: its effects (tier
+    changes, enrollments) are not written to the outbox unless `announce` is set.
+    """
     with uow, _collector_paused():
         stored = uow.programs.current(program_id)
         program = stored.program
@@ -236,7 +241,8 @@ def import_purchases(
             states[member_id] = MemberState(member_id, enrolling[customer_id])
             joining.add(member_id)
         enrolled = len(joining)
-        _replay(uow, stored, fresh, customers, member_of, states, joining, now, progress)
+        replay = Changes(stored.program, announce=announce)
+        _replay(uow, stored, replay, fresh, customers, member_of, states, joining, now, progress)
         uow.commit()
     return {
         "program": program_id,
@@ -250,6 +256,7 @@ def import_purchases(
 def _replay(
     uow: UnitOfWork,
     stored: StoredVersion,
+    changes: Changes,
     fresh: list[_Checked],
     customers: dict[str, CustomerId],
     member_of: dict[CustomerId, MemberId],
@@ -264,7 +271,6 @@ def _replay(
     customer bought before enrolling stays a customer's purchase and earns nothing.
     """
     program = stored.program
-    changes = Changes(program)
     for c in fresh:
         customer_id = customers[c.row.customer_id]
         member_id = member_of.get(customer_id)
@@ -283,7 +289,7 @@ def _replay(
             uow.ledger.post(stored.program_id, changes, now)
             if progress:
                 progress(len(changes.events))
-            changes = Changes(program)
+            changes = Changes(program, announce=changes.announce)
     changes.states = dict(states)
     uow.ledger.post(stored.program_id, changes, now)
     if progress:

@@ -139,6 +139,7 @@ class Changes:
     changed_orders: list[OrderState] = field(default_factory=list)
     states: dict[MemberId, MemberState] = field(default_factory=dict)
     effects: list[tuple[MemberId | None, Effect]] = field(default_factory=list)
+    announce: bool = True  # False: effects are not written to the outbox (replayed history)
 
     def record(
         self,
@@ -280,7 +281,7 @@ class LedgerRepository:
             ("program_id", "member_id", "kind", "occurred_at", "data", "delivered"),
             [
                 (program_id, member_id, effect.kind, time(effect.at), as_json(effect.data), False)
-                for member_id, effect in changes.effects
+                for member_id, effect in (changes.effects if changes.announce else [])
             ],
         )
         write.update(
