@@ -237,11 +237,11 @@ class Wallet:
             transactions.append(Transaction(Kind.RELEASE, instant, lines, reason, SCHEDULER))
         return transactions
 
-    def next_expiry(self) -> datetime | None:
-        return min((lot.expires_at for lot in self.lots if lot.expires_at), default=None)
-
-    def next_release(self) -> datetime | None:
-        return min((lot.pending_until for lot in self.lots if lot.pending_until), default=None)
+    def next_change(self) -> datetime | None:
+        """The next instant a lot is released or expires."""
+        instants = [lot.expires_at for lot in self.lots if lot.expires_at]
+        instants.extend(lot.pending_until for lot in self.lots if lot.pending_until)
+        return min(instants, default=None)
 
     def _credit(
         self,
@@ -321,11 +321,19 @@ def chain_hash(
     lines: Iterable[tuple[str, int, LotNo | None, str | None]],
 ) -> str:
     """The hash of a transaction, chained to the previous one of the same program."""
-    body = "|".join(
-        str(part if part is not None else "")
-        for part in (previous, program_id, seq, member_id, kind, micros(occurred_at), event_no)
+    parts = [
+        previous,
+        program_id,
+        str(seq),
+        "" if member_id is None else str(member_id),
+        kind,
+        str(micros(occurred_at)),
+        "" if event_no is None else str(event_no),
+        actor or "",
+        reason or "",
+    ]
+    parts.extend(
+        f"{account},{amount},{'' if lot_no is None else lot_no},{rule_id or ''}"
+        for account, amount, lot_no, rule_id in lines
     )
-    body += f"|{actor or ''}|{reason or ''}"
-    for account, amount, lot_no, rule_id in lines:
-        body += f"|{account},{amount},{lot_no if lot_no is not None else ''},{rule_id or ''}"
-    return hashlib.sha256(body.encode()).hexdigest()
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()

@@ -73,8 +73,7 @@ class MemberState:
     def due_at(self, program: Program) -> datetime | None:
         """The next instant something happens to this member without an event."""
         instants = [
-            self.wallet.next_release(),
-            self.wallet.next_expiry(),
+            self.wallet.next_change(),
             self.tier_review_at,
             next_birthday(program, self),
             next_reminder(program, self),
@@ -210,12 +209,7 @@ def advance(program: Program, state: MemberState, to: datetime) -> Outcome:
     """Apply everything due up to `to`, in time order: releases, expiries, reviews, birthdays."""
     outcome = Outcome(effects=_align_tier(program, state, to))
     while True:
-        instants = [
-            state.wallet.next_release(),
-            state.wallet.next_expiry(),
-            state.tier_review_at,
-            next_birthday(program, state),
-        ]
+        instants = [state.wallet.next_change(), state.tier_review_at, next_birthday(program, state)]
         instant = min((t for t in instants if t is not None), default=None)
         if instant is None or instant > to:
             break
