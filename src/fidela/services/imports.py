@@ -286,7 +286,7 @@ def _replay(
         if len(changes.events) >= CHUNK:
             # Member states are written once, with the last chunk: it is all one transaction.
             changes.states = {}
-            uow.ledger.post(stored.program_id, changes, now)
+            uow.ledger.post(stored.program_id, changes, now, in_background=True)
             if progress:
                 progress(len(changes.events))
             changes = Changes(program, announce=changes.announce)

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import orjson
 from sqlalchemy import Row, Select, Table
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 UPDATE_CHUNK = 1000  # rows per UPDATE statement on PostgreSQL
 IN_CHUNK = 500  # values per IN (...) list, well under SQLite's and PostgreSQL's limits
@@ -30,10 +32,18 @@ def rows_in_chunks(
 
 
 class BatchWriter:
+    """Collects a batch's inserts and updates; `run` executes them, in order."""
+
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self.sqlite = connection.dialect.name == "sqlite"
         self._times: dict[datetime, str] = {}
+        self._operations: list[Callable[[], None]] = []
+
+    def run(self) -> None:
+        operations, self._operations = self._operations, []
+        for operation in operations:
+            operation()
 
     def time(self, at: datetime | None) -> Any:
         """A timezone-aware instant in the column's storage form (UTC; text on SQLite)."""
@@ -54,23 +64,8 @@ class BatchWriter:
         return orjson.dumps(value).decode()
 
     def insert(self, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
-        if not rows:
-            return
-        names = ", ".join(columns)
-        if self.sqlite:
-            marks = ", ".join("?" * len(columns))
-            self.connection.exec_driver_sql(
-                f"INSERT INTO {table.name} ({names}) VALUES ({marks})", rows
-            )
-            return
-        driver = self.connection.connection.driver_connection
-        assert driver is not None
-        with (
-            driver.cursor() as cursor,
-            cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy,
-        ):
-            for row in rows:
-                copy.write_row(row)
+        if rows:
+            self._operations.append(partial(self._insert, table, columns, rows))
 
     def update(
         self,
@@ -80,8 +75,35 @@ class BatchWriter:
         rows: list[tuple[Any, ...]],
     ) -> None:
         """UPDATE `columns` WHERE `keys`; each row holds the new values, then the keys."""
-        if not rows:
+        if rows:
+            self._operations.append(partial(self._update, table, columns, keys, rows))
+
+    def _insert(self, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        names = ", ".join(columns)
+        if self.sqlite:
+            marks = ", ".join("?" * len(columns))
+            self.connection.exec_driver_sql(
+                f"INSERT INTO {table.name} ({names}) VALUES ({marks})", rows
+            )
             return
+        driver = self.connection.connection.driver_connection
+        assert driver is not None
+        statement = f"COPY {table.name} ({names}) FROM STDIN"
+        try:
+            with driver.cursor() as cursor, cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except self.connection.dialect.loaded_dbapi.IntegrityError as error:
+            # COPY bypasses SQLAlchemy: raise its error type, as every other write does.
+            raise IntegrityError(statement, None, error) from error
+
+    def _update(
+        self,
+        table: Table,
+        columns: Sequence[str],
+        keys: Sequence[str],
+        rows: list[tuple[Any, ...]],
+    ) -> None:
         if self.sqlite:
             assignments = ", ".join(f"{column} = ?" for column in columns)
             where = " AND ".join(f"{key} = ?" for key in keys)

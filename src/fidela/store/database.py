@@ -38,7 +38,9 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
         return create_engine(url, pool_size=pool_size, max_overflow=50, pool_pre_ping=True)
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 60}, pool_size=pool_size, max_overflow=50)
+    # A connection is used by one thread at a time, but may be handed to the ledger's writer.
+    connect_args = {"timeout": 60, "check_same_thread": False}
+    engine = create_engine(url, connect_args=connect_args, pool_size=pool_size, max_overflow=50)
     event.listen(engine, "connect", _configure_sqlite)
     event.listen(engine, "begin", _begin_sqlite)
     return engine

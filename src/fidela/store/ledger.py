@@ -8,6 +8,7 @@ and writes everything a use case changed in a few batched statements.
 from __future__ import annotations
 
 from collections.abc import Generator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -168,10 +169,28 @@ class Head:
 class LedgerRepository:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
+        self._heads: dict[ProgramId, Head] = {}  # locked until the transaction ends
+        self._writing: Future[None] | None = None
+        self._background: ThreadPoolExecutor | None = None
 
-    def post(self, program_id: ProgramId, changes: Changes, recorded_at: datetime) -> list[Seq]:
-        """Write `changes` under the program's ledger head; return the new transactions' seqs."""
-        head = self._lock_head(program_id)
+    def post(
+        self,
+        program_id: ProgramId,
+        changes: Changes,
+        recorded_at: datetime,
+        *,
+        in_background: bool = False,
+    ) -> list[Seq]:
+        """Write `changes` under the program's ledger head; return the new transactions' seqs.
+
+        With `in_background`, the rows are written by a second thread while the caller
+        goes on computing its next batch (an import); `wait` or the unit of work's commit
+        lets that write finish. Only one write is ever in flight on the connection.
+        """
+        head = self._heads.get(program_id)
+        if head is None:
+            self.wait()
+            head = self._heads[program_id] = self.head(program_id, lock=True)
         write = BatchWriter(self.connection)
         time, as_json = write.time, write.json
         recorded = time(recorded_at)
@@ -290,7 +309,29 @@ class LedgerRepository:
             ("program_id",),
             [(head.last_seq, head.last_hash, head.last_lot_no, head.last_event_no, program_id)],
         )
+        self.wait()
+        if in_background:
+            if self._background is None:
+                self._background = ThreadPoolExecutor(1, thread_name_prefix="fidela-ledger")
+            self._writing = self._background.submit(write.run)
+        else:
+            write.run()
         return seqs
+
+    def wait(self) -> None:
+        """Let the write in flight finish, raising what it raised."""
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            writing.result()
+
+    def close(self) -> None:
+        """Wait for the write in flight and stop the writing thread."""
+        try:
+            self.wait()
+        finally:
+            if self._background is not None:
+                self._background.shutdown()
+                self._background = None
 
     @staticmethod
     def _number_lots(head: Head, changes: Changes) -> tuple[list[tuple[Lot, MemberId]], list[Lot]]:
@@ -309,9 +350,6 @@ class LedgerRepository:
                 elif id(lot) not in new:
                     changed[id(lot)] = lot
         return list(new.values()), list(changed.values())
-
-    def _lock_head(self, program_id: ProgramId) -> Head:
-        return self.head(program_id, lock=True)
 
     def _write_orders(self, write: BatchWriter, program_id: ProgramId, changes: Changes) -> None:
         time, as_json = write.time, write.json

@@ -66,10 +66,13 @@ class UnitOfWork:
         connection = self.connection
         self._connection = None
         try:
-            if connection.in_transaction():
-                connection.rollback()
+            self.ledger.close()  # a write in flight must end before the rollback
         finally:
-            connection.close()
+            try:
+                if connection.in_transaction():
+                    connection.rollback()
+            finally:
+                connection.close()
 
     @property
     def connection(self) -> Connection:
@@ -78,6 +81,7 @@ class UnitOfWork:
         return self._connection
 
     def commit(self) -> None:
+        self.ledger.wait()
         self.connection.commit()
 
     def rollback(self) -> None:
