@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.engine import Connection
 
 from fidela.domain.ids import CustomerId, EventNo, LotNo, MemberId, ProgramId, Seq
@@ -24,6 +24,7 @@ from fidela.store.batches import BatchWriter
 from fidela.store.tables import (
     events,
     ledger_heads,
+    line_of_transaction,
     lines,
     lots,
     members,
@@ -453,14 +454,7 @@ class LedgerRepository:
                 lines.c.rule_id,
                 lines.c.member_id.label("line_member_id"),
             )
-            .join(
-                lines,
-                and_(
-                    lines.c.program_id == transactions.c.program_id,
-                    lines.c.seq == transactions.c.seq,
-                ),
-                isouter=True,
-            )
+            .join(lines, line_of_transaction(), isouter=True)
             .where(transactions.c.program_id == program_id)
             .order_by(transactions.c.seq, lines.c.line_no)
         )

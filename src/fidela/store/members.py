@@ -15,7 +15,16 @@ from fidela.domain.members import MemberState
 from fidela.domain.program import Program
 from fidela.store.batches import IN_CHUNK, rows_in_chunks
 from fidela.store.ledger import lot_from_row
-from fidela.store.tables import customers, events, lines, lots, members, orders, transactions
+from fidela.store.tables import (
+    customers,
+    events,
+    line_of_transaction,
+    lines,
+    lots,
+    members,
+    orders,
+    transactions,
+)
 
 
 class MemberRepository:
@@ -138,7 +147,7 @@ class MemberRepository:
         if limited:
             grants = (
                 select(lines.c.member_id, lines.c.rule_id, transactions.c.occurred_at)
-                .join(transactions, _transaction_of_line())
+                .join(transactions, line_of_transaction())
                 .where(
                     lines.c.member_id.in_(member_ids),
                     lines.c.account == Account.ISSUED.value,
@@ -163,7 +172,7 @@ class MemberRepository:
             return list(self.connection.execute(spend))
         earned = (
             select(lines.c.member_id, transactions.c.occurred_at, -lines.c.amount)
-            .join(transactions, _transaction_of_line())
+            .join(transactions, line_of_transaction())
             .where(
                 lines.c.member_id.in_(member_ids),
                 lines.c.account == Account.ISSUED.value,
@@ -221,7 +230,7 @@ class MemberRepository:
                     lines.c.lot_no,
                     lines.c.rule_id,
                 )
-                .join(lines, _transaction_of_line())
+                .join(lines, line_of_transaction())
                 .join(
                     events,
                     and_(
@@ -236,10 +245,6 @@ class MemberRepository:
                 .order_by(transactions.c.seq, lines.c.line_no)
             )
         )
-
-
-def _transaction_of_line() -> Any:
-    return and_(transactions.c.program_id == lines.c.program_id, transactions.c.seq == lines.c.seq)
 
 
 def _new_member(

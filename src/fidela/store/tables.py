@@ -15,6 +15,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    ColumnElement,
     Date,
     DateTime,
     Dialect,
@@ -28,6 +29,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -221,6 +223,12 @@ lots = Table(
     Index(None, "member_id", "remaining"),
     Index(None, "program_id", "order_ref"),
 )
+
+
+def line_of_transaction() -> ColumnElement[bool]:
+    """The join of a line to its transaction."""
+    return and_(lines.c.program_id == transactions.c.program_id, lines.c.seq == transactions.c.seq)
+
 
 redemptions = Table(
     "redemptions",
