@@ -228,7 +228,7 @@ def advance(program: Program, state: MemberState, to: datetime) -> Outcome:
 
 def next_birthday(program: Program, state: MemberState) -> datetime | None:
     """When the scheduler next grants this member's birthday rule, if the program has one."""
-    if state.birthday is None or not any(rule.when == "birthday" for rule in program.earn):
+    if state.birthday is None or "birthday" not in program.earns_on:
         return None
     zone = program.zone
     year = state.enrolled_at.astimezone(zone).year
@@ -303,7 +303,7 @@ def _earn(
     transaction = state.wallet.earn(
         grants, at, expires_at=expires_at, pending_until=pending_until, order_ref=order_ref
     )
-    limited = {rule.id for rule in program.limited_rules}
+    limited = program.limited_rule_ids
     for grant in grants:
         if grant.rule_id in limited:
             state.grant_times.setdefault(grant.rule_id, []).append(at)

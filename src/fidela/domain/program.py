@@ -319,6 +319,15 @@ class Program(_Section):
         return tuple(rule for rule in self.earn if rule.limit is not None)
 
     @cached_property
+    def limited_rule_ids(self) -> frozenset[str]:
+        return frozenset(rule.id for rule in self.limited_rules)
+
+    @cached_property
+    def earns_on(self) -> frozenset[str]:
+        """The events some earn rule answers (`purchase`, `birthday`, `review`...)."""
+        return frozenset(rule.when for rule in self.earn)
+
+    @cached_property
     def tier_thresholds(self) -> tuple[int, ...]:
         """Each level's threshold in the metric's unit: minor units of money, or points."""
         if self.tiers is None:

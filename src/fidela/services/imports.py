@@ -325,6 +325,7 @@ class _Checked:
 def _events(program: Program, rows: list[PurchaseRow], now: datetime) -> list[_Checked]:
     problems = []
     checked = []
+    customers: dict[tuple[str, str | None], CustomerRef] = {}  # one frozen ref per customer
     first_line: dict[str, int] = {}
     email_of: dict[str, str] = {}
     customer_of: dict[str, str] = {}
@@ -361,7 +362,7 @@ def _events(program: Program, rows: list[PurchaseRow], now: datetime) -> list[_C
         # the import's time and gives the same event (and hash) as a validated one.
         event = Purchase.model_construct(
             idempotency_key=f"import:{row.order_id}",
-            customer=CustomerRef.model_construct(customer_id=row.customer_id, email=row.email),
+            customer=_customer_ref(customers, row),
             occurred_at=at,
             order_id=row.order_id,
             amount=row.amount,
@@ -402,6 +403,16 @@ def _fresh(uow: UnitOfWork, program_id: ProgramId, checked: list[_Checked]) -> l
         raise ImportInvalid("rows", problems)
     fresh.sort(key=lambda c: (c.event.occurred_at, c.row.line))
     return fresh
+
+
+def _customer_ref(
+    known: dict[tuple[str, str | None], CustomerRef], row: PurchaseRow
+) -> CustomerRef:
+    ref = known.get((row.customer_id, row.email))
+    if ref is None:
+        ref = CustomerRef.model_construct(customer_id=row.customer_id, email=row.email)
+        known[(row.customer_id, row.email)] = ref
+    return ref
 
 
 def _customers(
