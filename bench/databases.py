@@ -1,0 +1,107 @@
+"""Throw-away databases for a benchmark run: a temporary SQLite file or a PostgreSQL schema.
+
+Every run starts from an empty database built by the Alembic migrations (as the tests
+do), so results never depend on what an earlier run or another user left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import Connection
+
+from fidela.store.database import make_engine, upgrade
+
+BACKENDS = ("sqlite", "postgresql")
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@contextmanager
+def fresh_database(backend: str, postgres_url: str, name: str) -> Iterator[Engine]:
+    """A migrated, empty database of `backend`, removed when the block ends."""
+    if backend == "sqlite":
+        with _sqlite_database() as engine:
+            yield engine
+    elif backend == "postgresql":
+        with _postgres_database(postgres_url, name) as engine:
+            yield engine
+    else:
+        raise ValueError(f"unknown backend {backend!r}")
+
+
+@contextmanager
+def _sqlite_database() -> Iterator[Engine]:
+    with tempfile.TemporaryDirectory(prefix="fidela-bench-") as folder:
+        engine = make_engine(f"sqlite:///{Path(folder) / 'fidela.db'}")
+        try:
+            upgrade(engine)
+            yield engine
+        finally:
+            engine.dispose()
+
+
+@contextmanager
+def _postgres_database(postgres_url: str, name: str) -> Iterator[Engine]:
+    """A dedicated schema, reached through `search_path` exactly as tests/conftest.py does."""
+    schema = f"fidela_bench_{name}_{os.getpid()}"
+    admin = make_engine(postgres_url)
+    try:
+        _run(admin, f"DROP SCHEMA IF EXISTS {schema} CASCADE", f"CREATE SCHEMA {schema}")
+        engine = make_engine(f"{postgres_url}?options=-csearch_path%3D{schema}")
+        try:
+            upgrade(engine)
+            yield engine
+        finally:
+            engine.dispose()
+    finally:
+        _run(admin, f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        admin.dispose()
+
+
+def _run(engine: Engine, *statements: str) -> None:
+    with engine.begin() as connection:
+        for statement in statements:
+            connection.execute(text(statement))
+
+
+@contextmanager
+def driver_connection(engine: Engine) -> Iterator[Any]:
+    """The engine's own driver connection (sqlite3 or psycopg), with Fidela's settings.
+
+    Taken from Fidela's pool, so SQLite has the same PRAGMAs (WAL, synchronous,
+    foreign keys, cache) and PostgreSQL the same search_path as Fidela's own writes.
+    """
+    pooled = engine.raw_connection()
+    try:
+        yield pooled.driver_connection
+    finally:
+        pooled.close()
+
+
+def server_version(engine: Engine) -> str:
+    """The database's own version string: SQLite's library or PostgreSQL's server."""
+    sqlite = engine.dialect.name == "sqlite"
+    query = "SELECT sqlite_version()" if sqlite else "SHOW server_version"
+    with _reading(engine) as connection:
+        version = connection.exec_driver_sql(query).scalar()
+    return f"{'SQLite' if sqlite else 'PostgreSQL'} {version}"
+
+
+def count_rows(engine: Engine, tables: list[str]) -> dict[str, int]:
+    """Rows in each of `tables`."""
+    with _reading(engine) as connection:
+        return {
+            table: int(connection.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar() or 0)
+            for table in tables
+        }
+
+
+def _reading(engine: Engine) -> Connection:
+    """A connection for reads only (on SQLite, a plain BEGIN instead of BEGIN IMMEDIATE)."""
+    return engine.connect().execution_options(fidela_read_only=True)

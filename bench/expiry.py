@@ -1,0 +1,263 @@
+"""Benchmark: the scheduler expiring 1,000,000 lots of 100,000 members, per backend.
+
+    .venv/bin/python -m bench.expiry [--backend sqlite|postgresql|both]
+                                     [--members N] [--lots-per-member K]
+
+Setup (untimed, but reported): a synthetic purchase history, one purchase per member
+on each of K distinct days of January-June 2025, is imported under the café program
+of examples/cafe-usd.yaml without its tiers and its tenth-visit bonus (so that every
+purchase makes exactly one lot and the setup stays simple). Lots expire 365 days after
+they are earned, so none expires during the import. Then `jobs.run_due` at
+2026-12-31 expires every lot; that is what is timed, as lots expired per second. The
+ledger is checked afterwards (summary and a timed full verification).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import random
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import Engine
+
+from bench import report
+from bench.databases import driver_connection, fresh_database, server_version
+from fidela.domain.ids import ProgramId
+from fidela.services import imports, jobs, ledger, programs
+from fidela.store.unit_of_work import UnitOfWork
+
+ROOT = Path(__file__).parent.parent
+CAFE = ROOT / "examples" / "cafe-usd.yaml"
+FIRST_DAY = date(2025, 1, 1)
+DAYS = 181  # January to June 2025: the last lot expires in June 2026
+IMPORT_NOW = datetime(2025, 7, 1, tzinfo=UTC)
+EXPIRY_NOW = datetime(2026, 12, 31, tzinfo=UTC)  # after every lot's expiry
+# Full size on both: the setup import takes 2-4 minutes on each (docs/benchmarks.md).
+DEFAULT_MEMBERS = {"sqlite": 100_000, "postgresql": 100_000}
+DEFAULT_LOTS_PER_MEMBER = 10
+GOAL_LOTS_PER_SECOND = 20_000
+SEED = 20250101
+PROGRAM_NOTE = "examples/cafe-usd.yaml without `tiers` and the `tenth-visit` rule"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Measure each backend asked for, print the figures and store them as JSON."""
+    arguments = _arguments(argv)
+    started = time.perf_counter()
+    result: dict[str, Any] = {
+        "benchmark": "expiry",
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": report.machine(),
+        "program": PROGRAM_NOTE,
+        "goals": {"lots_per_second_at_least": GOAL_LOTS_PER_SECOND},
+        "backends": {},
+    }
+    print(f"program: {PROGRAM_NOTE} (one lot per purchase, to keep the setup simple)")
+    with tempfile.TemporaryDirectory(prefix="fidela-bench-expiry-") as folder:
+        program_file = write_program(Path(folder) / "program.yaml")
+        for backend in report.backends(arguments.backend):
+            members = arguments.members or DEFAULT_MEMBERS[backend]
+            history = Path(folder) / f"history-{members}x{arguments.lots_per_member}.csv"
+            if not history.exists():
+                write_history(history, members, arguments.lots_per_member)
+            figures = measure(backend, arguments.postgres_url, program_file, history)
+            figures.update(members=members, lots_per_member=arguments.lots_per_member)
+            result["backends"][backend] = figures
+            print_figures(backend, figures)
+    result["peak_rss_mib"] = round(report.peak_rss_mib(), 1)
+    result["total_seconds"] = round(time.perf_counter() - started, 1)
+    print(f"\npeak RSS of the process: {result['peak_rss_mib']:,.0f} MiB")
+    print(f"whole run: {result['total_seconds']:,.0f} s")
+    print(f"results: {report.write('expiry', result)}")
+    if not all(passed(figures) for figures in result["backends"].values()):
+        raise SystemExit("a ledger check failed: the figures above are not valid")
+
+
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    arguments = report.parser("Expiry of every member's lots by the scheduler.")
+    arguments.add_argument(
+        "--members",
+        type=int,
+        help=f"members (default {DEFAULT_MEMBERS['sqlite']:,} on SQLite, "
+        f"{DEFAULT_MEMBERS['postgresql']:,} on PostgreSQL)",
+    )
+    arguments.add_argument(
+        "--lots-per-member", type=int, default=DEFAULT_LOTS_PER_MEMBER, help="default %(default)s"
+    )
+    parsed = arguments.parse_args(argv)
+    if parsed.members is not None and parsed.members < 1:
+        arguments.error("--members must be 1 or more")
+    if not 1 <= parsed.lots_per_member <= DAYS:
+        arguments.error(f"--lots-per-member must be 1 to {DAYS}: one purchase a day")
+    return parsed
+
+
+def write_program(path: Path) -> Path:
+    """The café program without tiers and the tenth-visit bonus: one lot per purchase."""
+    program = yaml.safe_load(CAFE.read_text(encoding="utf-8"))
+    program.pop("tiers", None)
+    program["earn"] = [rule for rule in program["earn"] if rule["id"] != "tenth-visit"]
+    path.write_text(yaml.safe_dump(program, sort_keys=False, allow_unicode=True), "utf-8")
+    return path
+
+
+def write_history(path: Path, members: int, lots_per_member: int) -> None:
+    """A CSV history: each member buys on `lots_per_member` distinct days of H1 2025."""
+    report.step(f"writing a history of {members:,} members x {lots_per_member} purchases")
+    chance = random.Random(SEED)
+    with path.open("w", encoding="utf-8", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(imports.CSV_COLUMNS)
+        for member in range(1, members + 1):
+            days = sorted(chance.sample(range(DAYS), lots_per_member))
+            for nth, day in enumerate(days, start=1):
+                occurred = (FIRST_DAY + timedelta(days=day)).isoformat()
+                amount = f"{chance.randint(100, 6000) / 100:.2f}"  # 1 to 60 USD: 1+ point
+                writer.writerow((f"c{member}", f"o{member}-{nth}", occurred, amount, "USD"))
+
+
+def measure(backend: str, postgres_url: str, program_file: Path, history: Path) -> dict[str, Any]:
+    """Import the history (setup), time the expiry run, then check and verify the ledger."""
+    with fresh_database(backend, postgres_url, "expiry") as engine:
+        uow = UnitOfWork(engine)
+        text = program_file.read_text(encoding="utf-8")
+        program_id = programs.apply(uow, text, now=IMPORT_NOW).program_id
+        figures = {"database": server_version(engine), **import_history(uow, program_id, history)}
+        before = ledger_state(engine)
+        report.step(f"expiring: run_due at {EXPIRY_NOW.isoformat()}")
+        counts, seconds = report.timed(
+            lambda: jobs.run_due(uow, program_id, now=EXPIRY_NOW, progress=Progress())
+        )
+        after = ledger_state(engine)
+        figures.update(expiry_figures(before, after, counts, seconds))
+        figures.update(check_ledger(uow, program_id))
+    figures["peak_rss_mib_so_far"] = round(report.peak_rss_mib(), 1)
+    return figures
+
+
+def import_history(uow: UnitOfWork, program_id: ProgramId, history: Path) -> dict[str, Any]:
+    """The setup: read and import the history, each timed, since both are worth knowing."""
+    report.step(f"reading {history.name}")
+    rows, read_seconds = report.timed(lambda: imports.read(history, "csv"))
+    report.step(f"importing {len(rows):,} purchases (setup)")
+    imported, seconds = report.timed(
+        lambda: imports.import_purchases(uow, program_id, rows, now=IMPORT_NOW)
+    )
+    return {
+        "setup_rows": len(rows),
+        "setup_read_seconds": round(read_seconds, 3),
+        "setup_import_seconds": round(seconds, 3),
+        "setup_import_rows_per_second": round(len(rows) / seconds),
+        "setup_import_report": imported,
+    }
+
+
+class Progress:
+    """Prints how many members run_due has done, every PRINT_EVERY of them."""
+
+    PRINT_EVERY = 10_000
+
+    def __init__(self) -> None:
+        self.members = 0
+
+    def __call__(self, members: int) -> None:
+        before, self.members = self.members, self.members + members
+        if before // self.PRINT_EVERY != self.members // self.PRINT_EVERY:
+            report.step(f"  {self.members:,} members done")
+
+
+def ledger_state(engine: Engine) -> dict[str, int]:
+    """Lots still open, all lots, and the ledger's last transaction number."""
+    queries = {
+        "open_lots": "SELECT count(*) FROM lots WHERE remaining > 0",
+        "lots": "SELECT count(*) FROM lots",
+        "last_seq": "SELECT coalesce(max(last_seq), 0) FROM ledger_heads",
+    }
+    with driver_connection(engine) as connection:
+        cursor = connection.cursor()
+        state = {}
+        for name, query in queries.items():
+            cursor.execute(query)
+            state[name] = int(cursor.fetchone()[0])
+        cursor.close()
+        connection.rollback()
+    return state
+
+
+def expiry_figures(
+    before: dict[str, int], after: dict[str, int], counts: dict[str, int], seconds: float
+) -> dict[str, Any]:
+    """What run_due did, from the database's own counts, and how fast."""
+    expired = before["open_lots"] - after["open_lots"]
+    return {
+        "lots": before["lots"],
+        "lots_expired": expired,
+        "lots_open_after": after["open_lots"],
+        "expiry_seconds": round(seconds, 3),
+        "lots_per_second": round(expired / seconds),
+        "transactions_written": after["last_seq"] - before["last_seq"],
+        "run_due_report": counts,
+    }
+
+
+def check_ledger(uow: UnitOfWork, program_id: ProgramId) -> dict[str, Any]:
+    """The summary must show every issued point expired; the full verification must pass."""
+    summary = ledger.summary(uow, program_id)
+    report.step("verifying the ledger")
+    verification, seconds = report.timed(lambda: ledger.verify(uow, program_id))
+    return {
+        "summary": {key: summary[key] for key in ("issued", "expired", "outstanding", "pending")},
+        "all_expired": summary["expired"] == summary["issued"] and summary["outstanding"] == 0,
+        "verify_ok": verification.ok,
+        "verify_problem": verification.problem,
+        "verify_transactions": verification.transactions,
+        "verify_seconds": round(seconds, 3),
+    }
+
+
+def print_figures(backend: str, figures: dict[str, Any]) -> None:
+    """The figures of one backend, with the goal beside them."""
+    speed = figures["lots_per_second"]
+    summary = figures["summary"]
+    met = report.goal(speed >= GOAL_LOTS_PER_SECOND)
+    size = f"{figures['members']:,} members x {figures['lots_per_member']}"
+    lines = [
+        ("size", f"{size} = {figures['lots']:,} lots"),
+        ("setup: read CSV", f"{figures['setup_read_seconds']:.1f} s"),
+        (
+            "setup: import",
+            f"{figures['setup_import_seconds']:.1f} s, "
+            f"{figures['setup_import_rows_per_second']:,} rows/s",
+        ),
+        ("expiry (run_due)", f"{figures['expiry_seconds']:.1f} s"),
+        ("lots expired", f"{figures['lots_expired']:,} ({figures['lots_open_after']:,} left)"),
+        ("lots per second", f"{speed:,}  (goal ≥ {GOAL_LOTS_PER_SECOND:,}: {met})"),
+        ("transactions", f"{figures['transactions_written']:,} written by run_due"),
+        ("issued/expired", f"{summary['issued']:,} / {summary['expired']:,} points"),
+        ("outstanding", f"{summary['outstanding']:,}  (all expired: {figures['all_expired']})"),
+        (
+            "verify",
+            f"{figures['verify_seconds']:.1f} s, ok={figures['verify_ok']}"
+            f" ({figures['verify_transactions']:,} transactions)",
+        ),
+    ]
+    print(f"\n{backend} ({figures['database']})")
+    print(report.table(lines))
+    if not passed(figures):
+        print(f"  CHECK FAILED: {figures['verify_problem'] or 'not every lot expired'}")
+
+
+def passed(figures: dict[str, Any]) -> bool:
+    """Whether every lot expired and the ledger verified: else the speed means nothing."""
+    return bool(figures["all_expired"] and figures["verify_ok"])
+
+
+if __name__ == "__main__":
+    main()

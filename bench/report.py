@@ -1,0 +1,108 @@
+"""What every benchmark shares: its command line, its clock, and where its results go.
+
+Results are printed for a person and written as JSON under bench/results/ (git-ignored)
+with the machine they were measured on, so that a later run can be compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bench.databases import BACKENDS, DEFAULT_POSTGRES_URL
+
+RESULTS = Path(__file__).parent / "results"
+
+T = TypeVar("T")
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    """The options every benchmark takes: which backends, and which PostgreSQL."""
+    arguments = argparse.ArgumentParser(description=description)
+    arguments.add_argument("--backend", choices=[*BACKENDS, "both"], default="both")
+    arguments.add_argument(
+        "--postgres-url",
+        default=DEFAULT_POSTGRES_URL,
+        help="a database where a schema may be created and dropped (default: %(default)s)",
+    )
+    return arguments
+
+
+def backends(choice: str) -> list[str]:
+    """The backends named by --backend, SQLite first."""
+    return list(BACKENDS) if choice == "both" else [choice]
+
+
+def timed(work: Callable[[], T]) -> tuple[T, float]:
+    """Run `work`; return its result and the wall-clock seconds it took."""
+    start = time.perf_counter()
+    result = work()
+    return result, time.perf_counter() - start
+
+
+def peak_rss_mib() -> float:
+    """The process's peak resident memory so far, in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def step(message: str) -> None:
+    """Say what is starting now, with the time, so a long run's log shows where it is."""
+    print(f"[{datetime.now().strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def machine() -> dict[str, Any]:
+    """The machine and software the figures were measured with."""
+    return {
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "argv": sys.argv[1:],
+        **_revision(),
+    }
+
+
+def _revision() -> dict[str, Any]:
+    """The commit measured, and whether src/ had changes not committed yet."""
+    root = Path(__file__).parent.parent
+
+    def git(*arguments: str) -> str:
+        done = subprocess.run(
+            ["git", *arguments], cwd=root, capture_output=True, text=True, check=False
+        )
+        return done.stdout.strip()
+
+    return {
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "src_changed": bool(git("status", "--porcelain", "--", "src")),
+    }
+
+
+def write(name: str, result: dict[str, Any]) -> Path:
+    """Store `result` as bench/results/{name}-{UTC time}.json; return the path."""
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
+    path.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
+    return path
+
+
+def goal(met: bool) -> str:
+    """How a goal is shown next to a figure."""
+    return "met" if met else "NOT MET"
+
+
+def table(rows: list[tuple[str, str]]) -> str:
+    """Label/value pairs as aligned lines."""
+    width = max(len(label) for label, _ in rows)
+    return "\n".join(f"  {label.ljust(width)}  {value}" for label, value in rows)
