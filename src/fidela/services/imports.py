@@ -92,6 +92,7 @@ def _read_cdnow(file: Iterable[str]) -> tuple[list[PurchaseRow], list[Problem]]:
     rows: list[PurchaseRow] = []
     problems: list[Problem] = []
     same_day: dict[tuple[str, str], int] = {}
+    days: dict[str, date] = {}  # CDNOW has a few hundred distinct days in 69,659 rows
     for number, text in enumerate(file, start=1):
         parts = text.split()
         if not parts or parts[0] == "customer_id":
@@ -100,11 +101,13 @@ def _read_cdnow(file: Iterable[str]) -> tuple[list[PurchaseRow], list[Problem]]:
             problems.append(Problem(f"line {number}", f"has {len(parts)} columns, not 4 or 5"))
             continue
         customer, day_text, cds, dollars = parts[0], *parts[-3:]
-        try:
-            day = datetime.strptime(day_text, "%Y%m%d").date()
-        except ValueError:
-            problems.append(Problem(f"line {number}.date", f"{day_text!r} is not YYYYMMDD"))
-            continue
+        day = days.get(day_text)
+        if day is None:
+            try:
+                day = days[day_text] = datetime.strptime(day_text, "%Y%m%d").date()
+            except ValueError:
+                problems.append(Problem(f"line {number}.date", f"{day_text!r} is not YYYYMMDD"))
+                continue
         amount = _amount(dollars, f"line {number}.dollar_value", problems)
         if amount is None or not cds.isdigit():
             if cds and not cds.isdigit():

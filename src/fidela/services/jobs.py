@@ -6,13 +6,13 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 
-from fidela.domain.ids import MemberId, ProgramId
+from fidela.domain.ids import ProgramId
 from fidela.domain.ledger import Account
 from fidela.domain.members import advance
 from fidela.store.ledger import Changes
 from fidela.store.unit_of_work import UnitOfWork
 
-BATCH = 1000  # members per transaction
+BATCH = 2000  # members per transaction
 
 
 def run_due(
@@ -27,12 +27,12 @@ def run_due(
     Members are taken in batches, each its own transaction, locked with SKIP LOCKED on
     PostgreSQL so that several workers can share the work.
     """
-    done: set[MemberId] = set()
+    after = 0  # members are taken in id order, each batch after the last one done
     counts: Counter[str] = Counter()
     while True:
         with uow:
             program = uow.programs.current(program_id).program
-            due = [m for m in uow.members.due(program_id, now, BATCH) if m not in done]
+            due = uow.members.due(program_id, now, after=after, limit=BATCH)
             if not due:
                 break
             states = uow.members.load_states(program, due, now)
@@ -48,7 +48,7 @@ def run_due(
                 counts.update(effect.kind for effect in outcome.effects)
             uow.ledger.post(program_id, changes, now)
             uow.commit()
-        done.update(due)
+        after = due[-1]
         counts["members"] += len(due)
         if progress:
             progress(len(due))

@@ -2,7 +2,7 @@
 
 The ledger writes tens of thousands of rows at a time (an import, an expiry run).
 SQLite takes them through `executemany` in-process; PostgreSQL through COPY for
-inserts and one `UPDATE ... FROM (VALUES ...)` per chunk for updates. Values are
+inserts and one `UPDATE ... FROM unnest(arrays)` per chunk for updates. Values are
 converted here exactly as the SQLAlchemy column types would store them.
 """
 
@@ -18,7 +18,7 @@ from sqlalchemy import Row, Select, Table
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-UPDATE_CHUNK = 1000  # rows per UPDATE statement on PostgreSQL
+UPDATE_CHUNK = 10_000  # rows per UPDATE statement on PostgreSQL
 IN_CHUNK = 500  # values per IN (...) list, well under SQLite's and PostgreSQL's limits
 
 
@@ -111,17 +111,16 @@ class BatchWriter:
                 f"UPDATE {table.name} SET {assignments} WHERE {where}", rows
             )
             return
+        # One statement per batch: each column travels as one typed array, unnested.
         names = [*columns, *keys]
         dialect = self.connection.dialect
-        casts = [f"CAST(%s AS {table.c[name].type.compile(dialect)})" for name in names]
-        row_marks = f"({', '.join(casts)})"
+        arrays = ", ".join(f"%s::{table.c[name].type.compile(dialect)}[]" for name in names)
         assignments = ", ".join(f"{column} = v.{column}" for column in columns)
         where = " AND ".join(f"{table.name}.{key} = v.{key}" for key in keys)
         for start in range(0, len(rows), UPDATE_CHUNK):
             chunk = rows[start : start + UPDATE_CHUNK]
-            values = ", ".join([row_marks] * len(chunk))
             self.connection.exec_driver_sql(
                 f"UPDATE {table.name} SET {assignments} "
-                f"FROM (VALUES {values}) AS v({', '.join(names)}) WHERE {where}",
-                tuple(value for row in chunk for value in row),
+                f"FROM unnest({arrays}) AS v({', '.join(names)}) WHERE {where}",
+                tuple(list(column) for column in zip(*chunk, strict=True)),
             )

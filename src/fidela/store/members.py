@@ -96,11 +96,17 @@ class MemberRepository:
         ).scalar()
         return MemberId(found) if found is not None else None
 
-    def due(self, program_id: ProgramId, now: datetime, limit: int) -> list[MemberId]:
-        """Members with something due by `now`, locked; other workers skip them."""
+    def due(
+        self, program_id: ProgramId, now: datetime, *, after: int, limit: int
+    ) -> list[MemberId]:
+        """Members after id `after` with something due by `now`, locked; others skip them."""
         rows = self.connection.execute(
             select(members.c.id)
-            .where(members.c.program_id == program_id, members.c.due_at <= now)
+            .where(
+                members.c.program_id == program_id,
+                members.c.due_at <= now,
+                members.c.id > after,
+            )
             .order_by(members.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
