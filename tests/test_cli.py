@@ -127,3 +127,28 @@ def test_an_import_with_bad_rows_reports_their_lines_and_imports_nothing(
     good = fidela("import", "purchases", str(CDNOW / "CDNOW_sample.txt"), "--format", "cdnow")
     assert good.returncode == 0
     assert json.loads(good.stdout)["imported"] == 6_919
+
+
+def test_a_list_of_events_with_a_bad_one_records_none(fidela) -> None:  # type: ignore[no-untyped-def]
+    fidela("program", "apply", str(EXAMPLES / "cafe.yaml"), "--now", NOW)
+    fidela("member", "enroll", "--email", "ana@example.com", "--now", NOW)
+    good = {
+        "type": "review",
+        "idempotency_key": "r1",
+        "customer": {"email": "ana@example.com"},
+        "occurred_at": NOW,
+    }
+    bad = {**good, "idempotency_key": "r2", "occurred_at": "yesterday"}
+    recorded = fidela("event", "record", "-", "--now", NOW, stdin=json.dumps([good, bad]))
+    assert recorded.returncode == 2
+    assert "occurred_at" in recorded.stderr
+    assert json.loads(fidela("member", "show", "ana@example.com", "--json").stdout)["history"] == []
+    not_json = fidela("event", "record", "-", stdin="{oops")
+    assert not_json.returncode == 2
+    assert "is not JSON" in not_json.stderr
+
+
+def test_verifying_an_unknown_program_is_an_error_not_a_broken_ledger(fidela) -> None:  # type: ignore[no-untyped-def]
+    verified = fidela("ledger", "verify", "--program", "nope")
+    assert verified.returncode == 2
+    assert "no program nope" in verified.stderr

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -93,9 +92,9 @@ def _errors() -> Iterator[None]:
         raise typer.Exit(2) from None
 
 
-def _complain(message: str) -> None:
+def _complain(message: str, style: str = "red") -> None:
     """Print to stderr as written: no markup, no highlighting, no wrapping."""
-    err.print(message, style="red", markup=False, highlight=False, soft_wrap=True)
+    err.print(message, style=style, markup=False, highlight=False, soft_wrap=True)
 
 
 def _now(value: str | None) -> datetime:
@@ -113,8 +112,7 @@ def _now(value: str | None) -> datetime:
 def _program(uow: UnitOfWork, given: str | None) -> ProgramId:
     if given:
         return ProgramId(given)
-    with uow:
-        ids = uow.programs.ids()
+    ids = programs.ids(uow)
     if len(ids) == 1:
         return ids[0]
     if not ids:
@@ -173,13 +171,7 @@ def program_apply(file: Path, now: NowOption = None) -> None:
         verb = "unchanged at" if applied.unchanged else "applied as"
         out.print(f"program {applied.program_id} {verb} version {applied.version}")
         for section in applied.inactive:
-            err.print(
-                f"not active yet (stored, has no effect): {section}",
-                style="yellow",
-                markup=False,
-                highlight=False,
-                soft_wrap=True,
-            )
+            _complain(f"not active yet (stored, has no effect): {section}", "yellow")
 
 
 @program_app.command("versions")
@@ -247,11 +239,19 @@ def event_record(
 ) -> None:
     """Record events; each is applied once per idempotency key."""
     with _errors():
-        data = json.loads(_read(file))
+        try:
+            data = json.loads(_read(file))
+        except json.JSONDecodeError as error:
+            raise InvalidInput(str(file), f"is not JSON: {error}") from None
+        items = data if isinstance(data, list) else [data]
+        for i, item in enumerate(items):
+            if not isinstance(item, dict):
+                raise InvalidInput(f"[{i}]", "an event is a JSON object")
+        parsed = [parse_event(item) for item in items]  # all checked before any is recorded
         uow = _uow()
         program_id = _program(uow, program)
-        for item in data if isinstance(data, list) else [data]:
-            recorded = events.record(uow, program_id, parse_event(item), now=_now(now))
+        for event in parsed:
+            recorded = events.record(uow, program_id, event, now=_now(now))
             _print_json(
                 {"event_no": recorded.event_no, "duplicate": recorded.duplicate, **recorded.result}
             )
@@ -309,8 +309,8 @@ def adjust(
     member: Annotated[str, typer.Argument(help="E-mail or shop customer id of the member.")],
     points: Annotated[int, typer.Argument(help="Points to add (or take, if negative).")],
     reason: Annotated[str, typer.Option(help="Why: recorded in the member's history.")],
+    actor: Annotated[str, typer.Option(envvar="USER", help="Who: recorded with the reason.")],
     program: ProgramOption = None,
-    actor: Annotated[str | None, typer.Option(help="Who; default: $USER.")] = None,
     now: NowOption = None,
 ) -> None:
     """Add or take points by hand, with a mandatory reason."""
@@ -318,10 +318,9 @@ def adjust(
         uow = _uow()
         program_id = _program(uow, program)
         member_id = _member(uow, program_id, member)
-        who = actor or os.environ.get("USER") or "admin"
         _print_json(
             adjustments.adjust(
-                uow, program_id, member_id, points, actor=who, reason=reason, now=_now(now)
+                uow, program_id, member_id, points, actor=actor, reason=reason, now=_now(now)
             )
         )
 
@@ -331,7 +330,7 @@ def jobs_run_due(program: ProgramOption = None, now: NowOption = None) -> None:
     """Run everything due up to --now: expiry, pending points, birthdays, tier reviews."""
     with _errors():
         uow = _uow()
-        program_ids = [ProgramId(program)] if program else _all_programs(uow)
+        program_ids = [ProgramId(program)] if program else programs.ids(uow)
         for program_id in program_ids:
             bar, advance = _progress(f"run-due {program_id}", None)
             with bar:
@@ -388,7 +387,7 @@ def import_purchases(
         bar, advance = _progress(f"import {file.name}", None)
         with bar:
             report = imports.import_purchases(
-                uow, program_id, rows, now=_now(now), progress=advance
+                uow, program_id, rows, now=_now(now), progress=advance, announce=announce
             )
         _print_json(report)
 
@@ -419,11 +418,6 @@ def demo(
             _print_json(data)
 
 
-def _all_programs(uow: UnitOfWork) -> list[ProgramId]:
-    with uow:
-        return uow.programs.ids()
-
-
 def _read(file: Path) -> str:
     if str(file) == "-":
         return sys.stdin.read()
@@ -431,6 +425,8 @@ def _read(file: Path) -> str:
         return file.read_text(encoding="utf-8")
     except OSError as error:
         raise InvalidInput(str(file), error.strerror or "can't be read") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(str(file), "is not UTF-8 text") from None
 
 
 def _validated(model: Any, data: dict[str, Any]) -> Any:

@@ -196,3 +196,35 @@ def test_enrolling_never_replaces_a_customers_shop_id(uow: UnitOfWork, cafe: Pro
         enroll(uow, cafe, "ana@example.com", T0, customer_id="shop-2")
     assert caught.value.field == "customer_id"
     assert members.show(uow, cafe, "shop-1")["email"] == "ana@example.com"
+
+
+def test_two_concurrent_full_refunds_of_one_order_reverse_its_points_once(
+    engine, uow: UnitOfWork, cafe: ProgramId
+) -> None:  # type: ignore[no-untyped-def]
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.services.helpers import send as send_with
+
+    enroll(uow, cafe, "ana@example.com", T0)
+    purchase(uow, cafe, "ana@example.com", "A1", "60.00", T0)
+    purchase(uow, cafe, "ana@example.com", "A2", "40.00", T0)
+
+    def refund_all(n: int) -> bool:
+        try:
+            send_with(
+                UnitOfWork(engine),
+                cafe,
+                T0,
+                idempotency_key=f"ref{n}",
+                type="refund",
+                order_id="A1",
+            )
+        except InvalidInput:
+            return False
+        return True
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(refund_all, range(8)))
+    assert outcomes.count(True) == 1
+    assert balance(uow, cafe, "ana@example.com") == (40, 0, 0)
+    assert ledger.summary(uow, cafe)["reversed"] == 60

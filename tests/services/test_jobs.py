@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from fidela.domain.ids import ProgramId
@@ -109,3 +110,28 @@ def test_a_gold_member_earns_half_as_much_again(uow: UnitOfWork, cafe: ProgramId
     purchase(uow, cafe, "ana@example.com", "A1", "520.00", T0)
     later = purchase(uow, cafe, "ana@example.com", "A2", "10.99", T0 + timedelta(days=1))
     assert later.result["points"] == 16 and later.result["tier"] == "gold"  # 10.99 x 1.5 = 16.485
+
+
+def test_a_new_program_version_reaches_every_member_at_the_next_run(
+    uow: UnitOfWork, cafe: ProgramId
+) -> None:
+    enroll(uow, cafe, "ana@example.com", T0)
+    purchase(uow, cafe, "ana@example.com", "A1", "250.00", T0)
+    renamed = example("cafe.yaml").replace("id: silver", "id: argent")
+    later = T0 + timedelta(days=2)
+    programs.apply(uow, renamed, now=later)
+    assert members.show(uow, cafe, "ana@example.com")["tier"]["earn_multiplier"] is None
+    jobs.run_due(uow, cafe, now=later)
+    assert members.show(uow, cafe, "ana@example.com")["tier"]["id"] == "argent"
+
+
+def test_a_member_is_found_only_by_a_well_formed_reference(
+    uow: UnitOfWork, cafe: ProgramId
+) -> None:
+    from fidela.domain.errors import InvalidInput
+
+    with pytest.raises(InvalidInput) as caught:
+        members.show(uow, cafe, "x@")
+    assert caught.value.field == "member"
+    with pytest.raises(InvalidInput):
+        members.show(uow, cafe, "abc", by_member_id=True)

@@ -31,7 +31,7 @@ def test_redeeming_debits_points_and_issues_a_voucher_usable_once(
     valid = rewards.validate_voucher(uow, cafe, code.lower())
     assert valid["usable"] and valid["amount"] == "10.00" and valid["currency"] == "EUR"
     rewards.consume_voucher(uow, cafe, code, order_id="A2", now=T0)
-    with pytest.raises(InvalidInput, match="consumed"):
+    with pytest.raises(Conflict, match="consumed"):
         rewards.consume_voucher(uow, cafe, code, order_id="A3", now=T0)
     assert not rewards.validate_voucher(uow, cafe, code)["usable"]
     with pytest.raises(Conflict):

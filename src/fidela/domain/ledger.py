@@ -36,6 +36,9 @@ class Account(StrEnum):
 SCHEDULER = "scheduler"  # the actor of changes caused by the passing of time
 
 
+MEMBER_ACCOUNTS = frozenset({Account.AVAILABLE, Account.PENDING, Account.DEBT})
+
+
 class Kind(StrEnum):
     """Why a transaction exists; with its event or admin reason, this is its cause."""
 

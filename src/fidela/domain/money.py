@@ -23,22 +23,9 @@ def exponent(currency: str) -> int:
     return _EXPONENTS.get(currency, 2)
 
 
-def check_currency(currency: str, field: str = "currency") -> str:
-    """Return the code if Fidela knows it, else raise naming `field`."""
-    if currency not in CURRENCIES:
-        raise InvalidInput(field, f"'{currency}' is not an ISO 4217 currency code Fidela knows")
-    return currency
-
-
 def to_minor(amount: Decimal, currency: str, field: str = "amount") -> int:
     """Integer minor units of `amount`; refuses amounts finer than the currency allows."""
     scaled = amount.scaleb(exponent(currency))
     if scaled != scaled.to_integral_value():
         raise InvalidInput(field, f"{amount} has more decimals than {currency} allows")
     return int(scaled)
-
-
-def from_minor(minor: int, currency: str) -> Decimal:
-    """The Decimal amount of `minor` units, with the currency's number of decimals."""
-    places = exponent(currency)
-    return Decimal(minor).scaleb(-places).quantize(Decimal(1).scaleb(-places))

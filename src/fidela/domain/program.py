@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from fidela.domain.errors import Problem, ProgramInvalid
+from fidela.domain.errors import InvalidInput, Problem, ProgramInvalid
 from fidela.domain.money import CURRENCIES, exponent
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
@@ -78,10 +78,6 @@ class EarnRule(_Section):
         if self.category and self.exclude_categories:
             raise ValueError("category and exclude_categories can't be combined")
         return self
-
-    @property
-    def per_unit(self) -> bool:
-        return self.points_per_unit is not None
 
 
 class Expiry(_Section):
@@ -334,6 +330,12 @@ class Program(_Section):
             return ()
         scale = exponent(self.currency) if self.tiers.metric == "spend" else 0
         return tuple(int(level.threshold.scaleb(scale)) for level in self.tiers.levels)
+
+    def check_currency(self, currency: str, field: str) -> None:
+        """Refuse money in another currency than the program's."""
+        if currency != self.currency:
+            reason = f"{currency} is not the program's currency ({self.currency})"
+            raise InvalidInput(field, reason)
 
     def reward(self, reward_id: str) -> Reward | None:
         return next((reward for reward in self.rewards if reward.id == reward_id), None)

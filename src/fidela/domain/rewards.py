@@ -33,6 +33,11 @@ def voucher_terms(program: Program, reward: Reward) -> dict[str, Any]:
     return {"kind": "free_product", "sku": reward.sku}
 
 
+def normalize_code(code: str) -> str:
+    """A voucher code as typed at a till: trimmed, any case."""
+    return code.strip().upper()
+
+
 def voucher_code(random_symbols: str) -> str:
     """A voucher code made readable: FID-XXXX-XXXX from eight random symbols."""
     if len(random_symbols) != 8 or set(random_symbols) - set(VOUCHER_ALPHABET):

@@ -8,9 +8,17 @@ from typing import Any
 
 from fidela.domain import members as member_rules
 from fidela.domain.errors import Conflict, InvalidInput, NotFound
-from fidela.domain.events import Activity, Birthday, Event, Purchase, Refund, content_hash
+from fidela.domain.events import (
+    Activity,
+    Birthday,
+    Event,
+    Purchase,
+    Refund,
+    content_hash,
+    normalize_email,
+)
 from fidela.domain.ids import CustomerId, MemberId, ProgramId
-from fidela.domain.ledger import SCHEDULER, Account
+from fidela.domain.ledger import MEMBER_ACCOUNTS, SCHEDULER
 from fidela.domain.members import MemberState, OrderState, Outcome
 from fidela.domain.money import to_minor
 from fidela.domain.program import Program
@@ -75,7 +83,7 @@ def _record(uow: UnitOfWork, program_id: ProgramId, event: Event, now: datetime)
         case Purchase():
             if customer_id is None:
                 ref = event.customer
-                email = ref.email.strip().lower() if ref.email else None
+                email = normalize_email(ref.email) if ref.email else None
                 customer_id = uow.customers.add(
                     program_id, external_id=ref.customer_id, email=email, at=event.occurred_at
                 )
@@ -111,9 +119,7 @@ def _purchase(
     cause: NewEvent,
     customer_id: CustomerId,
 ) -> Outcome:
-    if event.currency != program.currency:
-        reason = f"{event.currency} is not the program's currency ({program.currency})"
-        raise InvalidInput("currency", reason)
+    program.check_currency(event.currency, "currency")
     if uow.events.order_exists(program_id, event.order_id):
         raise Conflict("order_id", f"order {event.order_id} was already recorded")
     order = new_order(event)
@@ -170,7 +176,7 @@ def event_result(cause: NewEvent, outcome: Outcome, state: MemberState | None) -
         line.amount
         for transaction in own
         for line in transaction.lines
-        if line.account in (Account.AVAILABLE, Account.PENDING, Account.DEBT)
+        if line.account in MEMBER_ACCOUNTS
     )
     return {
         "type": cause.type,

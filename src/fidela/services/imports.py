@@ -21,7 +21,13 @@ from pydantic import EmailStr, TypeAdapter, ValidationError
 
 from fidela.domain import members as member_rules
 from fidela.domain.errors import InvalidInput, Problem
-from fidela.domain.events import CustomerRef, OrderLine, Purchase, content_hash
+from fidela.domain.events import (
+    CustomerRef,
+    OrderLine,
+    Purchase,
+    content_hash,
+    normalize_email,
+)
 from fidela.domain.ids import CustomerId, MemberId, ProgramId
 from fidela.domain.members import MemberState
 from fidela.domain.money import to_minor
@@ -82,6 +88,10 @@ def read(path: Path, file_format: str) -> list[PurchaseRow]:
             rows, problems = readers[file_format](file)
     except OSError as error:
         raise InvalidInput(str(path), error.strerror or "can't be read") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(str(path), "is not UTF-8 text") from None
+    except csv.Error as error:
+        raise InvalidInput(str(path), f"is not a valid CSV file: {error}") from None
     if problems:
         raise ImportInvalid(str(path), problems)
     return rows
@@ -147,7 +157,7 @@ def _read_csv(file: Iterable[str]) -> tuple[list[PurchaseRow], list[Problem]]:
                 Problem(f"{where}.{too_long[0]}", f"is longer than {MAX_ID} characters")
             )
             continue
-        email = (record.get("email") or "").strip().lower() or None
+        email = normalize_email(record.get("email") or "") or None
         if email is not None and not _valid_email(email):
             problems.append(Problem(f"{where}.email", f"{email!r} is not an e-mail address"))
             continue
@@ -346,14 +356,11 @@ def _events(program: Program, rows: list[PurchaseRow], now: datetime) -> list[_C
             reason = f"{row.email} belongs to customer {customer_of[row.email]} on an earlier line"
             problems.append(Problem(f"line {row.line}.email", reason))
             continue
-        if row.currency != program.currency:
-            reason = f"{row.currency} is not the program's currency ({program.currency})"
-            problems.append(Problem(f"line {row.line}.currency", reason))
-            continue
         try:
-            to_minor(row.amount, row.currency)
+            program.check_currency(row.currency, f"line {row.line}.currency")
+            to_minor(row.amount, row.currency, f"line {row.line}.amount")
         except InvalidInput as error:
-            problems.append(Problem(f"line {row.line}.amount", error.reason))
+            problems.append(Problem(error.field, error.reason))
             continue
         at = row.occurred_at(program)
         if at > now + CLOCK_SKEW:

@@ -63,6 +63,7 @@ def verify(
 ) -> Verification:
     """Check the hash chain, that every transaction balances, and every cached balance."""
     with uow.reading() as uow:
+        uow.programs.current(program_id)  # an unknown program is NotFound, not a broken ledger
         head = uow.ledger.head(program_id)
         with closing(uow.ledger.stream(program_id)) as chain:
             broken = _chain_problem(program_id, chain, head, progress)

@@ -7,10 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from fidela.domain import members as member_rules
-from fidela.domain.errors import Conflict, NotFound
+from fidela.domain.errors import Conflict, InvalidInput, NotFound
 from fidela.domain.events import CustomerRef, Enrollment, normalize_email
 from fidela.domain.ids import CustomerId, MemberId, ProgramId
-from fidela.domain.ledger import Account
+from fidela.domain.ledger import MEMBER_ACCOUNTS
 from fidela.domain.members import MemberState, Outcome
 from fidela.domain.program import Program
 from fidela.store.ledger import Changes
@@ -106,12 +106,15 @@ def find(
     uow: UnitOfWork, program_id: ProgramId, ref: str, *, by_member_id: bool = False
 ) -> MemberId:
     """A member by e-mail, shop customer id, or (with `by_member_id`) Fidela's member id."""
-    if by_member_id:
-        customer_ref = CustomerRef(member_id=int(ref))
-    elif "@" in ref:
-        customer_ref = CustomerRef(email=ref)
-    else:
-        customer_ref = CustomerRef(customer_id=ref)
+    try:
+        if by_member_id:
+            customer_ref = CustomerRef(member_id=int(ref))
+        elif "@" in ref:
+            customer_ref = CustomerRef(email=ref)
+        else:
+            customer_ref = CustomerRef(customer_id=ref)
+    except ValueError:  # a non-numeric id, or pydantic's ValidationError (a ValueError)
+        raise InvalidInput("member", f"{ref!r} is not a member id, e-mail or customer id") from None
     _customer, member_id = resolve(uow, program_id, customer_ref)
     if member_id is None:
         raise NotFound("member", f"no member {ref} in {program_id}")
@@ -170,19 +173,18 @@ def show(
 
 
 def _tier(program: Program, member: Any) -> dict[str, Any] | None:
-    if program.tiers is None or member.tier is None:
+    if member.tier is None:
         return None
-    level = program.tiers.level(member.tier)
-    return {
+    shown = {
         "id": member.tier,
         "since": _time(program, member.tier_since),
         "review_at": _time(program, member.tier_review_at),
-        "earn_multiplier": str(level.earn_multiplier),
-        "perks": list(level.perks),
     }
-
-
-_MEMBER_ACCOUNTS = {Account.AVAILABLE.value, Account.PENDING.value, Account.DEBT.value}
+    if program.tiers is None or member.tier not in program.tiers.ranks:
+        # A newer version dropped this level; the member moves at their next catch-up.
+        return shown | {"earn_multiplier": None, "perks": []}
+    level = program.tiers.level(member.tier)
+    return shown | {"earn_multiplier": str(level.earn_multiplier), "perks": list(level.perks)}
 
 
 def _history(program: Program, rows: list[Any]) -> list[dict[str, Any]]:
@@ -207,7 +209,7 @@ def _history(program: Program, rows: list[Any]) -> list[dict[str, Any]]:
                 }
             )
         entry = entries[-1]
-        if row.account in _MEMBER_ACCOUNTS:
+        if row.account in MEMBER_ACCOUNTS:
             entry["points"] += row.amount
         if row.rule_id and row.rule_id not in entry["rules"]:
             entry["rules"].append(row.rule_id)

@@ -9,7 +9,7 @@ from datetime import datetime
 from fidela.domain.ids import ProgramId
 from fidela.domain.program import Program, inactive_sections, parse_program
 from fidela.store.programs import StoredVersion
-from fidela.store.unit_of_work import UnitOfWork
+from fidela.store.unit_of_work import UnitOfWork, run
 
 
 @dataclass(frozen=True)
@@ -31,15 +31,25 @@ def apply(uow: UnitOfWork, text: str, *, now: datetime) -> Applied:
     program, inactive = check(text)
     digest = hashlib.sha256(text.encode()).hexdigest()
     program_id = ProgramId(program.program)
-    with uow:
+
+    def work(uow: UnitOfWork) -> Applied:
         if uow.programs.latest_digest(program_id) == digest:
             current = uow.programs.current(program_id)
             return Applied(program_id, current.version, inactive, unchanged=True)
         version = uow.programs.add_version(
             program, source=text, digest=digest, inactive=inactive, applied_at=now
         )
+        # Members are due at once: the new rules may move tiers or add a birthday gift.
+        uow.members.make_due(program_id, now)
         uow.commit()
-    return Applied(program_id, version, inactive, unchanged=False)
+        return Applied(program_id, version, inactive, unchanged=False)
+
+    return run(uow, work)
+
+
+def ids(uow: UnitOfWork) -> list[ProgramId]:
+    with uow.reading() as reader:
+        return reader.programs.ids()
 
 
 def history(uow: UnitOfWork, program_id: ProgramId) -> list[StoredVersion]:

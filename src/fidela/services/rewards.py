@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from fidela.domain import rewards
-from fidela.domain.errors import Conflict, InvalidInput, NotFound
+from fidela.domain.errors import Conflict, NotFound
 from fidela.domain.ids import LotNo, MemberId, ProgramId, Seq
 from fidela.domain.ledger import Account
 from fidela.services.members import catch_up
@@ -87,7 +87,8 @@ def cancel(
         changes = Changes(program)
         changes.record(member_id, state, outcome)
         seq = uow.ledger.post(program_id, changes, now)[-1]
-        uow.redemptions.close(redemption_id, status="cancelled", at=now, seq=seq)
+        if not uow.redemptions.close(redemption_id, status="cancelled", at=now, seq=seq):
+            raise Conflict("redemption_id", "the voucher was used meanwhile")
         uow.commit()
     return {
         "redemption_id": redemption_id,
@@ -99,7 +100,7 @@ def cancel(
 def validate_voucher(uow: UnitOfWork, program_id: ProgramId, code: str) -> dict[str, Any]:
     """What a voucher is worth and whether it can still be used, for the shop's till."""
     with uow.reading() as uow:
-        redemption = uow.redemptions.by_code(program_id, code.strip().upper())
+        redemption = uow.redemptions.by_code(program_id, rewards.normalize_code(code))
     if redemption is None:
         raise NotFound("code", f"no voucher {code}")
     return {
@@ -117,13 +118,13 @@ def consume_voucher(
 ) -> dict[str, Any]:
     """Use a voucher: exactly once, even when two tills try at the same moment."""
     with uow:
-        redemption = uow.redemptions.by_code(program_id, code.strip().upper())
+        redemption = uow.redemptions.by_code(program_id, rewards.normalize_code(code))
         if redemption is None:
             raise NotFound("code", f"no voucher {code}")
         if not uow.redemptions.close(redemption.id, status="consumed", at=now, order_ref=order_id):
             current = uow.redemptions.get(program_id, redemption.id)
             status = current.status if current else "gone"
-            raise InvalidInput("code", f"the voucher is {status}, it can't be used")
+            raise Conflict("code", f"the voucher is {status}, it can't be used")
         uow.commit()
     return {"code": redemption.voucher_code, "status": "consumed", **redemption.voucher}
 

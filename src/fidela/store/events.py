@@ -37,9 +37,11 @@ class EventRepository:
         return {row.idempotency_key: row.content_hash for row in rows}
 
     def order(self, program_id: ProgramId, order_ref: str) -> tuple[Row[Any], OrderState] | None:
-        """An order with the open lots it created, as refunds need it."""
+        """An order with the open lots it created, locked: two refunds of it never interleave."""
         row = self.connection.execute(
-            select(orders).where(orders.c.program_id == program_id, orders.c.order_ref == order_ref)
+            select(orders)
+            .where(orders.c.program_id == program_id, orders.c.order_ref == order_ref)
+            .with_for_update()
         ).one_or_none()
         if row is None:
             return None

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, insert, select
+from sqlalchemy import Row, and_, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from fidela.domain.ids import CustomerId, MemberId, ProgramId
@@ -189,6 +189,17 @@ class MemberRepository:
             orders.c.member_id, orders.c.occurred_at, -orders.c.reversed_points
         ).where(in_window, orders.c.reversed_points > 0)
         return [*self.connection.execute(earned), *self.connection.execute(reversed_)]
+
+    def make_due(self, program_id: ProgramId, at: datetime) -> None:
+        """Have `run-due` visit every member of the program from `at` on."""
+        self.connection.execute(
+            update(members)
+            .where(
+                members.c.program_id == program_id,
+                or_(members.c.due_at.is_(None), members.c.due_at > at),
+            )
+            .values(due_at=at)
+        )
 
     def richest(self, program_id: ProgramId, count: int) -> list[MemberId]:
         """The members with the most available points, for the demo's report."""

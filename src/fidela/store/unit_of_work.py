@@ -46,7 +46,13 @@ class UnitOfWork:
     def __enter__(self) -> UnitOfWork:
         connection = self.engine.connect()
         if self.read_only:
-            connection = connection.execution_options(fidela_read_only=True)
+            # One snapshot for the whole read (SQLite's deferred transaction already is one).
+            isolation = (
+                {}
+                if connection.dialect.name == "sqlite"
+                else {"isolation_level": "REPEATABLE READ"}
+            )
+            connection = connection.execution_options(fidela_read_only=True, **isolation)
         connection.begin()
         self._connection = connection
         self.programs = ProgramRepository(connection)
@@ -83,9 +89,6 @@ class UnitOfWork:
     def commit(self) -> None:
         self.ledger.wait()
         self.connection.commit()
-
-    def rollback(self) -> None:
-        self.connection.rollback()
 
 
 def run(uow: UnitOfWork, work: Callable[[UnitOfWork], T]) -> T:
