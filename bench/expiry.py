@@ -144,19 +144,8 @@ def measure(backend: str, postgres_url: str, program_file: Path, history: Path) 
 
 def import_history(uow: UnitOfWork, program_id: ProgramId, history: Path) -> dict[str, Any]:
     """The setup: read and import the history, each timed, since both are worth knowing."""
-    report.step(f"reading {history.name}")
-    rows, read_seconds = report.timed(lambda: imports.read(history, "csv"))
-    report.step(f"importing {len(rows):,} purchases (setup)")
-    imported, seconds = report.timed(
-        lambda: imports.import_purchases(uow, program_id, rows, now=IMPORT_NOW)
-    )
-    return {
-        "setup_rows": len(rows),
-        "setup_read_seconds": round(read_seconds, 3),
-        "setup_import_seconds": round(seconds, 3),
-        "setup_import_rows_per_second": round(len(rows) / seconds),
-        "setup_import_report": imported,
-    }
+    figures = report.timed_import(uow, program_id, history, "csv", IMPORT_NOW)
+    return {f"setup_{key}": value for key, value in figures.items()}
 
 
 class Progress:
@@ -234,7 +223,7 @@ def print_figures(backend: str, figures: dict[str, Any]) -> None:
         (
             "setup: import",
             f"{figures['setup_import_seconds']:.1f} s, "
-            f"{figures['setup_import_rows_per_second']:,} rows/s",
+            f"{figures['setup_rows_per_second']:,} rows/s",
         ),
         ("expiry (run_due)", f"{figures['expiry_seconds']:.1f} s"),
         ("lots expired", f"{figures['lots_expired']:,} ({figures['lots_open_after']:,} left)"),

@@ -25,7 +25,7 @@ from sqlalchemy import Engine, Table
 
 from bench import report
 from bench.databases import count_rows, driver_connection, fresh_database, server_version
-from fidela.services import imports, programs
+from fidela.services import programs
 from fidela.store.tables import ledger_heads, metadata
 from fidela.store.tables import programs as programs_table
 from fidela.store.unit_of_work import UnitOfWork
@@ -138,19 +138,7 @@ def import_with_fidela(engine: Engine) -> dict[str, Any]:
     """Apply the café program, read CDNOW (timed apart), and time import_purchases."""
     uow = UnitOfWork(engine)
     program_id = programs.apply(uow, PROGRAM.read_text(encoding="utf-8"), now=NOW).program_id
-    report.step(f"reading {CDNOW.name}")
-    rows, read_seconds = report.timed(lambda: imports.read(CDNOW, "cdnow"))
-    report.step(f"Fidela: importing {len(rows):,} rows")
-    imported, seconds = report.timed(
-        lambda: imports.import_purchases(uow, program_id, rows, now=NOW)
-    )
-    return {
-        "rows": len(rows),
-        "read_seconds": round(read_seconds, 3),
-        "import_seconds": round(seconds, 3),
-        "rows_per_second": round(len(rows) / seconds),
-        "import_report": imported,
-    }
+    return report.timed_import(uow, program_id, CDNOW, "cdnow", NOW)
 
 
 def read_written(engine: Engine) -> list[TableRows]:
