@@ -222,8 +222,7 @@ def print_figures(backend: str, figures: dict[str, Any]) -> None:
         ("setup: read CSV", f"{figures['setup_read_seconds']:.1f} s"),
         (
             "setup: import",
-            f"{figures['setup_import_seconds']:.1f} s, "
-            f"{figures['setup_rows_per_second']:,} rows/s",
+            f"{figures['setup_import_seconds']:.1f} s, {figures['setup_rows_per_second']:,} rows/s",
         ),
         ("expiry (run_due)", f"{figures['expiry_seconds']:.1f} s"),
         ("lots expired", f"{figures['lots_expired']:,} ({figures['lots_open_after']:,} left)"),
