@@ -1,16 +1,19 @@
 """A member through time: tiers, pending points, birthdays, reminders, refunds."""
 
+from copy import deepcopy
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fidela.domain import members
 from fidela.domain.errors import InvalidInput
 from fidela.domain.events import CustomerRef, OrderLine, Refund, RefundLine
 from fidela.domain.ids import MemberId
-from fidela.domain.ledger import Account, Kind
+from fidela.domain.ledger import Account, Grant, Kind, Transaction
 from fidela.domain.members import MemberState, OrderState
 from fidela.domain.program import parse_program
 from tests.conftest import example
@@ -155,3 +158,47 @@ def test_a_member_whose_tier_a_new_version_removed_gets_the_tier_reached() -> No
     order = OrderState("o2", T0 + timedelta(days=3), 1000, "EUR")
     members.purchase(no_tiers, state, order, Decimal("10.00"))
     assert order.points == 10  # earning goes on, without a multiplier
+
+
+@given(
+    lots=st.lists(
+        st.tuples(
+            st.integers(1, 500), st.integers(0, 400), st.integers(1, 400), st.integers(0, 60)
+        ),
+        max_size=12,
+    ),
+    days=st.integers(0, 800),
+)
+def test_one_pass_over_lots_equals_the_step_by_step_walk(
+    lots: list[tuple[int, int, int, int]], days: int
+) -> None:
+    """The fast path of `advance` gives the very transactions of the walk, in the same order."""
+    program = CAFE.model_copy(update={"tiers": None})
+    state = MemberState(MemberId(1), T0)
+    for points, earned, expires_in, pending_for in lots:
+        at = T0 + timedelta(days=earned)
+        pending = at + timedelta(days=pending_for) if pending_for else None
+        expires = at + timedelta(days=expires_in + pending_for)  # never while still pending
+        state.wallet.earn([Grant("base", points)], at, expires_at=expires, pending_until=pending)
+    to = T0 + timedelta(days=days)
+    fast, walked = deepcopy(state), deepcopy(state)
+    assert members._only_lots_change(program, fast, to)
+    fast_result = _described(fast, members._lots_up_to(fast, to))
+    walked_result = _described(walked, members._step_by_step(program, walked, to).transactions)
+    assert fast_result == walked_result
+
+
+def _described(state: MemberState, transactions: list[Transaction]) -> list[object]:
+    """Transactions and the wallet after them, lots named by their place in the wallet."""
+    place = {id(lot): n for n, lot in enumerate(state.wallet.lots)}
+    place.update(
+        (id(line.lot), len(place) + n)
+        for n, line in enumerate(line for t in transactions for line in t.lines if line.lot)
+        if id(line.lot) not in place
+    )
+    moves = [
+        (t.kind, t.occurred_at, [(x.account, x.amount, place.get(id(x.lot))) for x in t.lines])
+        for t in transactions
+    ]
+    left = [(place[id(lot)], lot.remaining, lot.pending_until) for lot in state.wallet.lots]
+    return [moves, left, state.wallet.debt]

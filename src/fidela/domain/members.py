@@ -208,13 +208,23 @@ def _activity_now(program: Program, state: MemberState, name: str, at: datetime)
 def advance(program: Program, state: MemberState, to: datetime) -> Outcome:
     """Apply everything due up to `to`, in time order: releases, expiries, reviews, birthdays."""
     outcome = Outcome(effects=_align_tier(program, state, to))
+    if _only_lots_change(program, state, to):
+        outcome.transactions.extend(_lots_up_to(state, to))
+    else:
+        outcome.extend(_step_by_step(program, state, to))
+    outcome.effects.extend(_remind(program, state, to))
+    return outcome
+
+
+def _step_by_step(program: Program, state: MemberState, to: datetime) -> Outcome:
+    """Each instant something falls due, in order: what one does may change the next."""
+    outcome = Outcome()
     while True:
         instants = [state.wallet.next_change(), state.tier_review_at, next_birthday(program, state)]
         instant = min((t for t in instants if t is not None), default=None)
         if instant is None or instant > to:
-            break
-        outcome.transactions.extend(state.wallet.release(instant))
-        outcome.transactions.extend(state.wallet.expire(instant))
+            return outcome
+        outcome.transactions.extend(_lots_up_to(state, instant))
         if state.tier_review_at == instant:
             outcome.effects.extend(_review(program, state, instant))
         if next_birthday(program, state) == instant:
@@ -222,8 +232,32 @@ def advance(program: Program, state: MemberState, to: datetime) -> Outcome:
             for transaction in birthday.transactions:
                 transaction.actor, transaction.reason = SCHEDULER, "the member's birthday"
             outcome.extend(birthday)
-    outcome.effects.extend(_remind(program, state, to))
-    return outcome
+
+
+def _only_lots_change(program: Program, state: MemberState, to: datetime) -> bool:
+    """True when nothing up to `to` but releases and expiries of lots can happen.
+
+    Then they do not depend on each other, and one pass gives the very transactions the
+    step-by-step walk would: no review or birthday falls due, no debt waits for released
+    points, and no lot expires while still pending.
+    """
+    review, birthday = state.tier_review_at, next_birthday(program, state)
+    return (
+        (review is None or review > to)
+        and (birthday is None or birthday > to)
+        and state.wallet.debt == 0
+        and all(
+            lot.pending_until <= lot.expires_at
+            for lot in state.wallet.lots
+            if lot.pending_until is not None and lot.expires_at is not None
+        )
+    )
+
+
+def _lots_up_to(state: MemberState, to: datetime) -> list[Transaction]:
+    """Releases, then expiries, of every lot due by `to`, in time order (releases first)."""
+    changes = [*state.wallet.release(to), *state.wallet.expire(to)]
+    return sorted(changes, key=lambda transaction: transaction.occurred_at)
 
 
 def next_birthday(program: Program, state: MemberState) -> datetime | None:
