@@ -237,25 +237,11 @@ def import_purchases(
     with uow, _collector_paused():
         stored = uow.programs.current(program_id)
         program = stored.program
-        fresh = _fresh(uow, program_id, _events(program, rows, now))
-        customers = _customers(uow, program_id, fresh)
-        member_of = uow.members.ids_of_customers(list(set(customers.values())))
-        uow.members.lock(list(member_of.values()))
-        first = fresh[0].event.occurred_at if fresh else now
-        states = uow.members.load_states(program, list(member_of.values()), first)
-        enrolling: dict[CustomerId, datetime] = {}
-        for c in fresh:
-            customer_id = customers[c.row.customer_id]
-            if c.row.enroll and customer_id not in member_of and customer_id not in enrolling:
-                enrolling[customer_id] = c.event.occurred_at
-        joining = set()
-        for customer_id, member_id in uow.members.add_many(program_id, enrolling).items():
-            member_of[customer_id] = member_id
-            states[member_id] = MemberState(member_id, enrolling[customer_id])
-            joining.add(member_id)
-        enrolled = len(joining)
-        replay = Changes(stored.program, announce=announce)
-        _replay(uow, stored, replay, fresh, customers, member_of, states, joining, now, progress)
+        fresh = _fresh(uow, program_id, _check_rows(program, rows, now))
+        roster = _roster(uow, program, fresh, now)
+        enrolled = len(roster.joining)
+        replay = Changes(program, announce=announce)
+        _replay(uow, stored, replay, fresh, roster, now, progress)
         uow.commit()
     return {
         "program": program_id,
@@ -266,36 +252,61 @@ def import_purchases(
     }
 
 
+@dataclass
+class _Roster:
+    """Who an import's rows are about: customers by shop id, members, and their states."""
+
+    customers: dict[str, CustomerId]
+    member_of: dict[CustomerId, MemberId]
+    states: dict[MemberId, MemberState]
+    joining: set[MemberId]  # enrolled by this import, at their first row asking for it
+
+
+def _roster(uow: UnitOfWork, program: Program, fresh: list[_Checked], now: datetime) -> _Roster:
+    """Create the customers and members the rows need, and lock and load the members."""
+    customers = _customers(uow, ProgramId(program.program), fresh)
+    member_of = uow.members.ids_of_customers(list(set(customers.values())))
+    uow.members.lock(list(member_of.values()))
+    first = fresh[0].event.occurred_at if fresh else now
+    states = uow.members.load_states(program, list(member_of.values()), first)
+    enrolling: dict[CustomerId, datetime] = {}
+    for checked in fresh:
+        customer_id = customers[checked.row.customer_id]
+        if checked.row.enroll and customer_id not in member_of and customer_id not in enrolling:
+            enrolling[customer_id] = checked.event.occurred_at
+    joining = set()
+    new_members = uow.members.add_many(ProgramId(program.program), enrolling)
+    for customer_id, member_id in new_members.items():
+        member_of[customer_id] = member_id
+        states[member_id] = MemberState(member_id, enrolling[customer_id])
+        joining.add(member_id)
+    return _Roster(customers, member_of, states, joining)
+
+
 def _replay(
     uow: UnitOfWork,
     stored: StoredVersion,
     changes: Changes,
     fresh: list[_Checked],
-    customers: dict[str, CustomerId],
-    member_of: dict[CustomerId, MemberId],
-    states: dict[MemberId, MemberState],
-    joining: set[MemberId],
+    roster: _Roster,
     now: datetime,
     progress: Callable[[int], None] | None,
 ) -> None:
     """Apply the purchases in date order, posting every CHUNK events.
 
-    Members in `joining` enroll at their first purchase with `enroll` set; what a
-    customer bought before enrolling stays a customer's purchase and earns nothing.
+    What a customer bought before enrolling stays a customer's purchase and earns nothing.
     """
     program = stored.program
-    for c in fresh:
-        customer_id = customers[c.row.customer_id]
-        member_id = member_of.get(customer_id)
-        state = states.get(member_id) if member_id is not None else None
-        if state is not None and c.event.occurred_at < state.enrolled_at:
+    for checked in fresh:
+        customer_id = roster.customers[checked.row.customer_id]
+        member_id = roster.member_of.get(customer_id)
+        state = roster.states.get(member_id) if member_id is not None else None
+        if state is not None and checked.event.occurred_at < state.enrolled_at:
             state = None
-        elif state is not None and state.member_id in joining:
-            joining_now = state.member_id
-            assert joining_now is not None
-            changes.record(joining_now, state, member_rules.enroll(program, state))
-            joining.discard(joining_now)
-        _apply(program, stored.version, changes, c, customer_id, state)
+        elif member_id is not None and state is not None and member_id in roster.joining:
+            changes.record(member_id, state, member_rules.enroll(program, state))
+            roster.joining.discard(member_id)
+        _record_row(program, stored.version, changes, checked, customer_id, state)
         if len(changes.events) >= CHUNK:
             # Member states are written once, with the last chunk: it is all one transaction.
             changes.states = {}
@@ -303,7 +314,7 @@ def _replay(
             if progress:
                 progress(len(changes.events))
             changes = Changes(program, announce=changes.announce)
-    changes.states = dict(states)
+    changes.states = dict(roster.states)
     uow.ledger.post(stored.program_id, changes, now)
     if progress:
         progress(len(changes.events))
@@ -335,7 +346,7 @@ class _Checked:
     content_hash: str
 
 
-def _events(program: Program, rows: list[PurchaseRow], now: datetime) -> list[_Checked]:
+def _check_rows(program: Program, rows: list[PurchaseRow], now: datetime) -> list[_Checked]:
     problems = []
     checked = []
     customers: dict[tuple[str, str | None], CustomerRef] = {}  # one frozen ref per customer
@@ -440,7 +451,7 @@ def _customers(
     return known
 
 
-def _apply(
+def _record_row(
     program: Program,
     version: int,
     changes: Changes,
