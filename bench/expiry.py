@@ -51,14 +51,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Measure each backend asked for, print the figures and store them as JSON."""
     arguments = _arguments(argv)
     started = time.perf_counter()
-    result: dict[str, Any] = {
-        "benchmark": "expiry",
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": report.machine(),
-        "program": PROGRAM_NOTE,
-        "goals": {"lots_per_second_at_least": GOAL_LOTS_PER_SECOND},
-        "backends": {},
-    }
+    result = report.start(
+        "expiry",
+        program=PROGRAM_NOTE,
+        goals={"lots_per_second_at_least": GOAL_LOTS_PER_SECOND},
+    )
     print(f"program: {PROGRAM_NOTE} (one lot per purchase, to keep the setup simple)")
     with tempfile.TemporaryDirectory(prefix="fidela-bench-expiry-") as folder:
         program_file = write_program(Path(folder) / "program.yaml")
@@ -71,11 +68,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             figures.update(members=members, lots_per_member=arguments.lots_per_member)
             result["backends"][backend] = figures
             print_figures(backend, figures)
-    result["peak_rss_mib"] = round(report.peak_rss_mib(), 1)
-    result["total_seconds"] = round(time.perf_counter() - started, 1)
-    print(f"\npeak RSS of the process: {result['peak_rss_mib']:,.0f} MiB")
-    print(f"whole run: {result['total_seconds']:,.0f} s")
-    print(f"results: {report.write('expiry', result)}")
+    report.finish(result, started)
     if not all(passed(figures) for figures in result["backends"].values()):
         raise SystemExit("a ledger check failed: the figures above are not valid")
 

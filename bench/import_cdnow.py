@@ -57,26 +57,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Measure each backend asked for, print the figures and store them as JSON."""
     arguments = _arguments(argv)
     started = time.perf_counter()
-    result: dict[str, Any] = {
-        "benchmark": "import_cdnow",
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": report.machine(),
-        "goals": {
-            "ratio_percent_at_least": GOAL_RATIO,
-            "sqlite_seconds_at_most": GOAL_SQLITE_SECONDS,
-        },
-        "repeat": arguments.repeat,
-        "backends": {},
-    }
+    result = report.start(
+        "import_cdnow",
+        goals={"ratio_percent_at_least": GOAL_RATIO, "sqlite_seconds_at_most": GOAL_SQLITE_SECONDS},
+        repeat=arguments.repeat,
+    )
     for backend in report.backends(arguments.backend):
         figures = measure(backend, arguments.postgres_url, arguments.repeat)
         result["backends"][backend] = figures
         print_figures(backend, figures)
-    result["peak_rss_mib"] = round(report.peak_rss_mib(), 1)
-    result["total_seconds"] = round(time.perf_counter() - started, 1)
-    print(f"\npeak RSS of the process: {result['peak_rss_mib']:,.0f} MiB")
-    print(f"whole run: {result['total_seconds']:,.0f} s")
-    print(f"results: {report.write('import_cdnow', result)}")
+    report.finish(result, started)
 
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:

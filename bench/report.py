@@ -92,6 +92,26 @@ def _revision() -> dict[str, Any]:
     }
 
 
+def start(name: str, **fields: Any) -> dict[str, Any]:
+    """A benchmark's result, before any backend is measured."""
+    return {
+        "benchmark": name,
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        **fields,
+        "backends": {},
+    }
+
+
+def finish(result: dict[str, Any], started: float) -> None:
+    """Add the whole run's peak memory and time, print them, and store the result."""
+    result["peak_rss_mib"] = round(peak_rss_mib(), 1)
+    result["total_seconds"] = round(time.perf_counter() - started, 1)
+    print(f"\npeak RSS of the process: {result['peak_rss_mib']:,.0f} MiB")
+    print(f"whole run: {result['total_seconds']:,.0f} s")
+    print(f"results: {write(result['benchmark'], result)}")
+
+
 def write(name: str, result: dict[str, Any]) -> Path:
     """Store `result` as bench/results/{name}-{UTC time}.json; return the path."""
     RESULTS.mkdir(exist_ok=True)

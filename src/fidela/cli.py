@@ -18,7 +18,7 @@ from rich.table import Table
 
 from fidela.config import Settings
 from fidela.domain.errors import FidelaError, InvalidInput, NotFound, ProgramInvalid
-from fidela.domain.events import Enrollment, invalid_input, parse_event
+from fidela.domain.events import parse_enrollment, parse_event
 from fidela.domain.ids import MemberId, ProgramId
 from fidela.services import adjustments, events, imports, jobs, ledger, members, programs, rewards
 from fidela.store.database import check_schema, make_engine, upgrade
@@ -197,17 +197,17 @@ def member_enroll(
     """Enroll a member (or find the one already enrolled with this e-mail or id)."""
     with _errors():
         uow = _uow()
-        enrollment = _validated(
-            Enrollment,
+        at = _now(now)
+        enrollment = parse_enrollment(
             {
                 "email": email,
                 "customer_id": customer_id,
                 "name": name,
                 "birthday": birthday,
-                "enrolled_at": _now(now),
-            },
+                "enrolled_at": at,
+            }
         )
-        enrolled = members.enroll(uow, _program(uow, program), enrollment, now=_now(now))
+        enrolled = members.enroll(uow, _program(uow, program), enrollment, now=at)
         verb = "enrolled" if enrolled.created else "already enrolled"
         out.print(f"member {enrolled.member_id} {verb}")
 
@@ -427,15 +427,6 @@ def _read(file: Path) -> str:
         raise InvalidInput(str(file), error.strerror or "can't be read") from None
     except UnicodeDecodeError:
         raise InvalidInput(str(file), "is not UTF-8 text") from None
-
-
-def _validated(model: Any, data: dict[str, Any]) -> Any:
-    from pydantic import ValidationError
-
-    try:
-        return model.model_validate({k: v for k, v in data.items() if v is not None})
-    except ValidationError as error:
-        raise invalid_input(error) from None
 
 
 def _print_member(report: dict[str, Any]) -> None:

@@ -167,6 +167,14 @@ class Enrollment(_Input):
         return self
 
 
+def parse_enrollment(data: dict[str, Any]) -> Enrollment:
+    """Validate an enrollment; raise InvalidInput naming the first bad field."""
+    try:
+        return Enrollment.model_validate({k: v for k, v in data.items() if v is not None})
+    except ValidationError as error:
+        raise invalid_input(error) from None
+
+
 def content_hash(canonical: str) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 

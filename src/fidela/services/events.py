@@ -120,7 +120,7 @@ def _purchase(
     customer_id: CustomerId,
 ) -> Outcome:
     program.check_currency(event.currency, "currency")
-    if uow.events.order_exists(program_id, event.order_id):
+    if uow.events.existing_orders(program_id, [event.order_id]):
         raise Conflict("order_id", f"order {event.order_id} was already recorded")
     order = new_order(event)
     changes.new_orders.append((order, customer_id, cause.member_id, cause))

@@ -74,11 +74,3 @@ class EventRepository:
             order_refs,
         )
         return {row.order_ref for row in rows}
-
-    def order_exists(self, program_id: ProgramId, order_ref: str) -> bool:
-        found = self.connection.execute(
-            select(orders.c.order_ref).where(
-                orders.c.program_id == program_id, orders.c.order_ref == order_ref
-            )
-        ).first()
-        return found is not None
