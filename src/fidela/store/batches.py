@@ -1,9 +1,12 @@
 """Batched writes: rows as tuples, written in as few round trips as the database allows.
 
 The ledger writes tens of thousands of rows at a time (an import, an expiry run).
-SQLite takes them through `executemany` in-process; PostgreSQL through COPY for
-inserts and one `UPDATE ... FROM unnest(arrays)` per chunk for updates. Values are
-converted here exactly as the SQLAlchemy column types would store them.
+SQLite takes each batch as one JSON array, unpacked by `json_each` inside one
+statement: SQLite then runs the whole statement without Python's GIL, so a second
+thread can write while the first computes (an `executemany` takes the GIL back for
+every row). PostgreSQL takes COPY for inserts and one `UPDATE ... FROM
+unnest(arrays)` per chunk for updates. Values are converted here exactly as the
+SQLAlchemy column types would store them.
 """
 
 from __future__ import annotations
@@ -81,9 +84,10 @@ class BatchWriter:
     def _insert(self, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
         names = ", ".join(columns)
         if self.sqlite:
-            marks = ", ".join("?" * len(columns))
+            values = ", ".join(f"value ->> {i}" for i in range(len(columns)))
             self.connection.exec_driver_sql(
-                f"INSERT INTO {table.name} ({names}) VALUES ({marks})", rows
+                f"INSERT INTO {table.name} ({names}) SELECT {values} FROM json_each(?)",
+                (orjson.dumps(rows).decode(),),
             )
             return
         driver = self.connection.connection.driver_connection
@@ -105,10 +109,13 @@ class BatchWriter:
         rows: list[tuple[Any, ...]],
     ) -> None:
         if self.sqlite:
-            assignments = ", ".join(f"{column} = ?" for column in columns)
-            where = " AND ".join(f"{key} = ?" for key in keys)
+            names = [*columns, *keys]
+            value = {name: f"v.value ->> {i}" for i, name in enumerate(names)}
+            assignments = ", ".join(f"{column} = {value[column]}" for column in columns)
+            where = " AND ".join(f"{table.name}.{key} = {value[key]}" for key in keys)
             self.connection.exec_driver_sql(
-                f"UPDATE {table.name} SET {assignments} WHERE {where}", rows
+                f"UPDATE {table.name} SET {assignments} FROM json_each(?) AS v WHERE {where}",
+                (orjson.dumps(rows).decode(),),
             )
             return
         # One statement per batch: each column travels as one typed array, unnested.

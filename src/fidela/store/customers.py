@@ -91,9 +91,7 @@ class CustomerRepository:
         if not first_seen:
             return {}
         rows = self.connection.execute(
-            insert(customers).returning(
-                customers.c.external_id, customers.c.id, sort_by_parameter_order=True
-            ),
+            insert(customers).returning(customers.c.external_id, customers.c.id),
             [
                 {
                     "program_id": program_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlalchemy.engine import Connection
 from fidela.domain.errors import FidelaError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+SQLITE_AT_LEAST = (3, 38)  # the `->>` operator the batched writes use (store/batches.py)
 
 
 class SchemaOutdated(FidelaError):
@@ -36,6 +38,10 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     url = normalize_url(url)
     if not url.startswith("sqlite"):
         return create_engine(url, pool_size=pool_size, max_overflow=50, pool_pre_ping=True)
+    if sqlite3.sqlite_version_info < SQLITE_AT_LEAST:
+        wanted = ".".join(map(str, SQLITE_AT_LEAST))
+        have = sqlite3.sqlite_version
+        raise FidelaError("database", f"Fidela needs SQLite {wanted} or newer; Python has {have}")
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     # A connection is used by one thread at a time, but may be handed to the ledger's writer.

@@ -54,9 +54,7 @@ class MemberRepository:
         if not enrolled:
             return {}
         rows = self.connection.execute(
-            insert(members).returning(
-                members.c.customer_id, members.c.id, sort_by_parameter_order=True
-            ),
+            insert(members).returning(members.c.customer_id, members.c.id),
             [_new_member(program_id, c, at, None, None) for c, at in enrolled.items()],
         )
         return {CustomerId(c): MemberId(m) for c, m in rows}
