@@ -1,5 +1,6 @@
 """Importing history: CDNOW's real file and the CSV format, all or nothing, once."""
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -7,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from fidela.domain.errors import InvalidInput
+from fidela.domain.events import parse_event
 from fidela.domain.ids import ProgramId
 from fidela.services import imports, ledger, members, programs
 from fidela.services.imports import ImportInvalid
@@ -235,3 +237,35 @@ def test_an_import_announces_nothing_unless_asked(
     with uow:
         kinds = uow.connection.execute(select(outbox.c.kind).order_by(outbox.c.id)).scalars().all()
     assert kinds == ["member.enrolled", "tier.changed"]
+
+
+def test_an_imported_row_is_stored_as_the_validated_event_would_be(
+    uow: UnitOfWork, cafe_us: ProgramId, tmp_path: Path
+) -> None:
+    # 3.5 and 3.50 are equal amounts with different texts: each keeps its own.
+    rows = imports.read(write(tmp_path, "7 19970102 4 3.5\n7 19970103 4 3.50\n"), "cdnow")
+    imports.import_purchases(uow, cafe_us, rows, now=NOW)
+    with uow:
+        program = uow.programs.current(cafe_us).program
+        stored = uow.connection.execute(
+            select(events.c.idempotency_key, events.c.payload, events.c.content_hash).order_by(
+                events.c.event_no
+            )
+        ).all()
+    assert len(stored) == 2
+    for row, (key, payload, digest) in zip(rows, stored, strict=True):
+        sent = parse_event(
+            {
+                "type": "purchase",
+                "idempotency_key": key,
+                "customer": {"customer_id": row.customer_id},
+                "occurred_at": row.occurred_at(program).isoformat(),
+                "order_id": row.order_id,
+                "amount": str(row.amount),
+                "currency": "USD",
+                "lines": [{"quantity": row.quantity, "amount": str(row.amount)}],
+            }
+        )
+        assert digest == sent.encode().content_hash
+        assert payload == json.loads(sent.canonical())
+    assert stored[1].payload["amount"] == "3.50"

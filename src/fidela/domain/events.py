@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 import orjson
 from pydantic import (
@@ -55,6 +55,13 @@ class OrderLine(_Input):
     amount: NonNegative
 
 
+class Encoded(NamedTuple):
+    """An event's content as stored: canonical JSON, and its hash."""
+
+    canonical: str
+    content_hash: str
+
+
 class _Event(_Input):
     idempotency_key: Key
     customer: CustomerRef
@@ -65,9 +72,13 @@ class _Event(_Input):
         content = self.model_dump(mode="json", exclude={"idempotency_key"})
         return orjson.dumps(content, option=orjson.OPT_SORT_KEYS).decode()
 
+    def encode(self) -> Encoded:
+        """The canonical form and its hash: equal for a retry, different for a conflict."""
+        canonical = self.canonical()
+        return Encoded(canonical, content_hash(canonical))
+
     def content_hash(self) -> str:
-        """Hash of everything but the key: equal for a retry, different for a conflict."""
-        return content_hash(self.canonical())
+        return self.encode().content_hash
 
 
 class Purchase(_Event):

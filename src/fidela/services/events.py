@@ -11,10 +11,10 @@ from fidela.domain.errors import Conflict, InvalidInput, NotFound
 from fidela.domain.events import (
     Activity,
     Birthday,
+    Encoded,
     Event,
     Purchase,
     Refund,
-    content_hash,
     normalize_email,
 )
 from fidela.domain.ids import CustomerId, MemberId, ProgramId
@@ -142,13 +142,13 @@ def new_event(
     customer_id: CustomerId | None,
     member_id: MemberId | None,
     version: int,
-    canonical: str | None = None,
+    encoded: Encoded | None = None,
 ) -> NewEvent:
     """The stored form of an accepted event; its result is filled in once applied."""
-    canonical = canonical or event.canonical()
+    canonical, digest = encoded or event.encode()
     return NewEvent(
         key=event.idempotency_key,
-        content_hash=content_hash(canonical),
+        content_hash=digest,
         type=event.type,
         customer_id=customer_id,
         member_id=member_id,

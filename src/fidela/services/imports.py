@@ -23,9 +23,9 @@ from fidela.domain import members as member_rules
 from fidela.domain.errors import InvalidInput, Problem
 from fidela.domain.events import (
     CustomerRef,
+    Encoded,
     OrderLine,
     Purchase,
-    content_hash,
     normalize_email,
 )
 from fidela.domain.ids import CustomerId, MemberId, ProgramId
@@ -234,7 +234,20 @@ def import_purchases(
     An import replays history, so by default it announces nothing: its effects (tier
     changes, enrollments) are not written to the outbox unless `announce` is set.
     """
-    with uow, _collector_paused():
+    # The collector comes back once the import's objects are gone, so it never walks them.
+    with _collector_paused():
+        return _import(uow, program_id, rows, now, progress, announce)
+
+
+def _import(
+    uow: UnitOfWork,
+    program_id: ProgramId,
+    rows: list[PurchaseRow],
+    now: datetime,
+    progress: Callable[[int], None] | None,
+    announce: bool,
+) -> dict[str, Any]:
+    with uow:
         stored = uow.programs.current(program_id)
         program = stored.program
         fresh = _fresh(uow, program_id, _check_rows(program, rows, now))
@@ -342,14 +355,14 @@ class _Checked:
 
     row: PurchaseRow
     event: Purchase
-    canonical: str
-    content_hash: str
+    encoded: Encoded
 
 
 def _check_rows(program: Program, rows: list[PurchaseRow], now: datetime) -> list[_Checked]:
     problems = []
     checked = []
     customers: dict[tuple[str, str | None], CustomerRef] = {}  # one frozen ref per customer
+    lines: dict[tuple[int, str], tuple[OrderLine, ...]] = {}  # and per distinct line
     first_line: dict[str, int] = {}
     email_of: dict[str, str] = {}
     customer_of: dict[str, str] = {}
@@ -378,20 +391,19 @@ def _check_rows(program: Program, rows: list[PurchaseRow], now: datetime) -> lis
             reason = f"{at.isoformat()} is in the future"
             problems.append(Problem(f"line {row.line}.occurred_at", reason))
             continue
-        lines = (OrderLine.model_construct(quantity=row.quantity or 1, amount=row.amount),)
         # The reader checked every field already; building without validation saves half
         # the import's time and gives the same event (and hash) as a validated one.
         event = Purchase.model_construct(
             idempotency_key=f"import:{row.order_id}",
             customer=_customer_ref(customers, row),
             occurred_at=at,
+            type="purchase",
             order_id=row.order_id,
             amount=row.amount,
             currency=row.currency,
-            lines=lines if row.quantity else (),
+            lines=_lines(lines, row),
         )
-        canonical = event.canonical()
-        checked.append(_Checked(row, event, canonical, content_hash(canonical)))
+        checked.append(_Checked(row, event, event.encode()))
     if problems:
         raise ImportInvalid("rows", problems)
     return checked
@@ -403,7 +415,7 @@ def _fresh(uow: UnitOfWork, program_id: ProgramId, checked: list[_Checked]) -> l
     problems = [
         Problem(f"line {c.row.line}", f"{c.event.idempotency_key} was imported with other content")
         for c in checked
-        if known.get(c.event.idempotency_key, c.content_hash) != c.content_hash
+        if known.get(c.event.idempotency_key, c.encoded.content_hash) != c.encoded.content_hash
     ]
     fresh = [c for c in checked if c.event.idempotency_key not in known]
     taken = uow.events.existing_orders(program_id, [c.row.order_id for c in fresh])
@@ -431,9 +443,27 @@ def _customer_ref(
 ) -> CustomerRef:
     ref = known.get((row.customer_id, row.email))
     if ref is None:
-        ref = CustomerRef.model_construct(customer_id=row.customer_id, email=row.email)
+        ref = CustomerRef.model_construct(
+            customer_id=row.customer_id, email=row.email, member_id=None
+        )
         known[(row.customer_id, row.email)] = ref
     return ref
+
+
+def _lines(
+    known: dict[tuple[int, str], tuple[OrderLine, ...]], row: PurchaseRow
+) -> tuple[OrderLine, ...]:
+    """The order lines of a row: one line when the row counts its units, else none."""
+    if not row.quantity:
+        return ()
+    key = (row.quantity, str(row.amount))  # by text: 3.5 and 3.50 are equal, not the same
+    lines = known.get(key)
+    if lines is None:
+        line = OrderLine.model_construct(
+            sku=None, category=None, quantity=row.quantity, amount=row.amount
+        )
+        lines = known[key] = (line,)
+    return lines
 
 
 def _customers(
@@ -461,7 +491,7 @@ def _record_row(
 ) -> None:
     event = checked.event
     member_id = state.member_id if state is not None else None
-    cause = new_event(event, customer_id, member_id, version, checked.canonical)
+    cause = new_event(event, customer_id, member_id, version, checked.encoded)
     order = new_order(event)
     changes.events.append(cause)
     changes.new_orders.append((order, customer_id, member_id, cause))
