@@ -81,13 +81,45 @@ class BatchWriter:
         if rows:
             self._operations.append(partial(self._update, table, columns, keys, rows))
 
+    def insert_returning(
+        self,
+        table: Table,
+        columns: Sequence[str],
+        rows: list[tuple[Any, ...]],
+        returning: Sequence[str],
+    ) -> list[Row[Any]]:
+        """Insert at once (not queued) and return the `returning` columns of the new rows."""
+        found: list[Row[Any]] = []
+        names = ", ".join(columns)
+        for start in range(0, len(rows), UPDATE_CHUNK):
+            chunk = rows[start : start + UPDATE_CHUNK]
+            values, parameters = self._unpacked(table, columns, chunk)
+            found.extend(
+                self.connection.exec_driver_sql(
+                    f"INSERT INTO {table.name} ({names}) SELECT {values} "
+                    f"RETURNING {', '.join(returning)}",
+                    parameters,
+                )
+            )
+        return found
+
+    def _unpacked(
+        self, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]
+    ) -> tuple[str, tuple[Any, ...]]:
+        """A FROM source of `rows` as one parameter: a JSON array, or one array per column."""
+        if self.sqlite:
+            values = ", ".join(f"value ->> {i}" for i in range(len(columns)))
+            return f"{values} FROM json_each(?)", (orjson.dumps(rows).decode(),)
+        dialect = self.connection.dialect
+        arrays = ", ".join(f"%s::{table.c[name].type.compile(dialect)}[]" for name in columns)
+        return f"* FROM unnest({arrays})", tuple(list(column) for column in zip(*rows, strict=True))
+
     def _insert(self, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
         names = ", ".join(columns)
         if self.sqlite:
-            values = ", ".join(f"value ->> {i}" for i in range(len(columns)))
+            values, parameters = self._unpacked(table, columns, rows)
             self.connection.exec_driver_sql(
-                f"INSERT INTO {table.name} ({names}) SELECT {values} FROM json_each(?)",
-                (orjson.dumps(rows).decode(),),
+                f"INSERT INTO {table.name} ({names}) SELECT {values}", parameters
             )
             return
         driver = self.connection.connection.driver_connection

@@ -10,7 +10,7 @@ from sqlalchemy import Row, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from fidela.domain.ids import CustomerId, ProgramId
-from fidela.store.batches import rows_in_chunks
+from fidela.store.batches import BatchWriter, rows_in_chunks
 from fidela.store.tables import customers
 
 
@@ -90,16 +90,14 @@ class CustomerRepository:
         """Insert customers by shop id (and e-mail, if known); return their ids."""
         if not first_seen:
             return {}
-        rows = self.connection.execute(
-            insert(customers).returning(customers.c.external_id, customers.c.id),
+        write = BatchWriter(self.connection)
+        rows = write.insert_returning(
+            customers,
+            ("program_id", "external_id", "email", "first_seen_at"),
             [
-                {
-                    "program_id": program_id,
-                    "external_id": external_id,
-                    "email": email,
-                    "first_seen_at": at,
-                }
+                (program_id, external_id, email, write.time(at))
                 for external_id, (at, email) in first_seen.items()
             ],
+            returning=("external_id", "id"),
         )
-        return {external_id: CustomerId(id_) for external_id, id_ in rows}
+        return {row.external_id: CustomerId(row.id) for row in rows}

@@ -13,7 +13,7 @@ from fidela.domain.ids import CustomerId, MemberId, ProgramId
 from fidela.domain.ledger import Account, Wallet
 from fidela.domain.members import MemberState
 from fidela.domain.program import Program
-from fidela.store.batches import IN_CHUNK, rows_in_chunks
+from fidela.store.batches import IN_CHUNK, BatchWriter, rows_in_chunks
 from fidela.store.ledger import lot_from_row
 from fidela.store.tables import (
     customers,
@@ -24,6 +24,16 @@ from fidela.store.tables import (
     members,
     orders,
     transactions,
+)
+
+NEW_MEMBER_COLUMNS = (
+    "program_id",
+    "customer_id",
+    "enrolled_at",
+    "available",
+    "pending",
+    "debt",
+    "purchase_count",
 )
 
 
@@ -53,11 +63,14 @@ class MemberRepository:
         """Enroll customers at the given instants; return the new members' ids."""
         if not enrolled:
             return {}
-        rows = self.connection.execute(
-            insert(members).returning(members.c.customer_id, members.c.id),
-            [_new_member(program_id, c, at, None, None) for c, at in enrolled.items()],
+        write = BatchWriter(self.connection)
+        rows = write.insert_returning(
+            members,
+            NEW_MEMBER_COLUMNS,
+            [(program_id, c, write.time(at), 0, 0, 0, 0) for c, at in enrolled.items()],
+            returning=("customer_id", "id"),
         )
-        return {CustomerId(c): MemberId(m) for c, m in rows}
+        return {CustomerId(row.customer_id): MemberId(row.id) for row in rows}
 
     def ids_of_customers(self, customer_ids: Sequence[CustomerId]) -> dict[CustomerId, MemberId]:
         rows = rows_in_chunks(
