@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from itertools import groupby
+from typing import NamedTuple
 
 from fidela.domain.errors import InsufficientPoints
 from fidela.domain.ids import EventNo, LotNo, MemberId, ProgramId, Seq
@@ -73,8 +74,9 @@ class Lot:
         return (self.expires_at is None, self.expires_at or self.earned_at, self.earned_at)
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(NamedTuple):
+    """One account's share of a transaction; a tuple, as millions are built by an import."""
+
     account: Account
     amount: int
     lot: Lot | None = None
@@ -104,8 +106,7 @@ class Transaction:
         return -self.points(Account.ISSUED)
 
 
-@dataclass(frozen=True)
-class Grant:
+class Grant(NamedTuple):
     """Points a rule grants: `rule_id` names the rule, for the member's history."""
 
     rule_id: str
@@ -206,10 +207,10 @@ class Wallet:
 
     def expire(self, at: datetime) -> list[Transaction]:
         """Expire every lot whose expiry is at or before `at`, one transaction per instant."""
-        due = sorted(
-            (lot for lot in self.lots if lot.expires_at is not None and lot.expires_at <= at),
-            key=Lot.spend_order,
-        )
+        due = [lot for lot in self.lots if lot.expires_at is not None and lot.expires_at <= at]
+        if not due:
+            return []
+        due.sort(key=Lot.spend_order)
         transactions = []
         for instant, lots in groupby(due, key=lambda lot: lot.expires_at):
             assert instant is not None
@@ -223,10 +224,12 @@ class Wallet:
 
     def release(self, at: datetime) -> list[Transaction]:
         """Make pending lots whose waiting time is over available, one transaction per instant."""
-        due = sorted(
-            (lot for lot in self.lots if lot.pending_until is not None and lot.pending_until <= at),
-            key=lambda lot: lot.pending_until or at,
-        )
+        due = [
+            lot for lot in self.lots if lot.pending_until is not None and lot.pending_until <= at
+        ]
+        if not due:
+            return []
+        due.sort(key=lambda lot: lot.pending_until or at)
         transactions = []
         for instant, lots in groupby(due, key=lambda lot: lot.pending_until):
             assert instant is not None

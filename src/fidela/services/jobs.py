@@ -13,6 +13,7 @@ from fidela.store.ledger import Changes
 from fidela.store.unit_of_work import UnitOfWork
 
 BATCH = 2000  # members per transaction
+STEP = 5000  # transactions posted at a time: the next members are computed while they are written
 
 
 def run_due(
@@ -46,6 +47,9 @@ def run_due(
                     t.points(Account.EXPIRED) for t in outcome.transactions
                 )
                 counts.update(effect.kind for effect in outcome.effects)
+                if len(changes.transactions) >= STEP:
+                    uow.ledger.post(program_id, changes, now, in_background=True)
+                    changes = Changes(program)
             uow.ledger.post(program_id, changes, now)
             uow.commit()
         after = due[-1]

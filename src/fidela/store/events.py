@@ -12,7 +12,7 @@ from fidela.domain.events import OrderLine
 from fidela.domain.ids import ProgramId
 from fidela.domain.members import OrderState
 from fidela.store.batches import rows_in_chunks
-from fidela.store.ledger import lot_from_row
+from fidela.store.ledger import LOT_FIELDS, lot_from_row
 from fidela.store.tables import events, lots, orders
 
 
@@ -46,7 +46,7 @@ class EventRepository:
         if row is None:
             return None
         own_lots = self.connection.execute(
-            select(lots)
+            select(*LOT_FIELDS)
             .where(lots.c.program_id == program_id, lots.c.order_ref == order_ref)
             .order_by(lots.c.lot_no)
         )

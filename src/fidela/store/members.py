@@ -14,7 +14,7 @@ from fidela.domain.ledger import Account, Wallet
 from fidela.domain.members import MemberState
 from fidela.domain.program import Program
 from fidela.store.batches import IN_CHUNK, BatchWriter, rows_in_chunks
-from fidela.store.ledger import lot_from_row
+from fidela.store.ledger import LOT_FIELDS, lot_from_row
 from fidela.store.tables import (
     customers,
     events,
@@ -150,11 +150,13 @@ class MemberRepository:
                 last_birthday_year=row.last_birthday_year,
                 reminded_until=row.reminded_until,
             )
-            for row in execute(select(members).where(members.c.id.in_(member_ids)))
+            for row in execute(select(members).where(members.c.id.in_(member_ids))).all()
         }
-        open_lots = select(lots).where(lots.c.member_id.in_(member_ids), lots.c.remaining > 0)
-        for row in execute(open_lots.order_by(lots.c.lot_no)):
-            states[MemberId(row.member_id)].wallet.lots.append(lot_from_row(row))
+        open_lots = select(*LOT_FIELDS, lots.c.member_id).where(
+            lots.c.member_id.in_(member_ids), lots.c.remaining > 0
+        )
+        for lot in execute(open_lots.order_by(lots.c.lot_no)).all():
+            states[MemberId(lot.member_id)].wallet.lots.append(lot_from_row(lot))
         if program.tiers is not None:
             reviews = [s.tier_review_at for s in states.values() if s.tier_review_at]
             since = min([at, *reviews]) - timedelta(days=program.tiers.window_days)
@@ -177,7 +179,7 @@ class MemberRepository:
 
     def _qualifying(
         self, program: Program, member_ids: Sequence[MemberId], since: datetime
-    ) -> list[Row[Any]]:
+    ) -> Sequence[Sequence[Any]]:
         assert program.tiers is not None
         in_window = and_(orders.c.member_id.in_(member_ids), orders.c.occurred_at > since)
         if program.tiers.metric == "spend":

@@ -7,7 +7,9 @@ distributed by member later. Ledger rows are numbered per program (`seq`, `lot_n
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -53,6 +55,20 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def result_processor(
+        self, dialect: Dialect, coltype: object
+    ) -> Callable[[Any], datetime | None] | None:
+        """On SQLite, read the stored UTC text directly: times repeat, so parse each once."""
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+        return _utc_from_text
+
+
+@lru_cache(maxsize=1 << 16)
+def _utc_from_text(text: str | None) -> datetime | None:
+    """An instant stored on SQLite as 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC."""
+    return None if text is None else datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 metadata = MetaData(
