@@ -196,77 +196,11 @@ class LedgerRepository:
             self.wait()
             head = self._heads[program_id] = self.head(program_id, lock=True)
         write = BatchWriter(self.connection)
-        time, as_json = write.time, write.json
+        time = write.time
         recorded = time(recorded_at)
-        event_rows = []
-        for event in changes.events:
-            head.last_event_no += 1
-            event.event_no = EventNo(head.last_event_no)
-            event_rows.append(
-                (
-                    program_id,
-                    event.event_no,
-                    event.key,
-                    event.content_hash,
-                    event.type,
-                    event.customer_id,
-                    event.member_id,
-                    time(event.occurred_at),
-                    recorded,
-                    event.program_version,
-                    event.payload,
-                    as_json(event.result),
-                )
-            )
+        write.insert(events, EVENT_COLUMNS, _event_rows(head, program_id, changes, write, recorded))
         new_lots, changed_lots = self._number_lots(head, changes)
-        seqs: list[Seq] = []
-        transaction_rows = []
-        line_rows: list[tuple[Any, ...]] = []
-        for transaction, member_id, cause in changes.transactions:
-            head.last_seq += 1
-            seq = Seq(head.last_seq)
-            event_no = cause.event_no if cause else None
-            entries = [
-                (
-                    line.account.value,
-                    line.amount,
-                    line.lot.lot_no if line.lot else None,
-                    line.rule_id,
-                )
-                for line in transaction.lines
-            ]
-            head.last_hash = chain_hash(
-                head.last_hash,
-                program_id,
-                seq,
-                member_id,
-                transaction.kind.value,
-                transaction.occurred_at,
-                event_no,
-                transaction.actor,
-                transaction.reason,
-                entries,
-            )
-            seqs.append(seq)
-            transaction_rows.append(
-                (
-                    program_id,
-                    seq,
-                    member_id,
-                    transaction.kind.value,
-                    time(transaction.occurred_at),
-                    recorded,
-                    event_no,
-                    transaction.actor,
-                    transaction.reason,
-                    head.last_hash,
-                )
-            )
-            line_rows.extend(
-                (program_id, seq, line_no, member_id, *entry)
-                for line_no, entry in enumerate(entries)
-            )
-        write.insert(events, EVENT_COLUMNS, event_rows)
+        seqs, transaction_rows, line_rows = _chain(head, program_id, changes, write, recorded)
         write.insert(transactions, TRANSACTION_COLUMNS, transaction_rows)
         write.insert(lines, LINE_COLUMNS, line_rows)
         write.insert(
@@ -303,7 +237,14 @@ class LedgerRepository:
             outbox,
             ("program_id", "member_id", "kind", "occurred_at", "data", "delivered"),
             [
-                (program_id, member_id, effect.kind, time(effect.at), as_json(effect.data), False)
+                (
+                    program_id,
+                    member_id,
+                    effect.kind,
+                    time(effect.at),
+                    write.json(effect.data),
+                    False,
+                )
                 for member_id, effect in (changes.effects if changes.announce else [])
             ],
         )
@@ -508,6 +449,82 @@ class LedgerRepository:
             select(lots.c.lot_no, lots.c.remaining).where(lots.c.program_id == program_id)
         )
         return {LotNo(lot_no): int(remaining) for lot_no, remaining in rows}
+
+
+def _event_rows(
+    head: Head, program_id: ProgramId, changes: Changes, write: BatchWriter, recorded: Any
+) -> list[tuple[Any, ...]]:
+    """Number the new events after the head's last one; their rows."""
+    rows = []
+    for event in changes.events:
+        head.last_event_no += 1
+        event.event_no = EventNo(head.last_event_no)
+        rows.append(
+            (
+                program_id,
+                event.event_no,
+                event.key,
+                event.content_hash,
+                event.type,
+                event.customer_id,
+                event.member_id,
+                write.time(event.occurred_at),
+                recorded,
+                event.program_version,
+                event.payload,
+                write.json(event.result),
+            )
+        )
+    return rows
+
+
+def _chain(
+    head: Head, program_id: ProgramId, changes: Changes, write: BatchWriter, recorded: Any
+) -> tuple[list[Seq], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Number the transactions and chain each one's hash to the last; their rows and lines'."""
+    seqs: list[Seq] = []
+    transaction_rows = []
+    line_rows: list[tuple[Any, ...]] = []
+    for transaction, member_id, cause in changes.transactions:
+        head.last_seq += 1
+        seq = Seq(head.last_seq)
+        event_no = cause.event_no if cause else None
+        kind = transaction.kind.value
+        entries = [
+            (line.account.value, line.amount, line.lot.lot_no if line.lot else None, line.rule_id)
+            for line in transaction.lines
+        ]
+        head.last_hash = chain_hash(
+            head.last_hash,
+            program_id,
+            seq,
+            member_id,
+            kind,
+            transaction.occurred_at,
+            event_no,
+            transaction.actor,
+            transaction.reason,
+            entries,
+        )
+        seqs.append(seq)
+        transaction_rows.append(
+            (
+                program_id,
+                seq,
+                member_id,
+                kind,
+                write.time(transaction.occurred_at),
+                recorded,
+                event_no,
+                transaction.actor,
+                transaction.reason,
+                head.last_hash,
+            )
+        )
+        line_rows += [
+            (program_id, seq, line_no, member_id, *entry) for line_no, entry in enumerate(entries)
+        ]
+    return seqs, transaction_rows, line_rows
 
 
 # A lot's columns in the order of Lot's fields: `select(*LOT_FIELDS, ...)`, then lot_from_row.
