@@ -17,6 +17,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 
 from fidela.store.database import make_engine, upgrade
+from fidela.store.tables import metadata
 
 BACKENDS = ("sqlite", "postgresql")
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -82,6 +83,45 @@ def driver_connection(engine: Engine) -> Iterator[Any]:
         yield pooled.driver_connection
     finally:
         pooled.close()
+
+
+def copy_database(source: Engine, target: Engine) -> None:
+    """Give `target`, a fresh database of the same backend, every row of `source`.
+
+    Both are built by the same migrations, so the copy has the same rows, constraints
+    and indexes. SQLite copies the file through its backup API (which reads the WAL
+    too); PostgreSQL copies each table, in foreign-key order, with INSERT ... SELECT
+    from the other schema, then VACUUM ANALYZE, so that autovacuum does not visit the
+    copy later, while something is timed. Sequences are not copied: rows written later
+    by plain SQL carry their ids.
+    """
+    if source.dialect.name == "sqlite":
+        with driver_connection(source) as original, driver_connection(target) as copy:
+            original.backup(copy)
+        return
+    with _reading(source) as connection:
+        schema = connection.exec_driver_sql("SELECT current_schema()").scalar()
+    with target.begin() as connection:
+        for table in metadata.sorted_tables:
+            names = ", ".join(column.name for column in table.columns)
+            connection.exec_driver_sql(
+                f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {schema}.{table.name}"
+            )
+    tables = ", ".join(table.name for table in metadata.sorted_tables)
+    with target.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql(f"VACUUM ANALYZE {tables}")
+
+
+def checkpoint(engine: Engine) -> None:
+    """Write the write-ahead log into the database files now, not while something is timed.
+
+    On SQLite, this file's WAL, emptied; on PostgreSQL, CHECKPOINT, which is the whole
+    server's (it needs a superuser or the pg_checkpoint role, as the default URL has).
+    """
+    sqlite = engine.dialect.name == "sqlite"
+    with driver_connection(engine) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)" if sqlite else "CHECKPOINT")
+        connection.commit()
 
 
 def server_version(engine: Engine) -> str:

@@ -10,6 +10,12 @@ purchase makes exactly one lot and the setup stays simple). Lots expire 365 days
 they are earned, so none expires during the import. Then `jobs.run_due` at
 2026-12-31 expires every lot; that is what is timed, as lots expired per second. The
 ledger is checked afterwards (summary and a timed full verification).
+
+The raw ceiling, for context: before run_due, the database is copied (untimed) into a
+second fresh one; afterwards, what run_due wrote (its new transactions, lines and
+outbox rows, and the new values of the lots, members and ledger head it changed) is
+read back and written into the copy with plain batched SQL in one transaction, timed.
+The ratio raw/Fidela says how much of the database's own speed run_due keeps.
 """
 
 from __future__ import annotations
@@ -28,9 +34,19 @@ import yaml
 from sqlalchemy import Engine
 
 from bench import report
-from bench.databases import driver_connection, fresh_database, server_version
+from bench.ceiling import TableRows, read_table, reading, store
+from bench.databases import (
+    checkpoint,
+    copy_database,
+    count_rows,
+    driver_connection,
+    fresh_database,
+    server_version,
+)
 from fidela.domain.ids import ProgramId
 from fidela.services import imports, jobs, ledger, programs
+from fidela.store import tables
+from fidela.store.ledger import MEMBER_STATE_COLUMNS
 from fidela.store.unit_of_work import UnitOfWork
 
 ROOT = Path(__file__).parent.parent
@@ -45,6 +61,20 @@ DEFAULT_LOTS_PER_MEMBER = 10
 GOAL_LOTS_PER_SECOND = 20_000
 SEED = 20250101
 PROGRAM_NOTE = "examples/cafe-usd.yaml without `tiers` and the `tenth-visit` rule"
+RAW_METHOD = {
+    "sqlite": "sqlite3 executemany: one INSERT per table of new rows, "
+    "one UPDATE ... WHERE key per table of changed rows; one transaction",
+    "postgresql": "psycopg COPY FROM STDIN of the new rows; changed rows COPYed into a "
+    "temporary table, then one UPDATE ... FROM it per table; one transaction",
+}
+# The columns run_due's writes set (LedgerRepository.post), in the rows it changes.
+CHANGED_COLUMNS = {
+    tables.lots: ("remaining", "pending_until"),
+    tables.members: MEMBER_STATE_COLUMNS,
+    tables.ledger_heads: ("last_seq", "last_hash", "last_lot_no", "last_event_no"),
+}
+# Tables whose rows the raw database must count as Fidela's does, besides the open lots.
+CHECKED_TABLES = ["transactions", "lines", "lots", "members", "outbox", "events"]
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -117,19 +147,25 @@ def write_history(path: Path, members: int, lots_per_member: int) -> None:
 
 
 def measure(backend: str, postgres_url: str, program_file: Path, history: Path) -> dict[str, Any]:
-    """Import the history (setup), time the expiry run, then check and verify the ledger."""
+    """Import the history (setup), time the expiry run and its raw ceiling, check the ledger."""
     with fresh_database(backend, postgres_url, "expiry") as engine:
         uow = UnitOfWork(engine)
         text = program_file.read_text(encoding="utf-8")
         program_id = programs.apply(uow, text, now=IMPORT_NOW).program_id
         figures = {"database": server_version(engine), **import_history(uow, program_id, history)}
         before = ledger_state(engine)
-        report.step(f"expiring: run_due at {EXPIRY_NOW.isoformat()}")
-        counts, seconds = report.timed(
-            lambda: jobs.run_due(uow, program_id, now=EXPIRY_NOW, progress=Progress())
+        with fresh_database(backend, postgres_url, "expiry_raw") as snapshot:
+            take_snapshot(engine, snapshot, before)
+            report.step(f"expiring: run_due at {EXPIRY_NOW.isoformat()}")
+            counts, seconds = report.timed(
+                lambda: jobs.run_due(uow, program_id, now=EXPIRY_NOW, progress=Progress())
+            )
+            after = ledger_state(engine)
+            figures.update(expiry_figures(before, after, counts, seconds))
+            figures.update(raw_ceiling(engine, snapshot, before))
+        figures["ratio_percent"] = round(
+            100 * figures["raw_seconds"] / figures["expiry_seconds"], 1
         )
-        after = ledger_state(engine)
-        figures.update(expiry_figures(before, after, counts, seconds))
         figures.update(check_ledger(uow, program_id))
     figures["peak_rss_mib_so_far"] = round(report.peak_rss_mib(), 1)
     return figures
@@ -156,11 +192,14 @@ class Progress:
 
 
 def ledger_state(engine: Engine) -> dict[str, int]:
-    """Lots still open, all lots, and the ledger's last transaction number."""
+    """Lots still open and their points, all lots, members' points, the last numbers used."""
     queries = {
         "open_lots": "SELECT count(*) FROM lots WHERE remaining > 0",
+        "open_points": "SELECT coalesce(sum(remaining), 0) FROM lots",
         "lots": "SELECT count(*) FROM lots",
+        "available_points": "SELECT coalesce(sum(available), 0) FROM members",
         "last_seq": "SELECT coalesce(max(last_seq), 0) FROM ledger_heads",
+        "last_outbox_id": "SELECT coalesce(max(id), 0) FROM outbox",
     }
     with driver_connection(engine) as connection:
         cursor = connection.cursor()
@@ -171,6 +210,20 @@ def ledger_state(engine: Engine) -> dict[str, int]:
         cursor.close()
         connection.rollback()
     return state
+
+
+def take_snapshot(engine: Engine, snapshot: Engine, before: dict[str, int]) -> None:
+    """Copy the database before expiry into `snapshot` (untimed), for the raw ceiling.
+
+    Both databases' writes are then checkpointed, so that run_due's time does not
+    include writing the copy to disk.
+    """
+    report.step("copying the database before expiry, for the raw ceiling")
+    copy_database(engine, snapshot)
+    if ledger_state(snapshot) != before:
+        raise AssertionError("the copy of the database differs from the original")
+    checkpoint(snapshot)
+    checkpoint(engine)
 
 
 def expiry_figures(
@@ -187,6 +240,62 @@ def expiry_figures(
         "transactions_written": after["last_seq"] - before["last_seq"],
         "run_due_report": counts,
     }
+
+
+def raw_ceiling(engine: Engine, snapshot: Engine, before: dict[str, int]) -> dict[str, Any]:
+    """Time the snapshot storing what run_due wrote, then check it matches Fidela's database."""
+    report.step("reading back what run_due wrote")
+    inserted, updated = read_written(engine, snapshot, before)
+    checkpoint(snapshot)  # run_due's writes, on PostgreSQL: not while the raw load is timed
+    report.step(f"raw ceiling: {RAW_METHOD[snapshot.dialect.name]}")
+    seconds = store(snapshot, inserted, updated)
+    fidela_counts, raw_counts = raw_check(engine), raw_check(snapshot)
+    if raw_counts != fidela_counts:
+        raise AssertionError(f"the raw database holds {raw_counts}, Fidela's {fidela_counts}")
+    return {
+        "raw_seconds": round(seconds, 3),
+        "raw_method": RAW_METHOD[snapshot.dialect.name],
+        "raw_rows_inserted": {rows.table.name: len(rows.rows) for rows in inserted},
+        "raw_rows_updated": {rows.table.name: len(rows.rows) for rows in updated},
+    }
+
+
+def read_written(
+    engine: Engine, snapshot: Engine, before: dict[str, int]
+) -> tuple[list[TableRows], list[TableRows]]:
+    """What run_due wrote, as the driver returns it: new rows, and changed rows' new values.
+
+    New rows are numbered past the ledger's last transaction and the outbox's last id
+    before the run. Changed rows are those whose CHANGED_COLUMNS differ from the
+    snapshot's (here every lot and member: each loses its points), keyed by primary key.
+    """
+    last_seq, last_outbox_id = before["last_seq"], before["last_outbox_id"]
+    with reading(engine) as cursor:
+        inserted = [
+            read_table(cursor, tables.transactions, where=f"seq > {last_seq}"),
+            read_table(cursor, tables.lines, where=f"seq > {last_seq}"),
+            read_table(cursor, tables.outbox, where=f"id > {last_outbox_id}"),
+        ]
+        after = [
+            read_table(cursor, table, [*table.primary_key.columns.keys(), *columns])
+            for table, columns in CHANGED_COLUMNS.items()
+        ]
+    with reading(snapshot) as cursor:
+        updated = [_changed(rows, read_table(cursor, rows.table, rows.columns)) for rows in after]
+    return inserted, updated
+
+
+def _changed(after: TableRows, before: TableRows) -> TableRows:
+    """The rows of `after` not in `before`: those whose values changed."""
+    unchanged = set(before.rows)
+    return TableRows(
+        after.table, after.columns, [row for row in after.rows if row not in unchanged]
+    )
+
+
+def raw_check(engine: Engine) -> dict[str, int]:
+    """What must be equal in Fidela's database and the raw one after the writes."""
+    return {**ledger_state(engine), **count_rows(engine, CHECKED_TABLES)}
 
 
 def check_ledger(uow: UnitOfWork, program_id: ProgramId) -> dict[str, Any]:
@@ -220,6 +329,8 @@ def print_figures(backend: str, figures: dict[str, Any]) -> None:
         ("expiry (run_due)", f"{figures['expiry_seconds']:.1f} s"),
         ("lots expired", f"{figures['lots_expired']:,} ({figures['lots_open_after']:,} left)"),
         ("lots per second", f"{speed:,}  (goal ≥ {GOAL_LOTS_PER_SECOND:,}: {met})"),
+        ("raw ceiling", f"{figures['raw_seconds']:.2f} s for the same writes"),
+        ("raw method", figures["raw_method"]),
         ("transactions", f"{figures['transactions_written']:,} written by run_due"),
         ("issued/expired", f"{summary['issued']:,} / {summary['expired']:,} points"),
         ("outstanding", f"{summary['outstanding']:,}  (all expired: {figures['all_expired']})"),
@@ -231,6 +342,8 @@ def print_figures(backend: str, figures: dict[str, Any]) -> None:
     ]
     print(f"\n{backend} ({figures['database']})")
     print(report.table(lines))
+    ratio = figures["ratio_percent"]
+    print(f"  run_due reaches {ratio:.0f} % of the raw ceiling (no goal: for context)")
     if not passed(figures):
         print(f"  CHECK FAILED: {figures['verify_problem'] or 'not every lot expired'}")
 

@@ -15,16 +15,15 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from psycopg.types.string import TextLoader
-from sqlalchemy import Engine, Table
+from sqlalchemy import Engine
 
 from bench import report
-from bench.databases import count_rows, driver_connection, fresh_database, server_version
+from bench.ceiling import TableRows, read_table, reading, store
+from bench.databases import count_rows, fresh_database, server_version
 from fidela.services import programs
 from fidela.store.tables import ledger_heads, metadata
 from fidela.store.tables import programs as programs_table
@@ -42,15 +41,6 @@ RAW_METHOD = {
     "sqlite": "sqlite3 executemany, one INSERT per table, one transaction",
     "postgresql": "psycopg COPY FROM STDIN per table (the fastest plain way), one transaction",
 }
-
-
-@dataclass(frozen=True)
-class TableRows:
-    """A table's rows as the driver returns them, in primary-key order."""
-
-    table: Table
-    columns: list[str]
-    rows: list[tuple[Any, ...]]
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -113,7 +103,7 @@ def measure_round(backend: str, postgres_url: str) -> dict[str, Any]:
         with fresh_database(backend, postgres_url, "raw") as raw:
             copy_program(engine, raw)
             report.step(f"raw ceiling: {RAW_METHOD[backend]}")
-            figures["raw_seconds"] = round(load_raw(raw, written), 3)
+            figures["raw_seconds"] = round(store(raw, written), 3)
             raw_rows = count_rows(raw, [t.table.name for t in written])
     if raw_rows != figures["rows_written"]:
         raise AssertionError(
@@ -132,76 +122,17 @@ def import_with_fidela(engine: Engine) -> dict[str, Any]:
 
 
 def read_written(engine: Engine) -> list[TableRows]:
-    """Every row of the tables an import writes, in foreign-key order, as the driver gives it.
-
-    SQLite's driver returns the stored values untouched (times are text); on PostgreSQL
-    JSON columns are read as their text, so that COPY writes them back unchanged.
-    """
+    """Every row of the tables an import writes, in foreign-key order, as the driver gives it."""
     tables = [table for table in metadata.sorted_tables if table.name in WRITTEN]
-    with driver_connection(engine) as connection:
-        cursor = connection.cursor()
-        if engine.dialect.name == "postgresql":
-            for json_type in ("json", "jsonb"):
-                cursor.adapters.register_loader(json_type, TextLoader)
-        written = [_read_table(cursor, table) for table in tables]
-        cursor.close()
-        connection.rollback()
-    return written
-
-
-def _read_table(cursor: Any, table: Table) -> TableRows:
-    columns = [column.name for column in table.columns]
-    order = ", ".join(column.name for column in table.primary_key.columns)
-    cursor.execute(f"SELECT {', '.join(columns)} FROM {table.name} ORDER BY {order}")
-    return TableRows(table, columns, [tuple(row) for row in cursor.fetchall()])
+    with reading(engine) as cursor:
+        return [read_table(cursor, table) for table in tables]
 
 
 def copy_program(source: Engine, target: Engine) -> None:
     """Give the raw database Fidela's program and ledger head rows, untimed, for the keys."""
-    for table in (programs_table, ledger_heads):
-        with driver_connection(source) as connection:
-            cursor = connection.cursor()
-            rows = _read_table(cursor, table)
-            cursor.close()
-            connection.rollback()
-        with driver_connection(target) as connection:
-            connection.cursor().executemany(_insert(target, rows), rows.rows)
-            connection.commit()
-
-
-def _insert(engine: Engine, rows: TableRows) -> str:
-    mark = "?" if engine.dialect.name == "sqlite" else "%s"
-    marks = ", ".join([mark] * len(rows.columns))
-    return f"INSERT INTO {rows.table.name} ({', '.join(rows.columns)}) VALUES ({marks})"
-
-
-def load_raw(engine: Engine, written: list[TableRows]) -> float:
-    """Store `written` with plain batched SQL in one transaction; return the seconds taken."""
-    with driver_connection(engine) as connection:
-        if engine.dialect.name == "sqlite":
-            return _load_sqlite(engine, connection, written)
-        return _load_postgres(connection, written)
-
-
-def _load_sqlite(engine: Engine, connection: Any, written: list[TableRows]) -> float:
-    start = time.perf_counter()
-    connection.execute("BEGIN IMMEDIATE")
-    for rows in written:
-        connection.executemany(_insert(engine, rows), rows.rows)
-    connection.execute("COMMIT")
-    return time.perf_counter() - start
-
-
-def _load_postgres(connection: Any, written: list[TableRows]) -> float:
-    start = time.perf_counter()
-    with connection.cursor() as cursor:
-        for rows in written:
-            names = ", ".join(rows.columns)
-            with cursor.copy(f"COPY {rows.table.name} ({names}) FROM STDIN") as copy:
-                for row in rows.rows:
-                    copy.write_row(row)
-    connection.commit()
-    return time.perf_counter() - start
+    with reading(source) as cursor:
+        rows = [read_table(cursor, table) for table in (programs_table, ledger_heads)]
+    store(target, rows)
 
 
 def print_figures(backend: str, figures: dict[str, Any]) -> None:
