@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx2
 import pytest
 from sqlalchemy import Engine, update
 
@@ -152,3 +157,54 @@ def test_verifying_an_unknown_program_is_an_error_not_a_broken_ledger(fidela) ->
     verified = fidela("ledger", "verify", "--program", "nope")
     assert verified.returncode == 2
     assert "no program nope" in verified.stderr
+
+
+def test_keys_are_created_listed_and_revoked_and_serve_answers_with_them(
+    fidela, engine: Engine, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    assert fidela("program", "apply", str(EXAMPLES / "cafe.yaml"), "--now", NOW).returncode == 0
+    created = fidela("keys", "create", "--role", "integration", "--name", "till 1")
+    assert created.returncode == 0, created.stderr
+    key = json.loads(created.stdout)
+    assert key["key"].startswith(f"fdl_{key['key_id']}_")
+    listed = json.loads(fidela("keys", "list").stdout)
+    assert [k["key_id"] for k in listed] == [key["key_id"]]
+    assert key["key"] not in fidela("keys", "list").stdout
+    with _serving(engine, tmp_path) as base:
+        headers = {"Authorization": f"Bearer {key['key']}"}
+        members = f"{base}/v1/programs/cafe-lumiere/members/nobody@example.com"
+        assert httpx2.get(f"{base}/health").json() == {"status": "ok"}
+        assert httpx2.get(members, headers=headers).status_code == 404
+        assert fidela("keys", "revoke", key["key_id"]).returncode == 0
+        assert httpx2.get(members, headers=headers).status_code == 401
+    assert fidela("keys", "create", "--role", "root", "--name", "x").returncode == 2
+
+
+@contextmanager
+def _serving(engine: Engine, tmp_path: Path) -> Iterator[str]:
+    """`fidela serve` on a free loopback port, until the block ends."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "FIDELA_DATABASE_URL": engine.url.render_as_string(hide_password=False)}
+    with subprocess.Popen(
+        [sys.executable, "-m", "fidela", "serve", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as server:
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(100):
+                try:
+                    httpx2.get(f"{base}/health")
+                    break
+                except httpx2.TransportError:
+                    assert server.poll() is None, server.stderr.read() if server.stderr else ""
+                    time.sleep(0.1)
+            yield base
+        finally:
+            server.terminate()
+            server.wait(timeout=10)

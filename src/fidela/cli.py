@@ -20,7 +20,17 @@ from fidela.config import Settings
 from fidela.domain.errors import FidelaError, InvalidInput, NotFound, ProgramInvalid
 from fidela.domain.events import parse_enrollment, parse_event
 from fidela.domain.ids import MemberId, ProgramId
-from fidela.services import adjustments, events, imports, jobs, ledger, members, programs, rewards
+from fidela.services import (
+    adjustments,
+    events,
+    imports,
+    jobs,
+    keys,
+    ledger,
+    members,
+    programs,
+    rewards,
+)
 from fidela.store.database import check_schema, make_engine, upgrade
 from fidela.store.unit_of_work import UnitOfWork
 
@@ -37,6 +47,7 @@ voucher_app = typer.Typer(help="Validate and consume vouchers at the till.", no_
 ledger_app = typer.Typer(help="Verify and summarize the ledger.", no_args_is_help=True)
 jobs_app = typer.Typer(help="Run scheduled work.", no_args_is_help=True)
 import_app = typer.Typer(help="Import purchase history.", no_args_is_help=True)
+keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 for name, sub in (
     ("program", program_app),
     ("member", member_app),
@@ -46,6 +57,7 @@ for name, sub in (
     ("ledger", ledger_app),
     ("jobs", jobs_app),
     ("import", import_app),
+    ("keys", keys_app),
 ):
     app.add_typer(sub, name=name)
 
@@ -416,6 +428,51 @@ def demo(
         for title, data in report.items():
             out.rule(title)
             _print_json(data)
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option(help="admin or integration")],
+    name: Annotated[str, typer.Option(help="Who or what uses the key, e.g. 'web shop'.")],
+    program: ProgramOption = None,
+) -> None:
+    """Create an API key; it is printed once and cannot be shown again."""
+    with _errors():
+        uow = _uow()
+        created = keys.create(uow, _program(uow, program), role=role, name=name, now=_now(None))
+        _print_json(created)
+        err.print("Keep the key now: Fidela stores only its digest.", style="yellow")
+
+
+@keys_app.command("list")
+def keys_list(program: ProgramOption = None) -> None:
+    """The program's keys, revoked ones too; never their secrets."""
+    with _errors():
+        uow = _uow()
+        _print_json(keys.listed(uow, _program(uow, program)))
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str, program: ProgramOption = None) -> None:
+    """Revoke a key at once."""
+    with _errors():
+        uow = _uow()
+        keys.revoke(uow, _program(uow, program), key_id, now=_now(None))
+        out.print(f"key {key_id} revoked")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    workers: Annotated[int, typer.Option(help="Processes answering requests.")] = 1,
+) -> None:
+    """Serve the HTTP API (OpenAPI at /openapi.json) on the configured database."""
+    import uvicorn
+
+    with _errors():
+        check_schema(_engine())
+    uvicorn.run("fidela.api.app:from_settings", factory=True, host=host, port=port, workers=workers)
 
 
 def _read(file: Path) -> str:

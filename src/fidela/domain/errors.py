@@ -31,6 +31,18 @@ class NotFound(FidelaError):
     status = 404
 
 
+class Unauthorized(FidelaError):
+    """No valid credentials: a missing, malformed, unknown or revoked key."""
+
+    status = 401
+
+
+class Forbidden(FidelaError):
+    """Valid credentials that do not allow this: another program's key, or a weaker role."""
+
+    status = 403
+
+
 class Conflict(FidelaError):
     """The request contradicts what is stored (e.g. an idempotency key reused with new content)."""
 

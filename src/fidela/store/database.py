@@ -12,6 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 
 from fidela.domain.errors import FidelaError
 
@@ -21,6 +22,12 @@ SQLITE_AT_LEAST = (3, 38)  # the `->>` operator the batched writes use (store/ba
 
 class SchemaOutdated(FidelaError):
     """The database's schema is older (or newer) than this version of Fidela."""
+
+    status = 503
+
+
+class DatabaseUnavailable(FidelaError):
+    """The database does not answer."""
 
     status = 503
 
@@ -91,9 +98,12 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
 
 def check_schema(engine: Engine) -> None:
     """Raise SchemaOutdated unless the database is at the newest migration."""
-    with engine.connect().execution_options(fidela_read_only=True) as connection:
-        current = MigrationContext.configure(connection).get_current_revision()
-        head = ScriptDirectory.from_config(_alembic_config(connection)).get_current_head()
+    try:
+        with engine.connect().execution_options(fidela_read_only=True) as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+            head = ScriptDirectory.from_config(_alembic_config(connection)).get_current_head()
+    except OperationalError as error:
+        raise DatabaseUnavailable("database", f"does not answer: {error.orig}") from None
     if current is None:
         raise SchemaOutdated("database", "has no Fidela schema yet: run `fidela init`")
     if current != head:

@@ -277,3 +277,16 @@ outbox = Table(
     Column("delivered", Boolean, nullable=False),
     Index(None, "delivered", "id"),
 )
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),  # the key's public id, as in fdl_<id>_<secret>
+    Column("program_id", String(64), ForeignKey("programs.id"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("secret_digest", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+    Index(None, "program_id"),
+)

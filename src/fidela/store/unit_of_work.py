@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from fidela.store.customers import CustomerRepository
 from fidela.store.events import EventRepository
+from fidela.store.keys import KeyRepository
 from fidela.store.ledger import LedgerRepository
 from fidela.store.members import MemberRepository
 from fidela.store.programs import ProgramRepository
@@ -33,6 +34,7 @@ class UnitOfWork:
     events: EventRepository
     ledger: LedgerRepository
     redemptions: RedemptionRepository
+    keys: KeyRepository
 
     def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self.engine = engine
@@ -61,6 +63,7 @@ class UnitOfWork:
         self.events = EventRepository(connection)
         self.ledger = LedgerRepository(connection)
         self.redemptions = RedemptionRepository(connection)
+        self.keys = KeyRepository(connection)
         return self
 
     def __exit__(

@@ -1,0 +1,1 @@
+"""The HTTP API: FastAPI routers that parse, authorize, call one service, shape the answer."""

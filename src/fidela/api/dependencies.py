@@ -1,0 +1,63 @@
+"""What endpoints receive: a unit of work, the clock, and the authorized caller.
+
+Named `Annotated` aliases, so that an endpoint's signature says what it needs:
+`caller: Integration` is a key of the path's program with the integration or admin role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Header, Path, Request
+
+from fidela.domain.errors import Forbidden, Unauthorized
+from fidela.domain.ids import ProgramId
+from fidela.domain.keys import Role
+from fidela.services import keys
+from fidela.services.keys import Caller
+from fidela.store.unit_of_work import UnitOfWork
+
+
+def _uow(request: Request) -> UnitOfWork:
+    return UnitOfWork(request.app.state.engine)
+
+
+def _now(request: Request) -> datetime:
+    now: datetime = request.app.state.clock()
+    return now
+
+
+Uow = Annotated[UnitOfWork, Depends(_uow)]
+Now = Annotated[datetime, Depends(_now)]
+ProgramPath = Annotated[str, Path(min_length=1, max_length=64, description="The program's id.")]
+
+
+def _caller(
+    uow: Uow,
+    authorization: Annotated[
+        str | None, Header(description="`Bearer fdl_<key id>_<secret>`: an API key.")
+    ] = None,
+) -> Caller:
+    scheme, _, presented = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not presented.strip():
+        raise Unauthorized("authorization", "send an API key as `Authorization: Bearer <key>`")
+    return keys.authenticate(uow, presented.strip())
+
+
+def _allow(*roles: Role) -> Callable[[str, Caller], Caller]:
+    """A dependency admitting keys of the path's program that hold one of `roles`."""
+
+    def dependency(program_id: ProgramPath, caller: Annotated[Caller, Depends(_caller)]) -> Caller:
+        if caller.program_id != ProgramId(program_id):
+            raise Forbidden("program_id", "the key belongs to another program")
+        if caller.role not in roles:
+            raise Forbidden("authorization", f"needs a key with the role {' or '.join(roles)}")
+        return caller
+
+    return dependency
+
+
+Integration = Annotated[Caller, Depends(_allow(Role.ADMIN, Role.INTEGRATION))]
+Admin = Annotated[Caller, Depends(_allow(Role.ADMIN))]

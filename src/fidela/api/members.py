@@ -1,0 +1,52 @@
+"""Members: enroll, and read a member's balances, lots and history with every reason."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Response, status
+from pydantic import BaseModel, ConfigDict
+
+from fidela.api.dependencies import Integration, Now, Uow
+from fidela.domain.events import parse_enrollment
+from fidela.services import members
+
+router = APIRouter(prefix="/v1/programs/{program_id}/members", tags=["members"])
+
+
+class EnrollmentBody(BaseModel):
+    """Who joins: an e-mail or the shop's customer id (or both), a name and birthday if given."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: str | None = None
+    customer_id: str | None = None
+    name: str | None = None
+    birthday: str | None = None
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"description": "Already a member: that member, nothing changed."}},
+)
+def enroll(
+    caller: Integration, uow: Uow, now: Now, response: Response, body: EnrollmentBody
+) -> dict[str, Any]:
+    """Enroll a customer now; the same e-mail or customer id again returns the member."""
+    enrollment = parse_enrollment(body.model_dump() | {"enrolled_at": now})
+    enrolled = members.enroll(uow, caller.program_id, enrollment, now=now)
+    if not enrolled.created:
+        response.status_code = status.HTTP_200_OK
+    return {"member_id": enrolled.member_id, "created": enrolled.created}
+
+
+@router.get("/{ref}")
+def show(
+    caller: Integration,
+    uow: Uow,
+    ref: Annotated[str, Path(description="The member's e-mail or the shop's customer id.")],
+    by_member_id: Annotated[bool, Query(description="`ref` is Fidela's member id.")] = False,
+) -> dict[str, Any]:
+    """A member's balances, tier, open lots and history, each line with its cause."""
+    return members.show(uow, caller.program_id, ref, by_member_id=by_member_id)

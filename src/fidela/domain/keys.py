@@ -1,0 +1,57 @@
+"""API keys: who may call the HTTP API for a program, and in which role.
+
+A key is shown once, as `fdl_<key id>_<secret>`. Only the secret's SHA-256 is kept:
+the secret is 32 random bytes, so a slow hash would add nothing but latency.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+
+from fidela.domain.errors import Unauthorized
+
+PREFIX = "fdl"
+
+
+class Role(StrEnum):
+    """What a key may do: `admin` everything; `integration` what a shop or POS needs."""
+
+    ADMIN = "admin"
+    INTEGRATION = "integration"
+
+
+@dataclass(frozen=True)
+class Token:
+    """A key as given to its holder: its public id and its secret."""
+
+    key_id: str
+    secret: str
+
+    def __str__(self) -> str:
+        return f"{PREFIX}_{self.key_id}_{self.secret}"
+
+
+def new_token() -> Token:
+    return Token(secrets.token_hex(6), secrets.token_urlsafe(32))
+
+
+def parse_token(text: str) -> Token:
+    """Split a presented key into id and secret; refuse anything not shaped like a key."""
+    prefix, _, rest = text.partition("_")
+    key_id, _, secret = rest.partition("_")
+    if prefix != PREFIX or len(key_id) != 12 or not secret:
+        raise Unauthorized("authorization", "is not a Fidela API key")
+    return Token(key_id, secret)
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def matches(secret: str, stored_digest: str) -> bool:
+    """Compare in constant time, so that timing reveals nothing of the stored digest."""
+    return hmac.compare_digest(digest(secret), stored_digest)

@@ -1,0 +1,66 @@
+"""API keys: stored by public id with the digest of their secret, never the secret."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, insert, select, update
+from sqlalchemy.engine import Connection
+
+from fidela.domain.ids import ProgramId
+from fidela.domain.keys import Role
+from fidela.store.tables import api_keys
+
+
+class KeyRepository:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def add(
+        self,
+        program_id: ProgramId,
+        key_id: str,
+        *,
+        name: str,
+        role: Role,
+        secret_digest: str,
+        at: datetime,
+    ) -> None:
+        self.connection.execute(
+            insert(api_keys).values(
+                id=key_id,
+                program_id=program_id,
+                name=name,
+                role=role.value,
+                secret_digest=secret_digest,
+                created_at=at,
+            )
+        )
+
+    def get(self, key_id: str) -> Row[Any] | None:
+        return self.connection.execute(
+            select(api_keys).where(api_keys.c.id == key_id)
+        ).one_or_none()
+
+    def of_program(self, program_id: ProgramId) -> list[Row[Any]]:
+        return list(
+            self.connection.execute(
+                select(api_keys)
+                .where(api_keys.c.program_id == program_id)
+                .order_by(api_keys.c.created_at, api_keys.c.id)
+            )
+        )
+
+    def revoke(self, program_id: ProgramId, key_id: str, at: datetime) -> bool:
+        """Mark a live key revoked; False if the program has no such live key."""
+        result = self.connection.execute(
+            update(api_keys)
+            .where(
+                api_keys.c.program_id == program_id,
+                api_keys.c.id == key_id,
+                api_keys.c.revoked_at.is_(None),
+            )
+            .values(revoked_at=at)
+        )
+        return result.rowcount == 1

@@ -1,0 +1,105 @@
+"""Who may call what: every endpoint against every kind of caller, on both databases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from fidela.api.app import create_app
+from fidela.services import ledger
+from fidela.store.database import make_engine
+from tests.api.conftest import Keys
+from tests.conftest import T0
+
+CAFE = "/v1/programs/cafe-lumiere"
+PURCHASE = {
+    "type": "purchase",
+    "idempotency_key": "order-1",
+    "customer": {"email": "ana@example.com"},
+    "order_id": "1",
+    "amount": "12.50",
+    "currency": "EUR",
+    "occurred_at": "2026-01-05T13:02:00+01:00",  # just after T0, when members enroll
+}
+# (method, path, body, the weakest role allowed)
+ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, str]] = [
+    ("POST", f"{CAFE}/events", PURCHASE, "integration"),
+    ("POST", f"{CAFE}/members", {"email": "ana@example.com"}, "integration"),
+    ("GET", f"{CAFE}/members/nobody@example.com", None, "integration"),
+    ("GET", f"{CAFE}/ledger/summary", None, "admin"),
+]
+
+
+def call(client: TestClient, method: str, path: str, body: Any, headers: dict[str, str]) -> Any:
+    return client.request(method, path, json=body, headers=headers)
+
+
+@pytest.mark.parametrize(("method", "path", "body", "weakest"), ENDPOINTS)
+def test_each_endpoint_admits_only_its_roles_of_its_own_program(
+    client: TestClient,
+    api_keys: Keys,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None,
+    weakest: str,
+) -> None:
+    refused = {
+        "no key": ({}, 401),
+        "not a key": ({"Authorization": "Bearer hello"}, 401),
+        "another scheme": ({"Authorization": "Basic YWRtaW46YWRtaW4="}, 401),
+        "revoked key": (api_keys.revoked, 401),
+        "another program's admin key": (api_keys.other_program, 403),
+    }
+    if weakest == "admin":
+        refused["integration key"] = (api_keys.integration, 403)
+    for case, (headers, status) in refused.items():
+        response = call(client, method, path, body, headers)
+        assert response.status_code == status, case
+        assert response.headers["content-type"] == "application/problem+json", case
+        assert "history" not in response.text and "issued" not in response.text, case
+    allowed = [api_keys.admin] + ([api_keys.integration] if weakest == "integration" else [])
+    for headers in allowed:
+        response = call(client, method, path, body, headers)
+        assert response.status_code not in (401, 403), response.text
+
+
+def test_a_401_says_how_to_authenticate(client: TestClient) -> None:
+    response = client.get(f"{CAFE}/ledger/summary")
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.json()["field"] == "authorization"
+
+
+def test_health_and_readiness_need_no_key(client: TestClient) -> None:
+    assert client.get("/health").json() == {"status": "ok"}
+    assert client.get("/ready").json() == {"status": "ready"}
+
+
+def test_an_unexpected_error_is_a_500_problem_that_hides_its_cause(
+    engine: Engine, api_keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the secret inner detail")
+
+    monkeypatch.setattr(ledger, "summary", broken)
+    app = create_app(engine, clock=lambda: T0)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get(
+            f"{CAFE}/ledger/summary", headers=api_keys.admin | {"X-Request-Id": "req-42"}
+        )
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "secret inner detail" not in response.text
+    assert response.json()["request_id"] == "req-42"
+
+
+def test_readiness_fails_on_a_database_without_the_schema(tmp_path: Path) -> None:
+    bare = make_engine(f"sqlite:///{tmp_path / 'bare.db'}")
+    with TestClient(create_app(bare)) as client:
+        response = client.get("/ready")
+    assert response.status_code == 503
+    assert response.json()["field"] == "database"
+    bare.dispose()

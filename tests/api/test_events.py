@@ -1,0 +1,65 @@
+"""Events over HTTP: recorded once per idempotency key, errors as problem documents."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from tests.api.conftest import Keys
+from tests.api.test_access import CAFE, PURCHASE
+
+
+def test_a_purchase_earns_and_a_retry_returns_the_first_result(
+    client: TestClient, api_keys: Keys
+) -> None:
+    client.post(f"{CAFE}/members", json={"email": "ana@example.com"}, headers=api_keys.integration)
+    first = client.post(f"{CAFE}/events", json=PURCHASE, headers=api_keys.integration)
+    assert first.status_code == 201
+    assert first.json()["points"] == 12 and first.json()["rules"] == ["base"]
+    again = client.post(f"{CAFE}/events", json=PURCHASE, headers=api_keys.integration)
+    assert again.status_code == 200
+    assert again.json() == first.json() | {"duplicate": True}
+    member = client.get(f"{CAFE}/members/ana@example.com", headers=api_keys.integration).json()
+    assert member["available"] == 12
+
+
+def test_the_same_key_with_other_content_is_a_conflict(client: TestClient, api_keys: Keys) -> None:
+    client.post(f"{CAFE}/events", json=PURCHASE, headers=api_keys.integration)
+    changed = PURCHASE | {"amount": "99.00"}
+    response = client.post(f"{CAFE}/events", json=changed, headers=api_keys.integration)
+    assert response.status_code == 409
+    problem = response.json()
+    assert response.headers["content-type"] == "application/problem+json"
+    assert problem["status"] == 409 and problem["field"] == "idempotency_key"
+
+
+def test_the_idempotency_key_may_come_as_a_header(client: TestClient, api_keys: Keys) -> None:
+    body = {k: v for k, v in PURCHASE.items() if k != "idempotency_key"}
+    headers = api_keys.integration | {"Idempotency-Key": "order-1"}
+    first = client.post(f"{CAFE}/events", json=body, headers=headers)
+    assert first.status_code == 201
+    assert client.post(f"{CAFE}/events", json=PURCHASE, headers=api_keys.integration).json()[
+        "duplicate"
+    ]
+    clash = client.post(
+        f"{CAFE}/events", json=PURCHASE, headers=api_keys.integration | {"Idempotency-Key": "x"}
+    )
+    assert clash.status_code == 422 and clash.json()["field"] == "idempotency_key"
+
+
+def test_a_bad_event_names_its_field_and_changes_nothing(
+    client: TestClient, api_keys: Keys
+) -> None:
+    bad = PURCHASE | {"amount": "-3"}
+    response = client.post(f"{CAFE}/events", json=bad, headers=api_keys.integration)
+    assert response.status_code == 422
+    assert response.json()["field"] == "amount"
+    summary = client.get(f"{CAFE}/ledger/summary", headers=api_keys.admin).json()
+    assert summary["issued"] == 0
+
+
+def test_a_body_that_is_not_an_object_is_a_located_problem(
+    client: TestClient, api_keys: Keys
+) -> None:
+    response = client.post(f"{CAFE}/events", json=[1, 2], headers=api_keys.integration)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "body"

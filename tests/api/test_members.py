@@ -1,0 +1,47 @@
+"""Members over HTTP: enroll once, read balances and history with their causes."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from tests.api.conftest import Keys
+from tests.api.test_access import CAFE, PURCHASE
+
+
+def test_enrolling_twice_returns_the_same_member(client: TestClient, api_keys: Keys) -> None:
+    body = {"email": "Ana@Example.com", "customer_id": "c-1", "birthday": "1990-03-02"}
+    first = client.post(f"{CAFE}/members", json=body, headers=api_keys.integration)
+    assert first.status_code == 201 and first.json()["created"]
+    again = client.post(f"{CAFE}/members", json=body, headers=api_keys.integration)
+    assert again.status_code == 200
+    assert again.json() == {"member_id": first.json()["member_id"], "created": False}
+
+
+def test_a_member_reads_by_email_shop_id_or_member_id(client: TestClient, api_keys: Keys) -> None:
+    created = client.post(
+        f"{CAFE}/members",
+        json={"email": "ana@example.com", "customer_id": "c-1"},
+        headers=api_keys.integration,
+    ).json()
+    client.post(f"{CAFE}/events", json=PURCHASE, headers=api_keys.integration)
+    paths = [
+        f"{CAFE}/members/ana@example.com",
+        f"{CAFE}/members/c-1",
+        f"{CAFE}/members/{created['member_id']}?by_member_id=true",
+    ]
+    for path in paths:
+        member = client.get(path, headers=api_keys.integration).json()
+        assert member["member_id"] == created["member_id"]
+        earned = [entry for entry in member["history"] if entry["cause"].get("event")]
+        assert earned[0]["cause"]["idempotency_key"] == "order-1"
+        assert earned[0]["rules"] == ["base"]
+
+
+def test_unknown_fields_and_unknown_members_are_problems(
+    client: TestClient, api_keys: Keys
+) -> None:
+    typo = client.post(f"{CAFE}/members", json={"emial": "a@b.c"}, headers=api_keys.integration)
+    assert typo.status_code == 422
+    assert typo.json()["field"] == "body.emial"
+    missing = client.get(f"{CAFE}/members/nobody@example.com", headers=api_keys.integration)
+    assert missing.status_code == 404 and missing.json()["field"] == "member"
