@@ -19,7 +19,7 @@ from rich.table import Table
 from fidela.config import Settings
 from fidela.domain.errors import FidelaError, InvalidInput, NotFound, ProgramInvalid
 from fidela.domain.events import parse_enrollment, parse_event
-from fidela.domain.ids import MemberId, ProgramId
+from fidela.domain.ids import ProgramId
 from fidela.services import (
     adjustments,
     events,
@@ -130,11 +130,6 @@ def _program(uow: UnitOfWork, given: str | None) -> ProgramId:
     if not ids:
         raise NotFound("--program", "no program yet: run `fidela program apply FILE`")
     raise InvalidInput("--program", f"several programs exist ({', '.join(ids)}): name one")
-
-
-def _member(uow: UnitOfWork, program_id: ProgramId, ref: str) -> MemberId:
-    with uow.reading() as reader:
-        return members.find(reader, program_id, ref)
 
 
 def _print_json(data: Any) -> None:
@@ -280,7 +275,7 @@ def reward_redeem(
     with _errors():
         uow = _uow()
         program_id = _program(uow, program)
-        member_id = _member(uow, program_id, member)
+        member_id = members.locate(uow, program_id, member)
         _print_json(rewards.redeem(uow, program_id, member_id, reward, now=_now(now)))
 
 
@@ -329,7 +324,7 @@ def adjust(
     with _errors():
         uow = _uow()
         program_id = _program(uow, program)
-        member_id = _member(uow, program_id, member)
+        member_id = members.locate(uow, program_id, member)
         _print_json(
             adjustments.adjust(
                 uow, program_id, member_id, points, actor=actor, reason=reason, now=_now(now)
@@ -473,6 +468,17 @@ def serve(
     with _errors():
         check_schema(_engine())
     uvicorn.run("fidela.api.app:from_settings", factory=True, host=host, port=port, workers=workers)
+
+
+@app.command()
+def openapi() -> None:
+    """Print the API's OpenAPI description (kept in docs/openapi.json)."""
+    from sqlalchemy import create_engine
+
+    from fidela.api.app import create_app
+
+    description = create_app(create_engine("sqlite://")).openapi()  # never connects
+    sys.stdout.write(json.dumps(description, indent=2, ensure_ascii=False) + "\n")
 
 
 def _read(file: Path) -> str:

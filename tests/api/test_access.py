@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from fidela.api.app import create_app
 from fidela.services import ledger
 from fidela.store.database import make_engine
 from tests.api.conftest import Keys
-from tests.conftest import T0
+from tests.conftest import ROOT, T0
 
 CAFE = "/v1/programs/cafe-lumiere"
 PURCHASE = {
@@ -30,7 +31,19 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("POST", f"{CAFE}/events", PURCHASE, "integration"),
     ("POST", f"{CAFE}/members", {"email": "ana@example.com"}, "integration"),
     ("GET", f"{CAFE}/members/nobody@example.com", None, "integration"),
+    ("POST", f"{CAFE}/members/nobody@example.com/redemptions", {"reward_id": "x"}, "integration"),
+    ("POST", f"{CAFE}/redemptions/1/cancel", None, "integration"),
+    ("GET", f"{CAFE}/vouchers/FID-AAAA-AAAA", None, "integration"),
+    ("POST", f"{CAFE}/vouchers/FID-AAAA-AAAA/consume", {}, "integration"),
+    (
+        "POST",
+        f"{CAFE}/members/nobody@example.com/adjustments",
+        {"points": 5, "reason": "x"},
+        "admin",
+    ),
     ("GET", f"{CAFE}/ledger/summary", None, "admin"),
+    ("POST", f"{CAFE}/ledger/verify", None, "admin"),
+    ("POST", f"{CAFE}/run-due", None, "admin"),
 ]
 
 
@@ -103,3 +116,8 @@ def test_readiness_fails_on_a_database_without_the_schema(tmp_path: Path) -> Non
     assert response.status_code == 503
     assert response.json()["field"] == "database"
     bare.dispose()
+
+
+def test_the_served_openapi_description_is_the_one_kept_in_docs(client: TestClient) -> None:
+    kept = json.loads((ROOT / "docs" / "openapi.json").read_text(encoding="utf-8"))
+    assert client.get("/openapi.json").json() == kept, "run: fidela openapi > docs/openapi.json"

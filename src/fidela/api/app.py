@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request, Response
 from sqlalchemy import Engine
 
 from fidela import __version__
-from fidela.api import events, health, ledger, members, problems
+from fidela.api import adjustments, events, health, jobs, ledger, members, problems, rewards
 from fidela.config import Settings
 from fidela.store.database import make_engine
 
@@ -33,8 +33,8 @@ def create_app(engine: Engine, *, clock: Clock = _utc_now) -> FastAPI:
     app.state.clock = clock
     problems.install(app)
     app.middleware("http")(_request_id)
-    for router in (health.router, events.router, members.router, ledger.router):
-        app.include_router(router)
+    for module in (health, events, members, rewards, adjustments, ledger, jobs):
+        app.include_router(module.router)
     return app
 
 

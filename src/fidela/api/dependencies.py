@@ -6,16 +6,20 @@ Named `Annotated` aliases, so that an endpoint's signature says what it needs:
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
+import orjson
 from fastapi import Depends, Header, Path, Request
+from fastapi.responses import JSONResponse
 
 from fidela.domain.errors import Forbidden, Unauthorized
 from fidela.domain.ids import ProgramId
 from fidela.domain.keys import Role
-from fidela.services import keys
+from fidela.services import idempotency, keys
+from fidela.services.idempotency import Answer
 from fidela.services.keys import Caller
 from fidela.store.unit_of_work import UnitOfWork
 
@@ -61,3 +65,34 @@ def _allow(*roles: Role) -> Callable[[str, Caller], Caller]:
 
 Integration = Annotated[Caller, Depends(_allow(Role.ADMIN, Role.INTEGRATION))]
 Admin = Annotated[Caller, Depends(_allow(Role.ADMIN))]
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        min_length=1,
+        max_length=200,
+        description="A retry with the same key and request gets the first answer.",
+    ),
+]
+
+
+def answer_once(
+    uow: UnitOfWork,
+    caller: Caller,
+    request: Request,
+    body: Any,
+    key: str | None,
+    now: datetime,
+    work: Callable[[], Answer],
+) -> JSONResponse:
+    """Answer a write, once per Idempotency-Key if the caller sent one."""
+    if key is None:
+        answer = work()
+    else:
+        request_text = f"{request.method} {request.url.path}\n".encode() + orjson.dumps(
+            body, option=orjson.OPT_SORT_KEYS
+        )
+        fingerprint = hashlib.sha256(request_text).hexdigest()
+        answer = idempotency.once(uow, caller.program_id, key, fingerprint, work, now=now)
+    return JSONResponse(answer.body, status_code=answer.status)

@@ -16,3 +16,15 @@ router = APIRouter(prefix="/v1/programs/{program_id}/ledger", tags=["ledger"])
 def summary(caller: Admin, uow: Uow) -> dict[str, Any]:
     """Points issued, redeemed, expired, reversed, adjusted, outstanding, and their value."""
     return ledger.summary(uow, caller.program_id)
+
+
+@router.post("/verify")
+def verify(caller: Admin, uow: Uow) -> dict[str, Any]:
+    """Check the hash chain, that every transaction balances, and every cached balance."""
+    verification = ledger.verify(uow, caller.program_id)
+    return {
+        "ok": verification.ok,
+        "transactions": verification.transactions,
+        "problem": verification.problem,
+        "seq": verification.seq,
+    }

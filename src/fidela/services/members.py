@@ -121,6 +121,12 @@ def find(
     return member_id
 
 
+def locate(uow: UnitOfWork, program_id: ProgramId, ref: str) -> MemberId:
+    """`find`, in a unit of work of its own: for callers that only have a reference."""
+    with uow.reading() as reader:
+        return find(reader, program_id, ref)
+
+
 def show(
     uow: UnitOfWork, program_id: ProgramId, ref: str, *, by_member_id: bool = False
 ) -> dict[str, Any]:

@@ -290,3 +290,15 @@ api_keys = Table(
     Column("revoked_at", UTCDateTime),
     Index(None, "program_id"),
 )
+
+idempotent_requests = Table(
+    "idempotent_requests",
+    metadata,
+    Column("program_id", String(64), ForeignKey("programs.id"), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("fingerprint", String(64), nullable=False),  # SHA-256 of method, path and body
+    Column("status", Integer),  # None while the first request is being answered
+    Column("response", JSON),
+    Column("created_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("program_id", "key"),
+)

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from fidela.store.customers import CustomerRepository
 from fidela.store.events import EventRepository
+from fidela.store.idempotency import IdempotencyRepository
 from fidela.store.keys import KeyRepository
 from fidela.store.ledger import LedgerRepository
 from fidela.store.members import MemberRepository
@@ -35,6 +36,7 @@ class UnitOfWork:
     ledger: LedgerRepository
     redemptions: RedemptionRepository
     keys: KeyRepository
+    idempotency: IdempotencyRepository
 
     def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self.engine = engine
@@ -64,6 +66,7 @@ class UnitOfWork:
         self.ledger = LedgerRepository(connection)
         self.redemptions = RedemptionRepository(connection)
         self.keys = KeyRepository(connection)
+        self.idempotency = IdempotencyRepository(connection)
         return self
 
     def __exit__(

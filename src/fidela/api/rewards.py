@@ -1,0 +1,92 @@
+"""Rewards: redeeming one for a voucher, cancelling it, and vouchers at the till."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from fidela.api.dependencies import IdempotencyKey, Integration, Now, Uow, answer_once
+from fidela.services import members, rewards
+from fidela.services.idempotency import Answer
+
+router = APIRouter(prefix="/v1/programs/{program_id}", tags=["rewards"])
+MemberRef = Annotated[str, Path(description="The member's e-mail or the shop's customer id.")]
+
+
+class RedemptionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reward_id: str = Field(min_length=1, max_length=64)
+
+
+class ConsumptionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    order_id: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+@router.post("/members/{ref}/redemptions", status_code=201)
+def redeem(
+    caller: Integration,
+    uow: Uow,
+    now: Now,
+    request: Request,
+    ref: MemberRef,
+    body: RedemptionBody,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Spend a reward's points and issue its voucher; never below a zero balance."""
+
+    def work() -> Answer:
+        member_id = members.locate(uow, caller.program_id, ref)
+        redeemed = rewards.redeem(uow, caller.program_id, member_id, body.reward_id, now=now)
+        return Answer(201, redeemed)
+
+    return answer_once(uow, caller, request, body.model_dump(), idempotency_key, now, work)
+
+
+@router.post("/redemptions/{redemption_id}/cancel")
+def cancel(
+    caller: Integration,
+    uow: Uow,
+    now: Now,
+    request: Request,
+    redemption_id: int,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Cancel a redemption whose voucher is unused; its points return to their lots."""
+
+    def work() -> Answer:
+        return Answer(200, rewards.cancel(uow, caller.program_id, redemption_id, now=now))
+
+    return answer_once(uow, caller, request, None, idempotency_key, now, work)
+
+
+@router.get("/vouchers/{code}")
+def validate_voucher(caller: Integration, uow: Uow, code: str) -> dict[str, Any]:
+    """What a voucher is worth and whether it can still be used."""
+    return rewards.validate_voucher(uow, caller.program_id, code)
+
+
+@router.post("/vouchers/{code}/consume")
+def consume_voucher(
+    caller: Integration,
+    uow: Uow,
+    now: Now,
+    request: Request,
+    code: str,
+    body: ConsumptionBody,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Use a voucher, exactly once even when two tills try at the same moment."""
+
+    def work() -> Answer:
+        consumed = rewards.consume_voucher(
+            uow, caller.program_id, code, order_id=body.order_id, now=now
+        )
+        return Answer(200, consumed)
+
+    return answer_once(uow, caller, request, body.model_dump(), idempotency_key, now, work)
