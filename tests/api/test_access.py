@@ -28,7 +28,12 @@ PURCHASE = {
 }
 # (method, path, body, the weakest role allowed)
 ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, str]] = [
+    ("GET", CAFE, None, "integration"),
+    ("GET", f"{CAFE}/rewards", None, "integration"),
+    ("GET", f"{CAFE}/versions", None, "admin"),
     ("POST", f"{CAFE}/events", PURCHASE, "integration"),
+    ("POST", f"{CAFE}/events/batch", {"events": [PURCHASE]}, "integration"),
+    ("GET", f"{CAFE}/members", None, "integration"),
     ("POST", f"{CAFE}/members", {"email": "ana@example.com"}, "integration"),
     ("GET", f"{CAFE}/members/nobody@example.com", None, "integration"),
     ("POST", f"{CAFE}/members/nobody@example.com/redemptions", {"reward_id": "x"}, "integration"),

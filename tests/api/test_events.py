@@ -63,3 +63,29 @@ def test_a_body_that_is_not_an_object_is_a_located_problem(
     response = client.post(f"{CAFE}/events", json=[1, 2], headers=api_keys.integration)
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "body"
+
+
+def test_a_batch_answers_each_event_and_a_bad_one_stops_no_other(
+    client: TestClient, api_keys: Keys
+) -> None:
+    client.post(f"{CAFE}/members", json={"email": "ana@example.com"}, headers=api_keys.integration)
+    second = PURCHASE | {"idempotency_key": "order-2", "order_id": "2", "amount": "5.00"}
+    bad = PURCHASE | {"idempotency_key": "order-3", "order_id": "3", "currency": "USD"}
+    batch = {"events": [PURCHASE, bad, second]}
+    answer = client.post(f"{CAFE}/events/batch", json=batch, headers=api_keys.integration).json()
+    assert (answer["recorded"], answer["failed"]) == (2, 1)
+    assert [result["status"] for result in answer["results"]] == [201, 422, 201]
+    assert answer["results"][1]["field"] == "currency"
+    assert [answer["results"][i]["points"] for i in (0, 2)] == [12, 5]
+    again = client.post(f"{CAFE}/events/batch", json=batch, headers=api_keys.integration).json()
+    assert [result["status"] for result in again["results"]] == [200, 422, 200]
+    member = client.get(f"{CAFE}/members/ana@example.com", headers=api_keys.integration).json()
+    assert member["available"] == 17
+
+
+def test_a_batch_holds_one_to_a_thousand_events(client: TestClient, api_keys: Keys) -> None:
+    for events in ([], [PURCHASE] * 1001):
+        response = client.post(
+            f"{CAFE}/events/batch", json={"events": events}, headers=api_keys.integration
+        )
+        assert response.status_code == 422 and response.json()["field"] == "body.events"

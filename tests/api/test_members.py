@@ -45,3 +45,22 @@ def test_unknown_fields_and_unknown_members_are_problems(
     assert typo.json()["field"] == "body.emial"
     missing = client.get(f"{CAFE}/members/nobody@example.com", headers=api_keys.integration)
     assert missing.status_code == 404 and missing.json()["field"] == "member"
+
+
+def test_members_are_listed_a_page_at_a_time(client: TestClient, api_keys: Keys) -> None:
+    for n in range(5):
+        body = {"email": f"m{n}@example.com"}
+        client.post(f"{CAFE}/members", json=body, headers=api_keys.integration)
+    seen: list[str] = []
+    after = 0
+    while True:
+        page = client.get(
+            f"{CAFE}/members?limit=2&after={after}", headers=api_keys.integration
+        ).json()
+        seen += [member["email"] for member in page["members"]]
+        if page["next"] is None:
+            break
+        after = page["next"]
+    assert seen == [f"m{n}@example.com" for n in range(5)]
+    bronze = client.get(f"{CAFE}/members?tier=gold", headers=api_keys.integration).json()
+    assert bronze == {"members": [], "next": None}

@@ -10,7 +10,17 @@ from fastapi import FastAPI, Request, Response
 from sqlalchemy import Engine
 
 from fidela import __version__
-from fidela.api import adjustments, events, health, jobs, ledger, members, problems, rewards
+from fidela.api import (
+    adjustments,
+    events,
+    health,
+    jobs,
+    ledger,
+    members,
+    problems,
+    programs,
+    rewards,
+)
 from fidela.config import Settings
 from fidela.store.database import make_engine
 
@@ -33,7 +43,7 @@ def create_app(engine: Engine, *, clock: Clock = _utc_now) -> FastAPI:
     app.state.clock = clock
     problems.install(app)
     app.middleware("http")(_request_id)
-    for module in (health, events, members, rewards, adjustments, ledger, jobs):
+    for module in (health, programs, events, members, rewards, adjustments, ledger, jobs):
         app.include_router(module.router)
     return app
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Response, status
+from pydantic import BaseModel, ConfigDict, Field
 
 from fidela.api.dependencies import Integration, Now, Uow
-from fidela.domain.errors import InvalidInput
+from fidela.domain.errors import FidelaError, InvalidInput
 from fidela.domain.events import parse_event
 from fidela.services import events
 
@@ -39,3 +40,46 @@ def record_event(
     if recorded.duplicate:
         response.status_code = status.HTTP_200_OK
     return {"event_no": recorded.event_no, "duplicate": recorded.duplicate, **recorded.result}
+
+
+BATCH_MAX = 1000
+
+
+class Batch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[dict[str, Any]] = Field(min_length=1, max_length=BATCH_MAX)
+
+
+@router.post("/events/batch")
+def record_batch(caller: Integration, uow: Uow, now: Now, batch: Batch) -> dict[str, Any]:
+    """Up to 1,000 events, each applied on its own: one result or problem per event, in order.
+
+    A bad event does not stop the others; sending the batch again changes nothing, as
+    every event carries its idempotency key.
+    """
+    results: list[dict[str, Any]] = []
+    for index, data in enumerate(batch.events):
+        try:
+            recorded = events.record(uow, caller.program_id, parse_event(data), now=now)
+        except FidelaError as error:
+            results.append(
+                {
+                    "index": index,
+                    "status": error.status,
+                    "field": error.field,
+                    "reason": error.reason,
+                }
+            )
+            continue
+        results.append(
+            {
+                "index": index,
+                "status": status.HTTP_200_OK if recorded.duplicate else status.HTTP_201_CREATED,
+                "event_no": recorded.event_no,
+                "duplicate": recorded.duplicate,
+                **recorded.result,
+            }
+        )
+    failed = sum(1 for result in results if result["status"] >= 400)
+    return {"recorded": len(results) - failed, "failed": failed, "results": results}

@@ -41,6 +41,18 @@ def enroll(
     return {"member_id": enrolled.member_id, "created": enrolled.created}
 
 
+@router.get("")
+def page(
+    caller: Integration,
+    uow: Uow,
+    after: Annotated[int, Query(ge=0, description="The `next` of the previous page.")] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    tier: Annotated[str | None, Query(description="Only members holding this tier.")] = None,
+) -> dict[str, Any]:
+    """Members in id order, a page at a time: pass the answer's `next` as `after`."""
+    return members.listed(uow, caller.program_id, after=after, limit=limit, tier=tier)
+
+
 @router.get("/{ref}")
 def show(
     caller: Integration,

@@ -127,6 +127,31 @@ def locate(uow: UnitOfWork, program_id: ProgramId, ref: str) -> MemberId:
         return find(reader, program_id, ref)
 
 
+def listed(
+    uow: UnitOfWork, program_id: ProgramId, *, after: int, limit: int, tier: str | None = None
+) -> dict[str, Any]:
+    """A page of members in id order; `next` is the `after` of the following page, or None."""
+    with uow.reading() as reader:
+        program = reader.programs.current(program_id).program
+        rows = reader.members.page(program_id, after=after, limit=limit, tier=tier)
+    return {
+        "members": [
+            {
+                "member_id": row.id,
+                "customer_id": row.external_id,
+                "email": row.email,
+                "name": row.name,
+                "tier": row.tier,
+                "available": row.available,
+                "pending": row.pending,
+                "enrolled_at": _time(program, row.enrolled_at),
+            }
+            for row in rows
+        ],
+        "next": rows[-1].id if len(rows) == limit else None,
+    }
+
+
 def show(
     uow: UnitOfWork, program_id: ProgramId, ref: str, *, by_member_id: bool = False
 ) -> dict[str, Any]:

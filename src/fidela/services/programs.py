@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from fidela.domain.ids import ProgramId
 from fidela.domain.program import Program, inactive_sections, parse_program
@@ -56,3 +57,24 @@ def history(uow: UnitOfWork, program_id: ProgramId) -> list[StoredVersion]:
     with uow.reading() as uow:
         versions = uow.programs.versions(program_id)
     return versions
+
+
+def described(uow: UnitOfWork, program_id: ProgramId) -> dict[str, Any]:
+    """The current version as callers see it: identity, units, rewards, what is not active."""
+    with uow.reading() as reader:
+        stored = reader.programs.current(program_id)
+    program = stored.program
+    return {
+        "program": program_id,
+        "name": program.name,
+        "version": stored.version,
+        "applied_at": stored.applied_at.isoformat(),
+        "currency": program.currency,
+        "timezone": program.timezone,
+        "point_name": program.point_name,
+        "inactive": stored.inactive,
+        "rewards": [
+            reward.model_dump(mode="json", exclude_none=True, by_alias=True)
+            for reward in program.rewards
+        ],
+    }

@@ -214,6 +214,30 @@ class MemberRepository:
             .values(due_at=at)
         )
 
+    def page(
+        self, program_id: ProgramId, *, after: int, limit: int, tier: str | None
+    ) -> list[Row[Any]]:
+        """Members after id `after`, in id order (a keyset page), with their shop identity."""
+        query = (
+            select(
+                members.c.id,
+                customers.c.external_id,
+                customers.c.email,
+                members.c.name,
+                members.c.tier,
+                members.c.available,
+                members.c.pending,
+                members.c.enrolled_at,
+            )
+            .join(customers, customers.c.id == members.c.customer_id)
+            .where(members.c.program_id == program_id, members.c.id > after)
+            .order_by(members.c.id)
+            .limit(limit)
+        )
+        if tier is not None:
+            query = query.where(members.c.tier == tier)
+        return list(self.connection.execute(query))
+
     def richest(self, program_id: ProgramId, count: int) -> list[MemberId]:
         """The members with the most available points, for the demo's report."""
         rows = self.connection.execute(
