@@ -183,9 +183,7 @@ def test_keys_are_created_listed_and_revoked_and_serve_answers_with_them(
 @contextmanager
 def _serving(engine: Engine, tmp_path: Path) -> Iterator[str]:
     """`fidela serve` on a free loopback port, until the block ends."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = _free_port()
     env = {**os.environ, "FIDELA_DATABASE_URL": engine.url.render_as_string(hide_password=False)}
     with subprocess.Popen(
         [sys.executable, "-m", "fidela", "serve", "--port", str(port)],
@@ -197,14 +195,72 @@ def _serving(engine: Engine, tmp_path: Path) -> Iterator[str]:
     ) as server:
         base = f"http://127.0.0.1:{port}"
         try:
-            for _ in range(100):
-                try:
-                    httpx2.get(f"{base}/health")
-                    break
-                except httpx2.TransportError:
-                    assert server.poll() is None, server.stderr.read() if server.stderr else ""
-                    time.sleep(0.1)
+            _when_up(f"{base}/health", {}, server)
             yield base
         finally:
             server.terminate()
             server.wait(timeout=10)
+
+
+def test_the_demo_loads_then_serves_the_api_with_the_keys_it_prints(
+    engine: Engine, tmp_path: Path
+) -> None:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "FIDELA_DATABASE_URL": engine.url.render_as_string(hide_password=False),
+        "PYTHONUNBUFFERED": "1",
+    }
+    sample = str(CDNOW / "CDNOW_sample.txt")
+    program = str(EXAMPLES / "cafe-usd.yaml")
+    command = ["demo", "--history", sample, "--program-file", program, "--port", str(port)]
+    log = tmp_path / "demo.log"
+    with (
+        log.open("w") as output,
+        subprocess.Popen(
+            [sys.executable, "-m", "fidela", *command],
+            env=env,
+            cwd=tmp_path,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
+        ) as server,
+    ):
+        try:
+            key = _printed(log, "integration key:", server)
+            members = f"http://127.0.0.1:{port}/v1/programs/cafe-lumiere-us/members?limit=2"
+            response = _when_up(members, {"Authorization": f"Bearer {key}"}, server)
+            assert response.status_code == 200 and len(response.json()["members"]) == 2
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def _when_up(url: str, headers: dict[str, str], server: subprocess.Popen[str]) -> httpx2.Response:
+    """GET `url` once the server listens (it has 10 s to start)."""
+    for _ in range(100):
+        try:
+            return httpx2.get(url, headers=headers)
+        except httpx2.TransportError:
+            if server.poll() is not None:
+                raise AssertionError(server.stderr.read() if server.stderr else "") from None
+            time.sleep(0.1)
+    raise AssertionError(f"nothing answered at {url}")
+
+
+def _printed(log: Path, label: str, server: subprocess.Popen[str]) -> str:
+    """The last word of the line starting with `label` that a process wrote (within 120 s)."""
+    for _ in range(1200):
+        for line in log.read_text().splitlines():
+            if line.startswith(label):
+                return line.split()[-1]
+        assert server.poll() is None, log.read_text()
+        time.sleep(0.1)
+    raise AssertionError(f"no {label!r} line in:\n{log.read_text()}")

@@ -6,11 +6,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from fidela.services import imports, jobs, ledger, members, programs
+from fidela.domain.ids import ProgramId
+from fidela.services import imports, jobs, keys, ledger, members, programs
 from fidela.services.imports import PurchaseRow
 from fidela.store.unit_of_work import UnitOfWork
 
 SHOWN_MEMBERS = 3
+DEMO_KEYS = ("admin", "integration")  # one key of each role, named "demo <role>"
 
 
 def load(
@@ -39,6 +41,7 @@ def load(
         for member_id in top
     }
     verified = ledger.verify(uow, program_id)
+    api_keys = fresh_keys(uow, program_id, now=now)
     return {
         "program": {"id": program_id, "version": applied.version, "inactive": applied.inactive},
         "import": imported,
@@ -50,6 +53,19 @@ def load(
             "transactions": verified.transactions,
             "problem": verified.problem,
         },
+        "api keys": api_keys,
+    }
+
+
+def fresh_keys(uow: UnitOfWork, program_id: ProgramId, *, now: datetime) -> dict[str, str]:
+    """New demo keys, one per role; the previous demo keys are revoked (secrets aren't kept)."""
+    names = {f"demo {role}": role for role in DEMO_KEYS}
+    for key in keys.listed(uow, program_id):
+        if key["name"] in names and key["revoked_at"] is None:
+            keys.revoke(uow, program_id, key["key_id"], now=now)
+    return {
+        role: keys.create(uow, program_id, role=role, name=name, now=now)["key"]
+        for name, role in names.items()
     }
 
 

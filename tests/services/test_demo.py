@@ -1,0 +1,28 @@
+"""The demo on both databases, over CDNOW's 1/10 sample to stay quick."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fidela.domain.keys import Role
+from fidela.services import demo, imports, keys
+from fidela.store.unit_of_work import UnitOfWork
+from tests.conftest import CDNOW, T0, example
+
+UNTIL = datetime(1998, 7, 1, 4, tzinfo=UTC)
+
+
+def test_the_demo_loads_verifies_and_hands_out_working_keys(uow: UnitOfWork) -> None:
+    rows = imports.read(CDNOW / "CDNOW_sample.txt", "cdnow")
+    report = demo.load(uow, example("cafe-usd.yaml"), rows, until=UNTIL, now=T0)
+    assert report["import"]["imported"] == len(rows) == 6_919
+    assert report["ledger verify"]["ok"] is True
+    assert report["ledger summary"]["issued"] > 0
+    first = report["api keys"]
+    assert keys.authenticate(uow, first["admin"]).role == Role.ADMIN
+    assert keys.authenticate(uow, first["integration"]).role == Role.INTEGRATION
+    again = demo.load(uow, example("cafe-usd.yaml"), rows, until=UNTIL, now=T0)
+    assert again["import"]["imported"] == 0
+    assert keys.authenticate(uow, again["api keys"]["admin"]).role == Role.ADMIN
+    live = [k for k in keys.listed(uow, report["program"]["id"]) if k["revoked_at"] is None]
+    assert sorted(k["name"] for k in live) == ["demo admin", "demo integration"]
