@@ -490,7 +490,16 @@ def serve(
 
     with _errors():
         check_schema(_engine())
-    uvicorn.run("fidela.api.app:from_settings", factory=True, host=host, port=port, workers=workers)
+    from fidela.api.logs import config
+
+    uvicorn.run(
+        "fidela.api.app:from_settings",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=config(),
+    )
 
 
 @app.command()

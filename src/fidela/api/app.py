@@ -17,6 +17,7 @@ from fidela.api import (
     jobs,
     ledger,
     members,
+    metrics,
     problems,
     programs,
     rewards,
@@ -41,9 +42,11 @@ def create_app(engine: Engine, *, clock: Clock = _utc_now) -> FastAPI:
     )
     app.state.engine = engine
     app.state.clock = clock
+    app.state.metrics = metrics.Metrics()
     problems.install(app)
+    app.middleware("http")(metrics.measure)
     app.middleware("http")(_request_id)
-    for module in (health, programs, events, members, rewards, adjustments, ledger, jobs):
+    for module in (health, metrics, programs, events, members, rewards, adjustments, ledger, jobs):
         app.include_router(module.router)
     return app
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Response, status
+from fastapi import APIRouter, Body, Header, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from fidela.api.dependencies import Integration, Now, Uow
@@ -24,6 +24,7 @@ def record_event(
     caller: Integration,
     uow: Uow,
     now: Now,
+    request: Request,
     response: Response,
     event: Annotated[
         dict[str, Any], Body(description="The event, as `fidela event record` takes it.")
@@ -36,7 +37,13 @@ def record_event(
         raise InvalidInput("idempotency_key", "differs from the Idempotency-Key header")
     if body_key is None and idempotency_key is not None:
         event = {**event, "idempotency_key": idempotency_key}
-    recorded = events.record(uow, caller.program_id, parse_event(event), now=now)
+    counted = request.app.state.metrics.events
+    try:
+        recorded = events.record(uow, caller.program_id, parse_event(event), now=now)
+    except FidelaError:
+        counted.labels("refused").inc()
+        raise
+    counted.labels("duplicate" if recorded.duplicate else "recorded").inc()
     if recorded.duplicate:
         response.status_code = status.HTTP_200_OK
     return {"event_no": recorded.event_no, "duplicate": recorded.duplicate, **recorded.result}
@@ -52,7 +59,9 @@ class Batch(BaseModel):
 
 
 @router.post("/events/batch")
-def record_batch(caller: Integration, uow: Uow, now: Now, batch: Batch) -> dict[str, Any]:
+def record_batch(
+    caller: Integration, uow: Uow, now: Now, request: Request, batch: Batch
+) -> dict[str, Any]:
     """Up to 1,000 events, each applied on its own: one result or problem per event, in order.
 
     A bad event does not stop the others; sending the batch again changes nothing, as
@@ -82,4 +91,8 @@ def record_batch(caller: Integration, uow: Uow, now: Now, batch: Batch) -> dict[
             }
         )
     failed = sum(1 for result in results if result["status"] >= 400)
+    counted = request.app.state.metrics.events
+    counted.labels("refused").inc(failed)
+    counted.labels("duplicate").inc(sum(1 for result in results if result["status"] == 200))
+    counted.labels("recorded").inc(sum(1 for result in results if result["status"] == 201))
     return {"recorded": len(results) - failed, "failed": failed, "results": results}

@@ -1,0 +1,80 @@
+"""Prometheus metrics at /metrics: requests, their latency, events processed.
+
+Each app has its own registry, so that two apps in one process (tests) never mix
+counts. With several uvicorn workers, each scrape reaches one worker: scrape them
+apart, or run one worker per port.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+
+router = APIRouter(tags=["operations"])
+log = logging.getLogger("fidela.api.requests")
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "fidela_http_requests",
+            "HTTP requests answered, by route template and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "fidela_http_request_seconds",
+            "Time to answer an HTTP request.",
+            ["method", "route"],
+            buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
+        self.events = Counter(
+            "fidela_events",
+            "Events received, by outcome: recorded, duplicate or refused.",
+            ["outcome"],
+            registry=self.registry,
+        )
+
+
+async def measure(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """Count, time and log every request under its route template (never the raw path)."""
+    started = time.perf_counter()
+    response = await call_next(request)
+    seconds = time.perf_counter() - started
+    route = request.scope.get("route")
+    template = getattr(route, "path", "unmatched")
+    metrics: Metrics = request.app.state.metrics
+    metrics.requests.labels(request.method, template, str(response.status_code)).inc()
+    metrics.latency.labels(request.method, template).observe(seconds)
+    log.info(
+        "request",
+        extra={
+            "request_id": getattr(request.state, "request_id", None),
+            "method": request.method,
+            "route": template,
+            "status": response.status_code,
+            "ms": round(seconds * 1000, 2),
+        },
+    )
+    return response
+
+
+@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+def metrics(request: Request) -> Response:
+    """Counters and histograms in Prometheus' text format."""
+    registry = request.app.state.metrics.registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
