@@ -227,7 +227,7 @@ def test_the_demo_loads_then_serves_the_api_with_the_keys_it_prints(
         ) as server,
     ):
         try:
-            key = _printed(log, "integration key:", server)
+            key = _printed(log, "admin key:", server)
             members = f"http://127.0.0.1:{port}/v1/programs/cafe-lumiere-us/members?limit=2"
             response = _when_up(members, {"Authorization": f"Bearer {key}"}, server)
             assert response.status_code == 200 and len(response.json()["members"]) == 2

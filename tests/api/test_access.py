@@ -33,7 +33,7 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("GET", f"{CAFE}/versions", None, "admin"),
     ("POST", f"{CAFE}/events", PURCHASE, "integration"),
     ("POST", f"{CAFE}/events/batch", {"events": [PURCHASE]}, "integration"),
-    ("GET", f"{CAFE}/members", None, "integration"),
+    ("GET", f"{CAFE}/members", None, "admin"),
     ("POST", f"{CAFE}/members", {"email": "ana@example.com"}, "integration"),
     ("GET", f"{CAFE}/members/nobody@example.com", None, "integration"),
     ("POST", f"{CAFE}/members/nobody@example.com/redemptions", {"reward_id": "x"}, "integration"),
@@ -83,6 +83,7 @@ def test_each_endpoint_admits_only_its_roles_of_its_own_program(
     for headers in allowed:
         response = call(client, method, path, body, headers)
         assert response.status_code not in (401, 403), response.text
+        assert response.status_code < 500, response.text
 
 
 def test_a_401_says_how_to_authenticate(client: TestClient) -> None:
@@ -112,6 +113,17 @@ def test_an_unexpected_error_is_a_500_problem_that_hides_its_cause(
     assert response.headers["content-type"] == "application/problem+json"
     assert "secret inner detail" not in response.text
     assert response.json()["request_id"] == "req-42"
+    assert response.headers["x-request-id"] == "req-42"
+
+
+def test_readiness_fails_without_saying_where_the_database_is() -> None:
+    unreachable = make_engine("postgresql+psycopg://secret_user@127.0.0.1:9/test")
+    with TestClient(create_app(unreachable)) as client:
+        response = client.get("/ready")
+    assert response.status_code == 503
+    assert response.json()["reason"] == "does not answer"
+    assert "secret_user" not in response.text and "127.0.0.1" not in response.text
+    unreachable.dispose()
 
 
 def test_readiness_fails_on_a_database_without_the_schema(tmp_path: Path) -> None:

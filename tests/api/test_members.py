@@ -51,16 +51,38 @@ def test_members_are_listed_a_page_at_a_time(client: TestClient, api_keys: Keys)
     for n in range(5):
         body = {"email": f"m{n}@example.com"}
         client.post(f"{CAFE}/members", json=body, headers=api_keys.integration)
+    admin = api_keys.admin
     seen: list[str] = []
     after = 0
     while True:
-        page = client.get(
-            f"{CAFE}/members?limit=2&after={after}", headers=api_keys.integration
-        ).json()
+        page = client.get(f"{CAFE}/members?limit=2&after={after}", headers=admin).json()
         seen += [member["email"] for member in page["members"]]
         if page["next"] is None:
             break
         after = page["next"]
     assert seen == [f"m{n}@example.com" for n in range(5)]
-    bronze = client.get(f"{CAFE}/members?tier=gold", headers=api_keys.integration).json()
-    assert bronze == {"members": [], "next": None}
+    # New members hold the first level; nobody has reached gold.
+    first = client.get(f"{CAFE}/members?tier=bronze", headers=admin).json()["members"]
+    assert len(first) == 5 and {member["tier"] for member in first} == {"bronze"}
+    assert client.get(f"{CAFE}/members?tier=gold", headers=admin).json() == {
+        "members": [],
+        "next": None,
+    }
+    beyond = client.get(f"{CAFE}/members?after={2**63}", headers=admin)
+    assert beyond.status_code == 422 and beyond.json()["field"] == "query.after"
+
+
+def test_ids_beyond_64_bits_are_refused_as_input_not_stored(
+    client: TestClient, api_keys: Keys
+) -> None:
+    huge = str(2**63)
+    by_id = client.get(f"{CAFE}/members/{huge}?by_member_id=true", headers=api_keys.integration)
+    assert by_id.status_code == 422
+    event = PURCHASE | {"customer": {"member_id": 2**63}}
+    sent = client.post(f"{CAFE}/events", json=event, headers=api_keys.integration)
+    assert sent.status_code == 422 and sent.json()["field"] == "customer.member_id"
+    pricey = PURCHASE | {"amount": "1e15"}
+    assert (
+        client.post(f"{CAFE}/events", json=pricey, headers=api_keys.integration).json()["field"]
+        == "amount"
+    )

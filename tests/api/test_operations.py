@@ -28,8 +28,9 @@ def test_an_adjustment_is_recorded_with_its_reason_and_the_key_as_actor(
     cause = member["history"][-1]["cause"]
     assert cause["reason"] == "apology for a cold coffee"
     assert cause["actor"].startswith("key:")
-    zero = client.post(url, json={"points": 0, "reason": "x"}, headers=api_keys.admin)
-    assert zero.status_code == 422 and zero.json()["field"] == "points"
+    for points in (0, 10**20, -(10**13)):
+        refused = client.post(url, json={"points": points, "reason": "x"}, headers=api_keys.admin)
+        assert refused.status_code == 422 and refused.json()["field"] == "points"
 
 
 def test_run_due_expires_what_is_due_by_the_apps_clock_and_verify_agrees(

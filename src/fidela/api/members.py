@@ -7,8 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict
 
-from fidela.api.dependencies import Integration, Now, Uow
+from fidela.api.dependencies import Admin, Integration, Now, Uow
 from fidela.domain.events import parse_enrollment
+from fidela.domain.ids import ID_MAX
 from fidela.services import members
 
 router = APIRouter(prefix="/v1/programs/{program_id}/members", tags=["members"])
@@ -43,9 +44,11 @@ def enroll(
 
 @router.get("")
 def page(
-    caller: Integration,
+    caller: Admin,
     uow: Uow,
-    after: Annotated[int, Query(ge=0, description="The `next` of the previous page.")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=ID_MAX, description="The `next` of the previous page.")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     tier: Annotated[str | None, Query(description="Only members holding this tier.")] = None,
 ) -> dict[str, Any]:

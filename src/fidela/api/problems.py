@@ -69,10 +69,15 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> JSONResponse:
-        return problem(request, error.status_code, str(error.detail))
+        response = problem(request, error.status_code, str(error.detail))
+        response.headers.update(error.headers or {})  # e.g. the Allow of a 405
+        return response
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
         request_id = getattr(request.state, "request_id", None)
         log.exception("unexpected error", extra={"request_id": request_id})
-        return problem(request, 500, f"an unexpected error; its request id is {request_id}")
+        response = problem(request, 500, f"an unexpected error; its request id is {request_id}")
+        if request_id:  # this answer bypasses the middleware that would add it
+            response.headers["X-Request-Id"] = request_id
+        return response

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from fidela.api.dependencies import IdempotencyKey, Integration, Now, Uow, answer_once
+from fidela.domain.ids import ID_MAX
 from fidela.services import members, rewards
 from fidela.services.idempotency import Answer
 
@@ -54,7 +55,7 @@ def cancel(
     uow: Uow,
     now: Now,
     request: Request,
-    redemption_id: int,
+    redemption_id: Annotated[int, Path(ge=1, le=ID_MAX)],
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Cancel a redemption whose voucher is unused; its points return to their lots."""

@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from fidela.domain.errors import InvalidInput
+from fidela.domain.ids import ID_MAX
 from fidela.domain.program import NonNegative, Positive, Slug
 
 Key = Annotated[str, Field(min_length=1, max_length=200)]
@@ -39,7 +40,7 @@ class CustomerRef(_Input):
 
     customer_id: Text | None = None
     email: EmailStr | None = None
-    member_id: PositiveInt | None = None
+    member_id: Annotated[int, Field(ge=1, le=ID_MAX)] | None = None
 
     @model_validator(mode="after")
     def _names_someone(self) -> CustomerRef:

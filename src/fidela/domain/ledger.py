@@ -34,6 +34,8 @@ class Account(StrEnum):
     ADJUSTED = "program.adjusted"
 
 
+# More points than any real balance and far below 2**63, so that sums of them never overflow.
+POINTS_MAX = 10**12
 SCHEDULER = "scheduler"  # the actor of changes caused by the passing of time
 
 

@@ -30,8 +30,10 @@ from fidela.domain.errors import InvalidInput, Problem, ProgramInvalid
 from fidela.domain.money import CURRENCIES, exponent
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
-Positive = Annotated[Decimal, Field(gt=0)]
-NonNegative = Annotated[Decimal, Field(ge=0)]
+# Money and rates stay far below what 64-bit minor units hold, so that sums never overflow.
+AMOUNT_MAX = Decimal(10) ** 12
+Positive = Annotated[Decimal, Field(gt=0, le=AMOUNT_MAX)]
+NonNegative = Annotated[Decimal, Field(ge=0, le=AMOUNT_MAX)]
 Period = Literal["day", "week", "month", "year", "lifetime"]
 Rounding = Literal["floor", "round", "ceil"]
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from fidela.domain.errors import InvalidInput
 from fidela.domain.ids import MemberId, ProgramId
+from fidela.domain.ledger import POINTS_MAX
 from fidela.domain.members import lot_expiry
 from fidela.services.members import catch_up
 from fidela.store.ledger import Changes
@@ -26,6 +27,8 @@ def adjust(
     """Credit (points > 0) or debit (points < 0) a member; a debit can't overdraw."""
     if points == 0:
         raise InvalidInput("points", "must not be zero")
+    if abs(points) > POINTS_MAX:
+        raise InvalidInput("points", f"must be between -{POINTS_MAX:,} and {POINTS_MAX:,}")
     if not reason.strip():
         raise InvalidInput("reason", "is required: say why the points change")
     if not actor.strip():

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from fidela.domain.errors import Conflict, FidelaError
+from fidela.domain.errors import Conflict, FidelaError, InvalidInput
 from fidela.domain.ids import ProgramId
 from fidela.store.unit_of_work import UnitOfWork, run
 
@@ -45,7 +45,7 @@ def once(
             uow.commit()
             return None
         if previous.fingerprint != fingerprint:
-            raise Conflict(FIELD, "was used for another request: use a new key")
+            raise InvalidInput(FIELD, "was used for another request: use a new key")
         if previous.status is None:
             raise Conflict(FIELD, "the first request with this key has no answer yet")
         return Answer(previous.status, previous.response)

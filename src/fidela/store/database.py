@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 from fidela.domain.errors import FidelaError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+log = logging.getLogger("fidela.store")
 SQLITE_AT_LEAST = (3, 38)  # the `->>` operator the batched writes use (store/batches.py)
 
 
@@ -102,8 +104,10 @@ def check_schema(engine: Engine) -> None:
         with engine.connect().execution_options(fidela_read_only=True) as connection:
             current = MigrationContext.configure(connection).get_current_revision()
             head = ScriptDirectory.from_config(_alembic_config(connection)).get_current_head()
-    except OperationalError as error:
-        raise DatabaseUnavailable("database", f"does not answer: {error.orig}") from None
+    except OperationalError:
+        # The driver's message may name hosts and users: it goes to the log, not the caller.
+        log.exception("the database does not answer")
+        raise DatabaseUnavailable("database", "does not answer") from None
     if current is None:
         raise SchemaOutdated("database", "has no Fidela schema yet: run `fidela init`")
     if current != head:
