@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Request, Response, status
+from fastapi import APIRouter, Body, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from fidela.api.dependencies import Integration, Now, Uow
-from fidela.domain.errors import FidelaError, InvalidInput
+from fidela.api.dependencies import IdempotencyKey, Integration, Now, Uow
+from fidela.domain.errors import FidelaError
 from fidela.domain.events import parse_event
 from fidela.services import events
+from fidela.services.events import Recorded
 
 router = APIRouter(prefix="/v1/programs/{program_id}", tags=["events"])
 
@@ -29,24 +30,19 @@ def record_event(
     event: Annotated[
         dict[str, Any], Body(description="The event, as `fidela event record` takes it.")
     ],
-    idempotency_key: Annotated[str | None, Header()] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Record an event; the same key with the same content returns the first result."""
-    body_key = event.get("idempotency_key")
-    if idempotency_key is not None and body_key not in (None, idempotency_key):
-        raise InvalidInput("idempotency_key", "differs from the Idempotency-Key header")
-    if body_key is None and idempotency_key is not None:
-        event = {**event, "idempotency_key": idempotency_key}
-    counted = request.app.state.metrics.events
     try:
-        recorded = events.record(uow, caller.program_id, parse_event(event), now=now)
-    except FidelaError:
-        counted.labels("refused").inc()
+        recorded = events.record(
+            uow, caller.program_id, parse_event(event, idempotency_key=idempotency_key), now=now
+        )
+    except FidelaError as error:
+        _count(request, [error])
         raise
-    counted.labels("duplicate" if recorded.duplicate else "recorded").inc()
-    if recorded.duplicate:
-        response.status_code = status.HTTP_200_OK
-    return {"event_no": recorded.event_no, "duplicate": recorded.duplicate, **recorded.result}
+    _count(request, [recorded])
+    response.status_code = _status(recorded)
+    return _answer(recorded)
 
 
 BATCH_MAX = 1000
@@ -67,32 +63,33 @@ def record_batch(
     A bad event does not stop the others; sending the batch again changes nothing, as
     every event carries its idempotency key.
     """
-    results: list[dict[str, Any]] = []
-    for index, data in enumerate(batch.events):
-        try:
-            recorded = events.record(uow, caller.program_id, parse_event(data), now=now)
-        except FidelaError as error:
-            results.append(
-                {
-                    "index": index,
-                    "status": error.status,
-                    "field": error.field,
-                    "reason": error.reason,
-                }
-            )
-            continue
-        results.append(
-            {
-                "index": index,
-                "status": status.HTTP_200_OK if recorded.duplicate else status.HTTP_201_CREATED,
-                "event_no": recorded.event_no,
-                "duplicate": recorded.duplicate,
-                **recorded.result,
-            }
-        )
-    failed = sum(1 for result in results if result["status"] >= 400)
+    outcomes = events.record_each(uow, caller.program_id, batch.events, now=now)
+    _count(request, outcomes)
+    results = [{"index": index, **_result(outcome)} for index, outcome in enumerate(outcomes)]
+    failed = sum(1 for outcome in outcomes if isinstance(outcome, FidelaError))
+    return {"recorded": len(outcomes) - failed, "failed": failed, "results": results}
+
+
+def _result(outcome: Recorded | FidelaError) -> dict[str, Any]:
+    """One event's line in a batch answer: its status, and its result or problem."""
+    if isinstance(outcome, FidelaError):
+        return {"status": outcome.status, "field": outcome.field, "reason": outcome.reason}
+    return {"status": _status(outcome), **_answer(outcome)}
+
+
+def _answer(recorded: Recorded) -> dict[str, Any]:
+    return {"event_no": recorded.event_no, "duplicate": recorded.duplicate, **recorded.result}
+
+
+def _status(recorded: Recorded) -> int:
+    return status.HTTP_200_OK if recorded.duplicate else status.HTTP_201_CREATED
+
+
+def _count(request: Request, outcomes: list[Recorded | FidelaError]) -> None:
+    """Events by outcome, for /metrics."""
     counted = request.app.state.metrics.events
-    counted.labels("refused").inc(failed)
-    counted.labels("duplicate").inc(sum(1 for result in results if result["status"] == 200))
-    counted.labels("recorded").inc(sum(1 for result in results if result["status"] == 201))
-    return {"recorded": len(results) - failed, "failed": failed, "results": results}
+    for outcome in outcomes:
+        if isinstance(outcome, FidelaError):
+            counted.labels("refused").inc()
+        else:
+            counted.labels("duplicate" if outcome.duplicate else "recorded").inc()

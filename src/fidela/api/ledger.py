@@ -21,10 +21,4 @@ def summary(caller: Admin, uow: Uow) -> dict[str, Any]:
 @router.post("/verify")
 def verify(caller: Admin, uow: Uow) -> dict[str, Any]:
     """Check the hash chain, that every transaction balances, and every cached balance."""
-    verification = ledger.verify(uow, caller.program_id)
-    return {
-        "ok": verification.ok,
-        "transactions": verification.transactions,
-        "problem": verification.problem,
-        "seq": verification.seq,
-    }
+    return ledger.verify(uow, caller.program_id).report()

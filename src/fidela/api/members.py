@@ -53,7 +53,7 @@ def page(
     tier: Annotated[str | None, Query(description="Only members holding this tier.")] = None,
 ) -> dict[str, Any]:
     """Members in id order, a page at a time: pass the answer's `next` as `after`."""
-    return members.listed(uow, caller.program_id, after=after, limit=limit, tier=tier)
+    return members.page(uow, caller.program_id, after=after, limit=limit, tier=tier)
 
 
 @router.get("/{ref}")

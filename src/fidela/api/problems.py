@@ -33,6 +33,7 @@ log = logging.getLogger("fidela.api")
 
 
 def problem(request: Request, status: int, detail: str, **extra: Any) -> JSONResponse:
+    """A problem document for `request`, with its request id and any extra members."""
     body = {
         "type": "about:blank",
         "title": TITLES.get(status, "Error"),

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Response, status
 
 from fidela.api.dependencies import Admin, Integration, Now, Uow
-from fidela.domain.errors import InvalidInput
 from fidela.services import programs
 
 router = APIRouter(prefix="/v1/programs/{program_id}", tags=["programs"])
@@ -17,13 +16,6 @@ router = APIRouter(prefix="/v1/programs/{program_id}", tags=["programs"])
 def current(caller: Integration, uow: Uow) -> dict[str, Any]:
     """The version that evaluates events now, with the sections not active yet."""
     return programs.described(uow, caller.program_id)
-
-
-@router.get("/rewards")
-def catalog(caller: Integration, uow: Uow) -> list[dict[str, Any]]:
-    """The rewards members can redeem, with their cost and conditions."""
-    rewards: list[dict[str, Any]] = programs.described(uow, caller.program_id)["rewards"]
-    return rewards
 
 
 @router.get("/versions")
@@ -55,11 +47,7 @@ def apply(
     ],
 ) -> dict[str, Any]:
     """Store a new version of this program from its YAML file; earlier versions are kept."""
-    program, _inactive = programs.check(source)
-    if program.program != caller.program_id:
-        reason = f"the file is for program {program.program}, not {caller.program_id}"
-        raise InvalidInput("program", reason)
-    applied = programs.apply(uow, source, now=now)
+    applied = programs.apply(uow, source, now=now, only=caller.program_id)
     if applied.unchanged:
         response.status_code = status.HTTP_200_OK
     return {

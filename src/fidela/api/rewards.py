@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from fidela.api.dependencies import IdempotencyKey, Integration, Now, Uow, answer_once
 from fidela.domain.ids import ID_MAX
-from fidela.services import members, rewards
+from fidela.services import members, programs, rewards
 from fidela.services.idempotency import Answer
 
 router = APIRouter(prefix="/v1/programs/{program_id}", tags=["rewards"])
@@ -27,6 +27,13 @@ class ConsumptionBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     order_id: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+@router.get("/rewards")
+def catalog(caller: Integration, uow: Uow) -> list[dict[str, Any]]:
+    """The rewards members can redeem, with their cost and conditions."""
+    catalog: list[dict[str, Any]] = programs.described(uow, caller.program_id)["rewards"]
+    return catalog
 
 
 @router.post("/members/{ref}/redemptions", status_code=201)

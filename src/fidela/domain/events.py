@@ -141,8 +141,17 @@ Event = Purchase | Refund | Birthday | Activity
 _MODELS: dict[str, type[_Event]] = {"purchase": Purchase, "refund": Refund, "birthday": Birthday}
 
 
-def parse_event(data: dict[str, Any]) -> Event:
-    """Validate an event from JSON-like data; raise InvalidInput naming the first bad field."""
+def parse_event(data: dict[str, Any], *, idempotency_key: str | None = None) -> Event:
+    """Validate an event from JSON-like data; raise InvalidInput naming the first bad field.
+
+    `idempotency_key`, if given apart from the data (an HTTP header), stands in for a
+    missing one and must equal one that is there.
+    """
+    if idempotency_key is not None:
+        given = data.get("idempotency_key")
+        if given not in (None, idempotency_key):
+            raise InvalidInput("idempotency_key", "differs from the one given apart (header)")
+        data = {**data, "idempotency_key": idempotency_key}
     kind = data.get("type")
     if not isinstance(kind, str) or not kind:
         raise InvalidInput("type", "is required: purchase, refund, birthday or an activity name")

@@ -15,6 +15,8 @@ from enum import StrEnum
 from fidela.domain.errors import Unauthorized
 
 PREFIX = "fdl"
+KEY_ID_BYTES = 6  # the public id: 12 hex digits
+SECRET_BYTES = 32
 
 
 class Role(StrEnum):
@@ -36,19 +38,21 @@ class Token:
 
 
 def new_token() -> Token:
-    return Token(secrets.token_hex(6), secrets.token_urlsafe(32))
+    """A fresh key: a public id to find it by, and a random secret shown once."""
+    return Token(secrets.token_hex(KEY_ID_BYTES), secrets.token_urlsafe(SECRET_BYTES))
 
 
 def parse_token(text: str) -> Token:
     """Split a presented key into id and secret; refuse anything not shaped like a key."""
     prefix, _, rest = text.partition("_")
     key_id, _, secret = rest.partition("_")
-    if prefix != PREFIX or len(key_id) != 12 or not secret:
+    if prefix != PREFIX or len(key_id) != 2 * KEY_ID_BYTES or not secret:
         raise Unauthorized("authorization", "is not a Fidela API key")
     return Token(key_id, secret)
 
 
 def digest(secret: str) -> str:
+    """What is stored of a secret."""
     return hashlib.sha256(secret.encode()).hexdigest()
 
 

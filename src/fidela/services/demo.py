@@ -48,11 +48,7 @@ def load(
         f"run-due until {until.isoformat()}": due,
         **shown,
         "ledger summary": ledger.summary(uow, program_id),
-        "ledger verify": {
-            "ok": verified.ok,
-            "transactions": verified.transactions,
-            "problem": verified.problem,
-        },
+        "ledger verify": verified.report(),
         "api keys": api_keys,
     }
 

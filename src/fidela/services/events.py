@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fidela.domain import members as member_rules
-from fidela.domain.errors import Conflict, InvalidInput, NotFound
+from fidela.domain.errors import Conflict, FidelaError, InvalidInput, NotFound
 from fidela.domain.events import (
     Activity,
     Birthday,
@@ -16,6 +16,7 @@ from fidela.domain.events import (
     Purchase,
     Refund,
     normalize_email,
+    parse_event,
 )
 from fidela.domain.ids import CustomerId, MemberId, ProgramId
 from fidela.domain.ledger import MEMBER_ACCOUNTS, SCHEDULER
@@ -41,6 +42,19 @@ def record(uow: UnitOfWork, program_id: ProgramId, event: Event, *, now: datetim
     if event.occurred_at > now + CLOCK_SKEW:
         raise InvalidInput("occurred_at", f"{event.occurred_at.isoformat()} is in the future")
     return run(uow, lambda uow: _record(uow, program_id, event, now))
+
+
+def record_each(
+    uow: UnitOfWork, program_id: ProgramId, items: list[dict[str, Any]], *, now: datetime
+) -> list[Recorded | FidelaError]:
+    """Parse and record each event on its own: a bad one is answered and stops no other."""
+    outcomes: list[Recorded | FidelaError] = []
+    for data in items:
+        try:
+            outcomes.append(record(uow, program_id, parse_event(data), now=now))
+        except FidelaError as error:
+            outcomes.append(error)
+    return outcomes
 
 
 def _record(uow: UnitOfWork, program_id: ProgramId, event: Event, now: datetime) -> Recorded:

@@ -23,6 +23,8 @@ FIELD = "Idempotency-Key"
 
 @dataclass(frozen=True)
 class Answer:
+    """What a write answered: an HTTP status and a JSON body, replayed to retries."""
+
     status: int
     body: Any
 

@@ -57,6 +57,14 @@ class Verification:
     problem: str | None = None
     seq: int | None = None
 
+    def report(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "transactions": self.transactions,
+            "problem": self.problem,
+            "seq": self.seq,
+        }
+
 
 def verify(
     uow: UnitOfWork, program_id: ProgramId, progress: Callable[[int], None] | None = None

@@ -127,7 +127,7 @@ def locate(uow: UnitOfWork, program_id: ProgramId, ref: str) -> MemberId:
         return find(reader, program_id, ref)
 
 
-def listed(
+def page(
     uow: UnitOfWork, program_id: ProgramId, *, after: int, limit: int, tier: str | None = None
 ) -> dict[str, Any]:
     """A page of members in id order; `next` is the `after` of the following page, or None."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from fidela.domain.errors import InvalidInput
 from fidela.domain.ids import ProgramId
 from fidela.domain.program import Program, inactive_sections, parse_program
 from fidela.store.programs import StoredVersion
@@ -27,11 +28,16 @@ def check(text: str) -> tuple[Program, list[str]]:
     return program, inactive_sections(program)
 
 
-def apply(uow: UnitOfWork, text: str, *, now: datetime) -> Applied:
-    """Store a new version of the program; applying the same file again adds none."""
+def apply(uow: UnitOfWork, text: str, *, now: datetime, only: ProgramId | None = None) -> Applied:
+    """Store a new version of the program; applying the same file again adds none.
+
+    With `only`, the file must be that program's (an API key's program applying it).
+    """
     program, inactive = check(text)
     digest = hashlib.sha256(text.encode()).hexdigest()
     program_id = ProgramId(program.program)
+    if only is not None and program_id != only:
+        raise InvalidInput("program", f"the file is for program {program_id}, not {only}")
 
     def work(uow: UnitOfWork) -> Applied:
         if uow.programs.latest_digest(program_id) == digest:

@@ -28,6 +28,12 @@ class SchemaOutdated(FidelaError):
     status = 503
 
 
+class SQLiteTooOld(FidelaError):
+    """Python's SQLite lacks what Fidela's batched writes use (the `->>` operator)."""
+
+    status = 503
+
+
 class DatabaseUnavailable(FidelaError):
     """The database does not answer."""
 
@@ -50,7 +56,7 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     if sqlite3.sqlite_version_info < SQLITE_AT_LEAST:
         wanted = ".".join(map(str, SQLITE_AT_LEAST))
         have = sqlite3.sqlite_version
-        raise FidelaError("database", f"Fidela needs SQLite {wanted} or newer; Python has {have}")
+        raise SQLiteTooOld("database", f"Fidela needs SQLite {wanted} or newer; Python has {have}")
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     # A connection is used by one thread at a time, but may be handed to the ledger's writer.
