@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from fidela.api.dependencies import Admin, IdempotencyKey, Now, Uow, answer_once
+from fidela.api.dependencies import Admin, Idempotent, Now, Uow
 from fidela.services import adjustments, members
 from fidela.services.idempotency import Answer
 
@@ -27,10 +27,9 @@ def adjust(
     caller: Admin,
     uow: Uow,
     now: Now,
-    request: Request,
     ref: Annotated[str, Path(description="The member's e-mail or the shop's customer id.")],
     body: AdjustmentBody,
-    idempotency_key: IdempotencyKey = None,
+    write: Idempotent,
 ) -> JSONResponse:
     """Credit or debit a member's points; the key that asked is recorded as the actor."""
 
@@ -47,4 +46,4 @@ def adjust(
         )
         return Answer(201, adjusted)
 
-    return answer_once(uow, caller, request, body.model_dump(), idempotency_key, now, work)
+    return write.once(caller, body.model_dump(), work)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -77,22 +78,32 @@ IdempotencyKey = Annotated[
 ]
 
 
-def answer_once(
-    uow: UnitOfWork,
-    caller: Caller,
-    request: Request,
-    body: Any,
-    key: str | None,
-    now: datetime,
-    work: Callable[[], Answer],
-) -> JSONResponse:
-    """Answer a write, once per Idempotency-Key if the caller sent one."""
-    if key is None:
-        answer = work()
-    else:
-        request_text = f"{request.method} {request.url.path}\n".encode() + orjson.dumps(
-            body, option=orjson.OPT_SORT_KEYS
-        )
-        fingerprint = hashlib.sha256(request_text).hexdigest()
-        answer = idempotency.once(uow, caller.program_id, key, fingerprint, work, now=now)
-    return JSONResponse(answer.body, status_code=answer.status)
+@dataclass(frozen=True)
+class Writer:
+    """Answers a write once per Idempotency-Key, if the caller sent one."""
+
+    uow: UnitOfWork
+    request: Request
+    now: datetime
+    key: str | None
+
+    def once(self, caller: Caller, body: Any, work: Callable[[], Answer]) -> JSONResponse:
+        """Run `work`, or replay the first answer to this key and request."""
+        if self.key is None:
+            answer = work()
+        else:
+            request = f"{self.request.method} {self.request.url.path}\n".encode()
+            fingerprint = hashlib.sha256(
+                request + orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+            ).hexdigest()
+            answer = idempotency.once(
+                self.uow, caller.program_id, self.key, fingerprint, work, now=self.now
+            )
+        return JSONResponse(answer.body, status_code=answer.status)
+
+
+def _writer(uow: Uow, request: Request, now: Now, idempotency_key: IdempotencyKey = None) -> Writer:
+    return Writer(uow, request, now, idempotency_key)
+
+
+Idempotent = Annotated[Writer, Depends(_writer)]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from fidela.api.dependencies import IdempotencyKey, Integration, Now, Uow, answer_once
+from fidela.api.dependencies import Idempotent, Integration, Now, Uow
 from fidela.domain.ids import ID_MAX
 from fidela.services import members, programs, rewards
 from fidela.services.idempotency import Answer
@@ -41,10 +41,9 @@ def redeem(
     caller: Integration,
     uow: Uow,
     now: Now,
-    request: Request,
     ref: MemberRef,
     body: RedemptionBody,
-    idempotency_key: IdempotencyKey = None,
+    write: Idempotent,
 ) -> JSONResponse:
     """Spend a reward's points and issue its voucher; never below a zero balance."""
 
@@ -53,7 +52,7 @@ def redeem(
         redeemed = rewards.redeem(uow, caller.program_id, member_id, body.reward_id, now=now)
         return Answer(201, redeemed)
 
-    return answer_once(uow, caller, request, body.model_dump(), idempotency_key, now, work)
+    return write.once(caller, body.model_dump(), work)
 
 
 @router.post("/redemptions/{redemption_id}/cancel")
@@ -61,16 +60,15 @@ def cancel(
     caller: Integration,
     uow: Uow,
     now: Now,
-    request: Request,
     redemption_id: Annotated[int, Path(ge=1, le=ID_MAX)],
-    idempotency_key: IdempotencyKey = None,
+    write: Idempotent,
 ) -> JSONResponse:
     """Cancel a redemption whose voucher is unused; its points return to their lots."""
 
     def work() -> Answer:
         return Answer(200, rewards.cancel(uow, caller.program_id, redemption_id, now=now))
 
-    return answer_once(uow, caller, request, None, idempotency_key, now, work)
+    return write.once(caller, None, work)
 
 
 @router.get("/vouchers/{code}")
@@ -84,10 +82,9 @@ def consume_voucher(
     caller: Integration,
     uow: Uow,
     now: Now,
-    request: Request,
     code: str,
     body: ConsumptionBody,
-    idempotency_key: IdempotencyKey = None,
+    write: Idempotent,
 ) -> JSONResponse:
     """Use a voucher, exactly once even when two tills try at the same moment."""
 
@@ -97,4 +94,4 @@ def consume_voucher(
         )
         return Answer(200, consumed)
 
-    return answer_once(uow, caller, request, body.model_dump(), idempotency_key, now, work)
+    return write.once(caller, body.model_dump(), work)
