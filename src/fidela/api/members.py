@@ -5,25 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response, status
-from pydantic import BaseModel, ConfigDict
 
 from fidela.api.dependencies import Admin, Integration, Now, Uow
-from fidela.domain.events import parse_enrollment
+from fidela.domain.events import EnrollmentForm, parse_enrollment
 from fidela.domain.ids import ID_MAX
 from fidela.services import members
 
 router = APIRouter(prefix="/v1/programs/{program_id}/members", tags=["members"])
-
-
-class EnrollmentBody(BaseModel):
-    """Who joins: an e-mail or the shop's customer id (or both), a name and birthday if given."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    email: str | None = None
-    customer_id: str | None = None
-    name: str | None = None
-    birthday: str | None = None
 
 
 @router.post(
@@ -32,7 +20,7 @@ class EnrollmentBody(BaseModel):
     responses={200: {"description": "Already a member: that member, nothing changed."}},
 )
 def enroll(
-    caller: Integration, uow: Uow, now: Now, response: Response, body: EnrollmentBody
+    caller: Integration, uow: Uow, now: Now, response: Response, body: EnrollmentForm
 ) -> dict[str, Any]:
     """Enroll a customer now; the same e-mail or customer id again returns the member."""
     enrollment = parse_enrollment(body.model_dump() | {"enrolled_at": now})

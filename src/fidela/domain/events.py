@@ -172,20 +172,25 @@ def invalid_input(error: ValidationError) -> InvalidInput:
     return InvalidInput(field or "(input)", reason)
 
 
-class Enrollment(_Input):
-    """What a member gives to join: an e-mail, and optionally a name, birthday, shop id."""
+class EnrollmentForm(_Input):
+    """What a member gives to join: an e-mail or a shop id, and optionally a name, birthday."""
 
     email: EmailStr | None = None
     customer_id: Text | None = None
     name: Text | None = None
     birthday: date | None = None
-    enrolled_at: AwareDatetime
 
     @model_validator(mode="after")
-    def _identified(self) -> Enrollment:
+    def _identified(self) -> EnrollmentForm:
         if self.email is None and self.customer_id is None:
             raise ValueError("needs an email or a customer_id")
         return self
+
+
+class Enrollment(EnrollmentForm):
+    """A form, and when the member joined."""
+
+    enrolled_at: AwareDatetime
 
 
 def parse_enrollment(data: dict[str, Any]) -> Enrollment:
