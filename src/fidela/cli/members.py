@@ -1,0 +1,100 @@
+"""`fidela member`: enroll a member, show one with the reason of every line."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from fidela.cli.common import (
+    JsonOption,
+    NowOption,
+    ProgramOption,
+    _errors,
+    _now,
+    _print_json,
+    _program,
+    _uow,
+    out,
+)
+from fidela.domain.events import parse_enrollment
+from fidela.services import members
+
+member_app = typer.Typer(help="Enroll and inspect members.", no_args_is_help=True)
+
+
+@member_app.command("enroll")
+def member_enroll(
+    email: Annotated[str, typer.Option(help="The member's e-mail.")],
+    program: ProgramOption = None,
+    customer_id: Annotated[str | None, typer.Option(help="The shop's own customer id.")] = None,
+    name: Annotated[str | None, typer.Option()] = None,
+    birthday: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
+    now: NowOption = None,
+) -> None:
+    """Enroll a member (or find the one already enrolled with this e-mail or id)."""
+    with _errors():
+        uow = _uow()
+        at = _now(now)
+        enrollment = parse_enrollment(
+            {
+                "email": email,
+                "customer_id": customer_id,
+                "name": name,
+                "birthday": birthday,
+                "enrolled_at": at,
+            }
+        )
+        enrolled = members.enroll(uow, _program(uow, program), enrollment, now=at)
+        verb = "enrolled" if enrolled.created else "already enrolled"
+        out.print(f"member {enrolled.member_id} {verb}")
+
+
+@member_app.command("show")
+def member_show(
+    ref: Annotated[
+        str, typer.Argument(help="E-mail or shop customer id (or member id with --id).")
+    ],
+    program: ProgramOption = None,
+    by_id: Annotated[bool, typer.Option("--id", help="REF is Fidela's member id.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """A member's points, tier, lots and history with the reason of every line."""
+    with _errors():
+        uow = _uow()
+        report = members.show(uow, _program(uow, program), ref, by_member_id=by_id)
+        if as_json:
+            _print_json(report)
+        else:
+            _print_member(report)
+
+
+def _print_member(report: dict[str, Any]) -> None:
+    who = report["email"] or report["customer_id"]
+    out.print(f"[bold]member {report['member_id']}[/bold] {who}  enrolled {report['enrolled_at']}")
+    tier = report["tier"]
+    if tier:
+        out.print(f"tier {tier['id']} since {tier['since']} (review {tier['review_at'] or '-'})")
+    unit = report["point_name"]
+    balance = f"{report['available']} {unit}s available, {report['pending']} pending"
+    out.print(f"{balance}, debt {report['debt']}")
+    lots = Table("lot", "remaining", "earned", "expires", "rule", "order")
+    for lot in report["lots"]:
+        lots.add_row(
+            str(lot["lot"]),
+            str(lot["remaining"]),
+            lot["earned_at"],
+            lot["expires_at"] or "never",
+            lot["rule"] or "",
+            lot["order_id"] or "",
+        )
+    out.print(lots)
+    history = Table("seq", "at", "points", "why")
+    for entry in report["history"]:
+        cause = entry["cause"]
+        why = " ".join(str(v) for k, v in cause.items() if k != "idempotency_key")
+        if entry["rules"]:
+            why += f" (rules: {', '.join(entry['rules'])})"
+        history.add_row(str(entry["seq"]), entry["at"], f"{entry['points']:+d}", why)
+    out.print(history)
