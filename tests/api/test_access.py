@@ -36,6 +36,7 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("GET", f"{CAFE}/members", None, "admin"),
     ("POST", f"{CAFE}/members", {"email": "ana@example.com"}, "integration"),
     ("GET", f"{CAFE}/members/nobody@example.com", None, "integration"),
+    ("PATCH", f"{CAFE}/members/nobody@example.com", {"name": "N"}, "integration"),
     ("POST", f"{CAFE}/members/nobody@example.com/redemptions", {"reward_id": "x"}, "integration"),
     ("POST", f"{CAFE}/redemptions/1/cancel", None, "integration"),
     ("GET", f"{CAFE}/vouchers/FID-AAAA-AAAA", None, "integration"),

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi.testclient import TestClient
+from datetime import timedelta
 
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from fidela.api.app import create_app
 from tests.api.conftest import Keys
 from tests.api.test_access import CAFE, PURCHASE
+from tests.conftest import T0
 
 
 def test_enrolling_twice_returns_the_same_member(client: TestClient, api_keys: Keys) -> None:
@@ -86,3 +91,40 @@ def test_ids_beyond_64_bits_are_refused_as_input_not_stored(
         client.post(f"{CAFE}/events", json=pricey, headers=api_keys.integration).json()["field"]
         == "amount"
     )
+
+
+def test_a_member_changes_email_name_and_birthday_and_the_gift_follows_the_new_date(
+    engine: Engine, api_keys: Keys
+) -> None:
+    now = [T0]  # 2026-01-05
+    with TestClient(create_app(engine, clock=lambda: now[0])) as client:
+        headers = api_keys.integration
+        client.post(f"{CAFE}/members", json={"email": "ana@example.com"}, headers=headers)
+        client.post(f"{CAFE}/members", json={"email": "bea@example.com"}, headers=headers)
+        changes = {"email": "Ana.New@Example.com", "name": "Ana", "birthday": "1990-01-15"}
+        member = client.patch(f"{CAFE}/members/ana@example.com", json=changes, headers=headers)
+        assert member.status_code == 200, member.text
+        assert (member.json()["email"], member.json()["name"]) == ("ana.new@example.com", "Ana")
+        assert member.json()["birthday"] == "1990-01-15"
+        taken = {"email": "bea@example.com"}
+        clash = client.patch(f"{CAFE}/members/ana.new@example.com", json=taken, headers=headers)
+        assert clash.status_code == 409 and clash.json()["field"] == "email"
+        now[0] = T0 + timedelta(days=11)  # past 15 January in Paris
+        client.post(f"{CAFE}/run-due", headers=api_keys.admin)
+        after = client.get(f"{CAFE}/members/ana.new@example.com", headers=headers).json()
+        assert after["available"] == 100
+        assert after["history"][-1]["rules"] == ["birthday"]
+        forget = client.patch(
+            f"{CAFE}/members/ana.new@example.com", json={"name": None}, headers=headers
+        )
+        assert forget.json()["name"] is None and forget.json()["birthday"] == "1990-01-15"
+
+
+def test_an_update_must_change_something_and_keep_an_email(
+    client: TestClient, api_keys: Keys
+) -> None:
+    client.post(f"{CAFE}/members", json={"email": "ana@example.com"}, headers=api_keys.integration)
+    url = f"{CAFE}/members/ana@example.com"
+    for body in ({}, {"email": None}, {"nickname": "A"}):
+        response = client.patch(url, json=body, headers=api_keys.integration)
+        assert response.status_code == 422, body

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Response, status
 
 from fidela.api.dependencies import Admin, Integration, Now, Uow
-from fidela.domain.events import EnrollmentForm, parse_enrollment
+from fidela.domain.events import EnrollmentForm, MemberUpdate, parse_enrollment
 from fidela.domain.ids import ID_MAX
 from fidela.services import members
 
@@ -53,3 +53,15 @@ def show(
 ) -> dict[str, Any]:
     """A member's balances, tier, open lots and history, each line with its cause."""
     return members.show(uow, caller.program_id, ref, by_member_id=by_member_id)
+
+
+@router.patch("/{ref}")
+def update(
+    caller: Integration,
+    uow: Uow,
+    now: Now,
+    ref: Annotated[str, Path(description="The member's e-mail or the shop's customer id.")],
+    changes: MemberUpdate,
+) -> dict[str, Any]:
+    """Change a member's e-mail, name or birthday; fields left out stay as they are."""
+    return members.update(uow, caller.program_id, ref, changes, now=now)

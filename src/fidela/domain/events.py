@@ -187,6 +187,25 @@ class EnrollmentForm(_Input):
         return self
 
 
+class MemberUpdate(_Input):
+    """What a member may change: e-mail, name, birthday; a field left out stays as it is.
+
+    `name` and `birthday` may be set to null to forget them; the e-mail can't be removed.
+    """
+
+    email: EmailStr | None = None
+    name: Text | None = None
+    birthday: date | None = None
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> MemberUpdate:
+        if not self.model_fields_set:
+            raise ValueError("changes nothing: give email, name or birthday")
+        if "email" in self.model_fields_set and self.email is None:
+            raise ValueError("email can be changed, not removed")
+        return self
+
+
 class Enrollment(EnrollmentForm):
     """A form, and when the member joined."""
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from fidela.domain import members as member_rules
 from fidela.domain.errors import Conflict, InvalidInput, NotFound
-from fidela.domain.events import CustomerRef, Enrollment, normalize_email
+from fidela.domain.events import CustomerRef, Enrollment, MemberUpdate, normalize_email
 from fidela.domain.ids import CustomerId, MemberId, ProgramId
 from fidela.domain.ledger import MEMBER_ACCOUNTS
 from fidela.domain.members import MemberState, Outcome
@@ -70,6 +70,37 @@ def enroll(
         return Enrolled(member_id, customer_id, created=True)
 
     return run(uow, work)
+
+
+def update(
+    uow: UnitOfWork, program_id: ProgramId, ref: str, changes: MemberUpdate, *, now: datetime
+) -> dict[str, Any]:
+    """Change a member's e-mail, name or birthday; the next birthday gift follows the new date."""
+
+    def work(uow: UnitOfWork) -> MemberId:
+        program = uow.programs.current(program_id).program
+        member_id = find(uow, program_id, ref)
+        member = uow.members.get(program_id, member_id)
+        assert member is not None
+        if changes.email is not None:
+            email = normalize_email(changes.email)
+            holders = uow.customers.find(program_id, external_id=None, email=email)
+            if any(holder.id != member.customer_id for holder in holders):
+                raise Conflict("email", "belongs to another customer of this program")
+            uow.customers.set_email(CustomerId(member.customer_id), email)
+        profile = changes.model_dump(include={"name", "birthday"} & changes.model_fields_set)
+        if profile:
+            uow.members.set_profile(member_id, profile)
+        # Bring the member up to now under the new birthday, and store when they are due next.
+        state, outcome = catch_up(uow, program, member_id, now)
+        recorded = Changes(program)
+        recorded.record(member_id, state, outcome)
+        uow.ledger.post(program_id, recorded, now)
+        uow.commit()
+        return member_id
+
+    member_id = run(uow, work)
+    return show(uow, program_id, str(member_id), by_member_id=True)
 
 
 def catch_up(

@@ -59,6 +59,11 @@ class CustomerRepository:
                     .values({column: value})
                 )
 
+    def set_email(self, customer_id: CustomerId, email: str) -> None:
+        self.connection.execute(
+            update(customers).where(customers.c.id == customer_id).values(email=email)
+        )
+
     def ids_by_external(
         self, program_id: ProgramId, external_ids: Iterable[str]
     ) -> dict[str, CustomerId]:

@@ -72,6 +72,10 @@ class MemberRepository:
         )
         return {CustomerId(row.customer_id): MemberId(row.id) for row in rows}
 
+    def set_profile(self, member_id: MemberId, profile: dict[str, Any]) -> None:
+        """Set the member's `name` and/or `birthday`, as given."""
+        self.connection.execute(update(members).where(members.c.id == member_id).values(profile))
+
     def ids_of_customers(self, customer_ids: Sequence[CustomerId]) -> dict[CustomerId, MemberId]:
         rows = rows_in_chunks(
             self.connection,
