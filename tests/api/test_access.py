@@ -31,6 +31,7 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("GET", CAFE, None, "integration"),
     ("GET", f"{CAFE}/rewards", None, "integration"),
     ("GET", f"{CAFE}/versions", None, "admin"),
+    ("POST", f"{CAFE}/versions", "program: cafe-lumiere", "admin"),
     ("POST", f"{CAFE}/events", PURCHASE, "integration"),
     ("POST", f"{CAFE}/events/batch", {"events": [PURCHASE]}, "integration"),
     ("GET", f"{CAFE}/members", None, "admin"),
