@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 import pytest
 
 from fidela.domain.errors import Conflict, InsufficientPoints, InvalidInput
 from fidela.domain.ids import ProgramId
-from fidela.services import idempotency
-from fidela.services.idempotency import Answer
+from fidela.services import idempotency, jobs
+from fidela.services.idempotency import KEPT, Answer
 from fidela.store.unit_of_work import UnitOfWork
 from tests.conftest import T0
 
@@ -73,3 +74,23 @@ def test_concurrent_copies_of_a_request_run_it_once(uow: UnitOfWork, cafe: Progr
         thread.join()
     assert len(runs) == 1
     assert len(outcomes) == 8 and "answered" in outcomes
+
+
+def test_run_due_forgets_answers_after_a_week_but_keeps_unanswered_keys(
+    uow: UnitOfWork, cafe: ProgramId
+) -> None:
+    idempotency.once(uow, cafe, "old", "r", lambda: Answer(201, {"n": 1}), now=T0)
+    idempotency.once(uow, cafe, "recent", "r", lambda: Answer(201, {"n": 2}), now=T0 + KEPT)
+
+    def crashed() -> Answer:
+        raise RuntimeError("unknown outcome")
+
+    with pytest.raises(RuntimeError):
+        idempotency.once(uow, cafe, "unknown", "r", crashed, now=T0)
+    done = jobs.run_due(uow, cafe, now=T0 + KEPT + timedelta(seconds=1))
+    assert done["idempotency_keys_forgotten"] == 1
+    fresh = idempotency.once(uow, cafe, "old", "r2", lambda: Answer(201, {"n": 3}), now=T0)
+    assert fresh.body == {"n": 3}  # forgotten: the key may be used again
+    assert idempotency.once(uow, cafe, "recent", "r", crashed, now=T0).body == {"n": 2}
+    with pytest.raises(Conflict):
+        idempotency.once(uow, cafe, "unknown", "r", crashed, now=T0)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from fidela.domain.errors import Conflict, FidelaError, InvalidInput
@@ -19,6 +19,7 @@ from fidela.domain.ids import ProgramId
 from fidela.store.unit_of_work import UnitOfWork, run
 
 FIELD = "Idempotency-Key"
+KEPT = timedelta(days=7)  # how long a retry still gets the first answer
 
 
 @dataclass(frozen=True)
@@ -66,3 +67,11 @@ def once(
         uow.idempotency.answer(program_id, key, answer.status, answer.body)
         uow.commit()
     return answer
+
+
+def prune(uow: UnitOfWork, program_id: ProgramId, *, now: datetime) -> int:
+    """Forget the answers older than KEPT; return how many keys were forgotten."""
+    with uow:
+        pruned = uow.idempotency.prune(program_id, now - KEPT)
+        uow.commit()
+    return pruned

@@ -9,6 +9,7 @@ from datetime import datetime
 from fidela.domain.ids import ProgramId
 from fidela.domain.ledger import Account
 from fidela.domain.members import advance
+from fidela.services import idempotency
 from fidela.store.ledger import Changes
 from fidela.store.unit_of_work import UnitOfWork
 
@@ -30,6 +31,7 @@ def run_due(
     """
     after = 0  # members are taken in id order, each batch after the last one done
     counts: Counter[str] = Counter()
+    counts["idempotency_keys_forgotten"] = idempotency.prune(uow, program_id, now=now)
     while True:
         with uow:
             program = uow.programs.current(program_id).program
@@ -56,4 +58,4 @@ def run_due(
         counts["members"] += len(due)
         if progress:
             progress(len(due))
-    return dict(counts)
+    return {name: count for name, count in counts.items() if count}

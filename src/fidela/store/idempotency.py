@@ -35,6 +35,17 @@ class IdempotencyRepository:
             .values(status=status, response=body)
         )
 
+    def prune(self, program_id: ProgramId, before: datetime) -> int:
+        """Forget answered keys claimed before `before`; unanswered ones are kept."""
+        result = self.connection.execute(
+            delete(requests).where(
+                requests.c.program_id == program_id,
+                requests.c.created_at < before,
+                requests.c.status.is_not(None),
+            )
+        )
+        return result.rowcount
+
     def release(self, program_id: ProgramId, key: str) -> None:
         self.connection.execute(
             delete(requests).where(requests.c.program_id == program_id, requests.c.key == key)
