@@ -6,12 +6,21 @@ from typing import Annotated
 
 import typer
 
-from fidela.cli.common import NowOption, ProgramOption, _errors, _now, _print_json, _program, _uow
+from fidela.cli.common import (
+    MemberArgument,
+    NowOption,
+    ProgramOption,
+    _errors,
+    _now,
+    _print_json,
+    _program,
+    _uow,
+)
 from fidela.services import adjustments, members
 
 
 def adjust(
-    member: Annotated[str, typer.Argument(help="E-mail or shop customer id of the member.")],
+    member: MemberArgument,
     points: Annotated[int, typer.Argument(help="Points to add (or take, if negative).")],
     reason: Annotated[str, typer.Option(help="Why: recorded in the member's history.")],
     actor: Annotated[str, typer.Option(envvar="USER", help="Who: recorded with the reason.")],

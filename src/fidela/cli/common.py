@@ -33,6 +33,7 @@ NowOption = Annotated[
     str | None, typer.Option(help="The instant to act at (ISO 8601 with offset); default: now.")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+MemberArgument = Annotated[str, typer.Argument(help="E-mail or shop customer id of the member.")]
 
 
 @cache

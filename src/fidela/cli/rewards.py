@@ -6,7 +6,16 @@ from typing import Annotated
 
 import typer
 
-from fidela.cli.common import NowOption, ProgramOption, _errors, _now, _print_json, _program, _uow
+from fidela.cli.common import (
+    MemberArgument,
+    NowOption,
+    ProgramOption,
+    _errors,
+    _now,
+    _print_json,
+    _program,
+    _uow,
+)
 from fidela.services import members, rewards
 
 reward_app = typer.Typer(help="Redeem rewards and cancel redemptions.", no_args_is_help=True)
@@ -15,7 +24,7 @@ voucher_app = typer.Typer(help="Validate and consume vouchers at the till.", no_
 
 @reward_app.command("redeem")
 def reward_redeem(
-    member: Annotated[str, typer.Argument(help="E-mail or shop customer id of the member.")],
+    member: MemberArgument,
     reward: Annotated[str, typer.Argument(help="Reward id from the catalog.")],
     program: ProgramOption = None,
     now: NowOption = None,
