@@ -90,36 +90,36 @@ class BatchWriter:
     ) -> list[Row[Any]]:
         """Insert at once (not queued) and return the `returning` columns of the new rows."""
         found: list[Row[Any]] = []
-        names = ", ".join(columns)
         for start in range(0, len(rows), UPDATE_CHUNK):
-            chunk = rows[start : start + UPDATE_CHUNK]
-            values, parameters = self._unpacked(table, columns, chunk)
+            source, parameters = self._source(table, columns, rows[start : start + UPDATE_CHUNK])
             found.extend(
                 self.connection.exec_driver_sql(
-                    f"INSERT INTO {table.name} ({names}) SELECT {values} "
+                    f"INSERT INTO {table.name} ({', '.join(columns)}) {source} "
                     f"RETURNING {', '.join(returning)}",
                     parameters,
                 )
             )
         return found
 
-    def _unpacked(
+    def _source(
         self, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]
     ) -> tuple[str, tuple[Any, ...]]:
-        """A FROM source of `rows` as one parameter: a JSON array, or one array per column."""
+        """A SELECT of `rows` with columns named `columns`, from one JSON array (SQLite)
+        or one typed array per column (PostgreSQL)."""
         if self.sqlite:
-            values = ", ".join(f"value ->> {i}" for i in range(len(columns)))
-            return f"{values} FROM json_each(?)", (orjson.dumps(rows).decode(),)
+            values = ", ".join(f"value ->> {i} AS {name}" for i, name in enumerate(columns))
+            return f"SELECT {values} FROM json_each(?)", (orjson.dumps(rows).decode(),)
         dialect = self.connection.dialect
         arrays = ", ".join(f"%s::{table.c[name].type.compile(dialect)}[]" for name in columns)
-        return f"* FROM unnest({arrays})", tuple(list(column) for column in zip(*rows, strict=True))
+        source = f"SELECT * FROM unnest({arrays}) AS v({', '.join(columns)})"
+        return source, tuple(list(column) for column in zip(*rows, strict=True))
 
     def _insert(self, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
         names = ", ".join(columns)
         if self.sqlite:
-            values, parameters = self._unpacked(table, columns, rows)
+            source, parameters = self._source(table, columns, rows)
             self.connection.exec_driver_sql(
-                f"INSERT INTO {table.name} ({names}) SELECT {values}", parameters
+                f"INSERT INTO {table.name} ({names}) {source}", parameters
             )
             return
         driver = self.connection.connection.driver_connection
@@ -140,26 +140,13 @@ class BatchWriter:
         keys: Sequence[str],
         rows: list[tuple[Any, ...]],
     ) -> None:
-        if self.sqlite:
-            names = [*columns, *keys]
-            value = {name: f"v.value ->> {i}" for i, name in enumerate(names)}
-            assignments = ", ".join(f"{column} = {value[column]}" for column in columns)
-            where = " AND ".join(f"{table.name}.{key} = {value[key]}" for key in keys)
-            self.connection.exec_driver_sql(
-                f"UPDATE {table.name} SET {assignments} FROM json_each(?) AS v WHERE {where}",
-                (orjson.dumps(rows).decode(),),
-            )
-            return
-        # One statement per batch: each column travels as one typed array, unnested.
+        # One statement per batch: the rows are a derived table `v`, joined on the keys.
         names = [*columns, *keys]
-        dialect = self.connection.dialect
-        arrays = ", ".join(f"%s::{table.c[name].type.compile(dialect)}[]" for name in names)
         assignments = ", ".join(f"{column} = v.{column}" for column in columns)
         where = " AND ".join(f"{table.name}.{key} = v.{key}" for key in keys)
         for start in range(0, len(rows), UPDATE_CHUNK):
-            chunk = rows[start : start + UPDATE_CHUNK]
+            source, parameters = self._source(table, names, rows[start : start + UPDATE_CHUNK])
             self.connection.exec_driver_sql(
-                f"UPDATE {table.name} SET {assignments} "
-                f"FROM unnest({arrays}) AS v({', '.join(names)}) WHERE {where}",
-                tuple(list(column) for column in zip(*chunk, strict=True)),
+                f"UPDATE {table.name} SET {assignments} FROM ({source}) AS v WHERE {where}",
+                parameters,
             )

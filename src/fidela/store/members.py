@@ -26,16 +26,6 @@ from fidela.store.tables import (
     transactions,
 )
 
-NEW_MEMBER_COLUMNS = (
-    "program_id",
-    "customer_id",
-    "enrolled_at",
-    "available",
-    "pending",
-    "debt",
-    "purchase_count",
-)
-
 
 class MemberRepository:
     def __init__(self, connection: Connection) -> None:
@@ -64,10 +54,12 @@ class MemberRepository:
         if not enrolled:
             return {}
         write = BatchWriter(self.connection)
+        # The same row as `add`, with the instant as the writer stores it.
+        new = [_new_member(program_id, c, write.time(at), None, None) for c, at in enrolled.items()]
         rows = write.insert_returning(
             members,
-            NEW_MEMBER_COLUMNS,
-            [(program_id, c, write.time(at), 0, 0, 0, 0) for c, at in enrolled.items()],
+            list(new[0]),
+            [tuple(member.values()) for member in new],
             returning=("customer_id", "id"),
         )
         return {CustomerId(row.customer_id): MemberId(row.id) for row in rows}
@@ -308,7 +300,7 @@ class MemberRepository:
 def _new_member(
     program_id: ProgramId,
     customer_id: CustomerId,
-    enrolled_at: datetime,
+    enrolled_at: Any,  # a datetime, or its stored form for a batched insert
     name: str | None,
     birthday: date | None,
 ) -> dict[str, Any]:
