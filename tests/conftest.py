@@ -1,7 +1,7 @@
 """Fixtures: every service test runs on SQLite and on PostgreSQL, on a schema built by Alembic.
 
 SQLite: the migrated database is built once, then copied for each test.
-PostgreSQL: each test worker migrates its own schema once; each test starts from
+PostgreSQL: each test worker (of each run) migrates its own schema once; each test starts from
 empty tables (TRUNCATE), so concurrency tests can commit across connections.
 """
 
@@ -42,7 +42,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def postgres_schema(worker_id: str) -> Iterator[str]:
-    schema = f"fidela_test_{worker_id}"
+    schema = f"fidela_test_{worker_id}_{os.getpid()}"  # test runs may overlap
     admin = make_engine(POSTGRES_URL)
     with admin.begin() as connection:
         connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))

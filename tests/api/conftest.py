@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,6 +15,7 @@ from fidela.domain.ids import ProgramId
 from fidela.services import keys, programs
 from fidela.store.unit_of_work import UnitOfWork
 from tests.conftest import T0, example
+from tests.services.helpers import enroll
 
 
 @dataclass(frozen=True)
@@ -52,3 +54,20 @@ def api_keys(uow: UnitOfWork, cafe: ProgramId) -> Keys:
         other_program=bearer(new(shop, "admin")),
         revoked=bearer(str(revoked["key"])),
     )
+
+
+@dataclass(frozen=True)
+class MemberTokens:
+    """Authorization headers of token@example.com's app: a live token and an expired one."""
+
+    live: dict[str, str]
+    expired: dict[str, str]
+
+
+@pytest.fixture
+def member_tokens(uow: UnitOfWork, cafe: ProgramId) -> MemberTokens:
+    member_id = enroll(uow, cafe, "token@example.com", T0)
+    hour = timedelta(hours=1)
+    expired = keys.member_token(uow, cafe, member_id, ttl=hour, now=T0 - hour)
+    live = keys.member_token(uow, cafe, member_id, now=T0)
+    return MemberTokens(live=bearer(live["token"]), expired=bearer(expired["token"]))

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from fidela.api.app import create_app
 from fidela.services import ledger
 from fidela.store.database import make_engine
-from tests.api.conftest import Keys
+from tests.api.conftest import Keys, MemberTokens
 from tests.conftest import ROOT, T0
 
 CAFE = "/v1/programs/cafe-lumiere"
@@ -26,31 +26,48 @@ PURCHASE = {
     "currency": "EUR",
     "occurred_at": "2026-01-05T13:02:00+01:00",  # just after T0, when members enroll
 }
-# (method, path, body, the weakest role allowed)
-ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, str]] = [
-    ("GET", CAFE, None, "integration"),
-    ("GET", f"{CAFE}/rewards", None, "integration"),
-    ("GET", f"{CAFE}/versions", None, "admin"),
-    ("POST", f"{CAFE}/versions", "program: cafe-lumiere", "admin"),
-    ("POST", f"{CAFE}/events", PURCHASE, "integration"),
-    ("POST", f"{CAFE}/events/batch", {"events": [PURCHASE]}, "integration"),
-    ("GET", f"{CAFE}/members", None, "admin"),
-    ("POST", f"{CAFE}/members", {"email": "ana@example.com"}, "integration"),
-    ("GET", f"{CAFE}/members/nobody@example.com", None, "integration"),
-    ("PATCH", f"{CAFE}/members/nobody@example.com", {"name": "N"}, "integration"),
-    ("POST", f"{CAFE}/members/nobody@example.com/redemptions", {"reward_id": "x"}, "integration"),
-    ("POST", f"{CAFE}/redemptions/1/cancel", None, "integration"),
-    ("GET", f"{CAFE}/vouchers/FID-AAAA-AAAA", None, "integration"),
-    ("POST", f"{CAFE}/vouchers/FID-AAAA-AAAA/consume", {}, "integration"),
+ADMIN = {"admin"}
+INTEGRATION = {"admin", "integration"}
+ANYONE = {"admin", "integration", "member"}
+MEMBER = {"member"}  # a member token, for its own member only
+# (method, path, body, the roles allowed)
+ENDPOINTS: list[tuple[str, str, Any, set[str]]] = [
+    ("GET", CAFE, None, ANYONE),
+    ("GET", f"{CAFE}/rewards", None, ANYONE),
+    ("GET", f"{CAFE}/versions", None, ADMIN),
+    ("POST", f"{CAFE}/versions", "program: cafe-lumiere", ADMIN),
+    ("POST", f"{CAFE}/events", PURCHASE, INTEGRATION),
+    ("POST", f"{CAFE}/events/batch", {"events": [PURCHASE]}, INTEGRATION),
+    ("GET", f"{CAFE}/members", None, ADMIN),
+    ("POST", f"{CAFE}/members", {"email": "ana@example.com"}, INTEGRATION),
+    ("GET", f"{CAFE}/members/nobody@example.com", None, INTEGRATION),
+    ("PATCH", f"{CAFE}/members/nobody@example.com", {"name": "N"}, INTEGRATION),
+    ("POST", f"{CAFE}/members/nobody@example.com/redemptions", {"reward_id": "x"}, INTEGRATION),
+    ("POST", f"{CAFE}/redemptions/1/cancel", None, INTEGRATION),
+    ("GET", f"{CAFE}/vouchers/FID-AAAA-AAAA", None, INTEGRATION),
+    ("POST", f"{CAFE}/vouchers/FID-AAAA-AAAA/consume", {}, INTEGRATION),
     (
         "POST",
         f"{CAFE}/members/nobody@example.com/adjustments",
         {"points": 5, "reason": "x"},
-        "admin",
+        ADMIN,
     ),
-    ("GET", f"{CAFE}/ledger/summary", None, "admin"),
-    ("POST", f"{CAFE}/ledger/verify", None, "admin"),
-    ("POST", f"{CAFE}/run-due", None, "admin"),
+    ("GET", f"{CAFE}/ledger/summary", None, ADMIN),
+    ("POST", f"{CAFE}/ledger/verify", None, ADMIN),
+    ("POST", f"{CAFE}/run-due", None, ADMIN),
+    ("POST", f"{CAFE}/webhooks", {"url": "http://127.0.0.1:9/hooks"}, ADMIN),
+    ("GET", f"{CAFE}/webhooks", None, ADMIN),
+    ("DELETE", f"{CAFE}/webhooks/1", None, ADMIN),
+    ("GET", f"{CAFE}/webhooks/deliveries", None, ADMIN),
+    ("POST", f"{CAFE}/webhooks/deliveries/1/replay", None, ADMIN),
+    ("GET", f"{CAFE}/members/nobody@example.com/history", None, INTEGRATION),
+    ("GET", f"{CAFE}/members/nobody@example.com/lots", None, INTEGRATION),
+    ("POST", f"{CAFE}/members/nobody@example.com/tokens", {}, INTEGRATION),
+    ("GET", f"{CAFE}/members/nobody@example.com/export", None, ADMIN),
+    ("POST", f"{CAFE}/members/nobody@example.com/erase", None, ADMIN),
+    ("GET", f"{CAFE}/me", None, MEMBER),
+    ("GET", f"{CAFE}/me/history", None, MEMBER),
+    ("POST", f"{CAFE}/me/redemptions", {"reward_id": "free-coffee"}, MEMBER),
 ]
 
 
@@ -58,32 +75,37 @@ def call(client: TestClient, method: str, path: str, body: Any, headers: dict[st
     return client.request(method, path, json=body, headers=headers)
 
 
-@pytest.mark.parametrize(("method", "path", "body", "weakest"), ENDPOINTS)
+@pytest.mark.parametrize(("method", "path", "body", "roles"), ENDPOINTS)
 def test_each_endpoint_admits_only_its_roles_of_its_own_program(
     client: TestClient,
     api_keys: Keys,
+    member_tokens: MemberTokens,
     method: str,
     path: str,
-    body: dict[str, Any] | None,
-    weakest: str,
+    body: Any,
+    roles: set[str],
 ) -> None:
+    by_role = {
+        "admin": api_keys.admin,
+        "integration": api_keys.integration,
+        "member": member_tokens.live,
+    }
     refused = {
         "no key": ({}, 401),
         "not a key": ({"Authorization": "Bearer hello"}, 401),
         "another scheme": ({"Authorization": "Basic YWRtaW46YWRtaW4="}, 401),
         "revoked key": (api_keys.revoked, 401),
+        "expired member token": (member_tokens.expired, 401),
         "another program's admin key": (api_keys.other_program, 403),
     }
-    if weakest == "admin":
-        refused["integration key"] = (api_keys.integration, 403)
+    refused |= {f"{role} key": (by_role[role], 403) for role in by_role.keys() - roles}
     for case, (headers, status) in refused.items():
         response = call(client, method, path, body, headers)
         assert response.status_code == status, case
         assert response.headers["content-type"] == "application/problem+json", case
-        assert "history" not in response.text and "issued" not in response.text, case
-    allowed = [api_keys.admin] + ([api_keys.integration] if weakest == "integration" else [])
-    for headers in allowed:
-        response = call(client, method, path, body, headers)
+        assert set(response.json()) & {"history", "issued", "available"} == set(), case
+    for role in roles:
+        response = call(client, method, path, body, by_role[role])
         assert response.status_code not in (401, 403), response.text
         assert response.status_code < 500, response.text
 

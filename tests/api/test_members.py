@@ -93,6 +93,21 @@ def test_ids_beyond_64_bits_are_refused_as_input_not_stored(
     )
 
 
+def test_text_holding_nul_is_refused_as_input_not_stored(
+    client: TestClient, api_keys: Keys
+) -> None:
+    """PostgreSQL can't store NUL (U+0000): found by schemathesis as a 500 on PostgreSQL."""
+    sent = {
+        "members": {"email": "ana@example.com", "name": "A\x00"},
+        "events": PURCHASE | {"order_id": "1\x00"},
+    }
+    for path, body in sent.items():
+        refused = client.post(f"{CAFE}/{path}", json=body, headers=api_keys.integration)
+        assert refused.status_code == 422, refused.text
+    looked_up = client.get(f"{CAFE}/members/c%00", headers=api_keys.integration)
+    assert looked_up.status_code == 422 and looked_up.json()["field"] == "member"
+
+
 def test_a_member_changes_email_name_and_birthday_and_the_gift_follows_the_new_date(
     engine: Engine, api_keys: Keys
 ) -> None:

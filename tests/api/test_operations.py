@@ -28,9 +28,16 @@ def test_an_adjustment_is_recorded_with_its_reason_and_the_key_as_actor(
     cause = member["history"][-1]["cause"]
     assert cause["reason"] == "apology for a cold coffee"
     assert cause["actor"].startswith("key:")
-    for points in (0, 10**20, -(10**13)):
-        refused = client.post(url, json={"points": points, "reason": "x"}, headers=api_keys.admin)
-        assert refused.status_code == 422 and refused.json()["field"] == "points"
+    refusals = [
+        ({"points": 0, "reason": "x"}, "points"),
+        ({"points": 10**20, "reason": "x"}, "body.points"),  # with a key, it once was a 500
+        ({"points": -(10**13), "reason": "x"}, "body.points"),
+        ({"points": 5, "reason": "x\x00"}, "body.reason"),
+    ]
+    for number, (body, field) in enumerate(refusals):
+        for key in ({}, {"Idempotency-Key": f"refused-{number}"}):
+            refused = client.post(url, json=body, headers=api_keys.admin | key)
+            assert refused.status_code == 422 and refused.json()["field"] == field, refused.text
 
 
 def test_run_due_expires_what_is_due_by_the_apps_clock_and_verify_agrees(

@@ -19,10 +19,10 @@ def test_the_demo_loads_verifies_and_hands_out_working_keys(uow: UnitOfWork) -> 
     assert report["ledger verify"]["ok"] is True
     assert report["ledger summary"]["issued"] > 0
     first = report["api keys"]
-    assert keys.authenticate(uow, first["admin"]).role == Role.ADMIN
-    assert keys.authenticate(uow, first["integration"]).role == Role.INTEGRATION
+    assert keys.authenticate(uow, first["admin"], now=T0).role == Role.ADMIN
+    assert keys.authenticate(uow, first["integration"], now=T0).role == Role.INTEGRATION
     again = demo.load(uow, example("cafe-usd.yaml"), rows, until=UNTIL, now=T0)
     assert again["import"]["imported"] == 0
-    assert keys.authenticate(uow, again["api keys"]["admin"]).role == Role.ADMIN
+    assert keys.authenticate(uow, again["api keys"]["admin"], now=T0).role == Role.ADMIN
     live = [k for k in keys.listed(uow, report["program"]["id"]) if k["revoked_at"] is None]
     assert sorted(k["name"] for k in live) == ["demo admin", "demo integration"]

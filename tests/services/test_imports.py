@@ -236,7 +236,7 @@ def test_an_import_announces_nothing_unless_asked(
     imports.import_purchases(uow, cafe, rows, now=NOW, announce=True)
     with uow:
         kinds = uow.connection.execute(select(outbox.c.kind).order_by(outbox.c.id)).scalars().all()
-    assert kinds == ["member.enrolled", "tier.changed"]
+    assert kinds == ["member.enrolled", "tier.changed", "points.earned"]
 
 
 def test_an_imported_row_is_stored_as_the_validated_event_would_be(

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from fidela.api.dependencies import Admin, Idempotent, Now, Uow
+from fidela.api.dependencies import Admin, Idempotent, MemberRef, Now, Uow
+from fidela.domain.events import WithoutNul
+from fidela.domain.ledger import POINTS_MAX
 from fidela.services import adjustments, members
 from fidela.services.idempotency import Answer
 
@@ -18,8 +20,12 @@ router = APIRouter(prefix="/v1/programs/{program_id}", tags=["adjustments"])
 class AdjustmentBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    points: int = Field(description="Positive to credit, negative to debit; never zero.")
-    reason: str = Field(min_length=1, max_length=500)
+    points: int = Field(
+        ge=-POINTS_MAX,
+        le=POINTS_MAX,
+        description="Positive to credit, negative to debit; never zero.",
+    )
+    reason: Annotated[str, Field(min_length=1, max_length=500), WithoutNul]
 
 
 @router.post("/members/{ref}/adjustments", status_code=201)
@@ -27,7 +33,7 @@ def adjust(
     caller: Admin,
     uow: Uow,
     now: Now,
-    ref: Annotated[str, Path(description="The member's e-mail or the shop's customer id.")],
+    ref: MemberRef,
     body: AdjustmentBody,
     write: Idempotent,
 ) -> JSONResponse:

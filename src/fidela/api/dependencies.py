@@ -13,11 +13,11 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import Depends, Header, Path, Request
+from fastapi import Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from fidela.domain.errors import Forbidden, Unauthorized
-from fidela.domain.ids import ProgramId
+from fidela.domain.ids import ID_MAX, ProgramId
 from fidela.domain.keys import Role
 from fidela.services import idempotency, keys
 from fidela.services.idempotency import Answer
@@ -37,18 +37,27 @@ def _now(request: Request) -> datetime:
 Uow = Annotated[UnitOfWork, Depends(_uow)]
 Now = Annotated[datetime, Depends(_now)]
 ProgramPath = Annotated[str, Path(min_length=1, max_length=64, description="The program's id.")]
+MemberRef = Annotated[str, Path(description="The member's e-mail or the shop's customer id.")]
+ByMemberId = Annotated[
+    bool, Query(description="`ref` is Fidela's member id (the only way to an erased member).")
+]
+# A page: the items after `after` (the previous answer's `next`), at most `limit` of them.
+After = Annotated[int, Query(ge=0, le=ID_MAX, description="The `next` of the previous page.")]
+Limit = Annotated[int, Query(ge=1, le=500, description="At most this many.")]
 
 
 def _caller(
     uow: Uow,
+    now: Now,
     authorization: Annotated[
-        str | None, Header(description="`Bearer fdl_<key id>_<secret>`: an API key.")
+        str | None,
+        Header(description="`Bearer fdl_<key id>_<secret>`: an API key or a member token."),
     ] = None,
 ) -> Caller:
     scheme, _, presented = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not presented.strip():
         raise Unauthorized("authorization", "send an API key as `Authorization: Bearer <key>`")
-    return keys.authenticate(uow, presented.strip())
+    return keys.authenticate(uow, presented.strip(), now=now)
 
 
 def _allow(*roles: Role) -> Callable[[str, Caller], Caller]:
@@ -66,6 +75,8 @@ def _allow(*roles: Role) -> Callable[[str, Caller], Caller]:
 
 Integration = Annotated[Caller, Depends(_allow(Role.ADMIN, Role.INTEGRATION))]
 Admin = Annotated[Caller, Depends(_allow(Role.ADMIN))]
+Anyone = Annotated[Caller, Depends(_allow(Role.ADMIN, Role.INTEGRATION, Role.MEMBER))]
+Member = Annotated[Caller, Depends(_allow(Role.MEMBER))]  # with `caller.member_id` set
 
 
 IdempotencyKey = Annotated[

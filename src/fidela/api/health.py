@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from fidela.api import problems
 from fidela.store.database import check_schema
 
 router = APIRouter(tags=["operations"])
@@ -15,7 +16,7 @@ def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready", responses={503: {"description": "Database unreachable or outdated."}})
+@router.get("/ready", responses={503: problems.response("Database unreachable or outdated.")})
 def ready(request: Request) -> dict[str, str]:
     """The database answers and its schema is the one this Fidela needs."""
     check_schema(request.app.state.engine)

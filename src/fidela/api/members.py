@@ -2,16 +2,40 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel, ConfigDict, Field
 
-from fidela.api.dependencies import Admin, Integration, Now, Uow
+from fidela.api.dependencies import (
+    Admin,
+    After,
+    ByMemberId,
+    Integration,
+    Limit,
+    MemberRef,
+    Now,
+    Uow,
+)
 from fidela.domain.events import EnrollmentForm, MemberUpdate, parse_enrollment
-from fidela.domain.ids import ID_MAX
-from fidela.services import members
+from fidela.domain.keys import TOKEN_TTL, TOKEN_TTL_MAX
+from fidela.domain.program import Slug
+from fidela.services import keys, members
 
 router = APIRouter(prefix="/v1/programs/{program_id}/members", tags=["members"])
+SpentToo = Annotated[bool, Query(description="Also the lots spent, expired or reversed.")]
+
+
+class TokenBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ttl_seconds: int = Field(
+        default=int(TOKEN_TTL.total_seconds()),
+        ge=1,
+        le=int(TOKEN_TTL_MAX.total_seconds()),
+        description="How long the token lives.",
+    )
 
 
 @router.post(
@@ -34,11 +58,9 @@ def enroll(
 def page(
     caller: Admin,
     uow: Uow,
-    after: Annotated[
-        int, Query(ge=0, le=ID_MAX, description="The `next` of the previous page.")
-    ] = 0,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    tier: Annotated[str | None, Query(description="Only members holding this tier.")] = None,
+    after: After = 0,
+    limit: Limit = 100,
+    tier: Annotated[Slug | None, Query(description="Only members holding this tier.")] = None,
 ) -> dict[str, Any]:
     """Members in id order, a page at a time: pass the answer's `next` as `after`."""
     return members.page(uow, caller.program_id, after=after, limit=limit, tier=tier)
@@ -48,8 +70,8 @@ def page(
 def show(
     caller: Integration,
     uow: Uow,
-    ref: Annotated[str, Path(description="The member's e-mail or the shop's customer id.")],
-    by_member_id: Annotated[bool, Query(description="`ref` is Fidela's member id.")] = False,
+    ref: MemberRef,
+    by_member_id: ByMemberId = False,
 ) -> dict[str, Any]:
     """A member's balances, tier, open lots and history, each line with its cause."""
     return members.show(uow, caller.program_id, ref, by_member_id=by_member_id)
@@ -60,8 +82,43 @@ def update(
     caller: Integration,
     uow: Uow,
     now: Now,
-    ref: Annotated[str, Path(description="The member's e-mail or the shop's customer id.")],
+    ref: MemberRef,
     changes: MemberUpdate,
 ) -> dict[str, Any]:
     """Change a member's e-mail, name or birthday; fields left out stay as they are."""
     return members.update(uow, caller.program_id, ref, changes, now=now)
+
+
+@router.get("/{ref}/history")
+def history(
+    caller: Integration, uow: Uow, ref: MemberRef, after: After = 0, limit: Limit = 100
+) -> dict[str, Any]:
+    """A member's history, oldest first, each change with its cause, a page at a time."""
+    member_id = members.locate(uow, caller.program_id, ref)
+    return members.history(uow, caller.program_id, member_id, after=after, limit=limit)
+
+
+@router.get("/{ref}/lots")
+def lots(
+    caller: Integration,
+    uow: Uow,
+    ref: MemberRef,
+    after: After = 0,
+    limit: Limit = 100,
+    spent: SpentToo = False,
+) -> dict[str, Any]:
+    """A member's lots in the order earned, each with what is left and when it expires."""
+    member_id = members.locate(uow, caller.program_id, ref)
+    return members.lots(
+        uow, caller.program_id, member_id, after=after, limit=limit, open_only=not spent
+    )
+
+
+@router.post("/{ref}/tokens", status_code=status.HTTP_201_CREATED)
+def token(
+    caller: Integration, uow: Uow, now: Now, ref: MemberRef, body: TokenBody
+) -> dict[str, Any]:
+    """A short-lived token for this member's app or portal: it reaches `/me` only."""
+    member_id = members.locate(uow, caller.program_id, ref)
+    ttl = timedelta(seconds=body.ttl_seconds)
+    return keys.member_token(uow, caller.program_id, member_id, ttl=ttl, now=now)

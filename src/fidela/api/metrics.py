@@ -1,4 +1,4 @@
-"""Prometheus metrics at /metrics: requests, their latency, events processed.
+"""Prometheus metrics at /metrics: requests, their latency, events, webhook deliveries.
 
 Each app has its own registry, so that two apps in one process (tests) never mix
 counts. With several uvicorn workers, each scrape reaches one worker: scrape them
@@ -19,6 +19,8 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+
+from fidela.services.webhooks import Report
 
 router = APIRouter(tags=["operations"])
 log = logging.getLogger("fidela.api.requests")
@@ -46,6 +48,22 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.webhooks_delivered = Counter(
+            "fidela_webhooks_delivered",
+            "Webhook deliveries a receiver accepted (2xx).",
+            registry=self.registry,
+        )
+        self.webhook_failures = Counter(
+            "fidela_webhook_failures",
+            "Webhook attempts that failed; final=true when no retry is left.",
+            ["final"],
+            registry=self.registry,
+        )
+
+    def count_webhooks(self, report: Report) -> None:
+        self.webhooks_delivered.inc(report.delivered)
+        self.webhook_failures.labels("false").inc(report.retrying)
+        self.webhook_failures.labels("true").inc(report.failed)
 
 
 async def measure(

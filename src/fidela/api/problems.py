@@ -2,17 +2,19 @@
 
 Fidela's typed errors keep their status, field and reason; request validation names
 each bad field; anything unexpected is logged with the request id and answered with
-a 500 that says nothing about its cause.
+a 500 that says nothing about its cause. The OpenAPI description declares them too.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from fidela.domain.errors import FidelaError, ProgramInvalid
@@ -29,7 +31,68 @@ TITLES = {
     500: "Internal error",
     503: "Unavailable",
 }
+# What any operation under /v1 may answer besides its own statuses: it takes a key and input.
+PROBLEMS = {
+    401: "No key, or a malformed, unknown or revoked one.",
+    403: "A key of another program, or of a role that may not do this.",
+    404: "Something this program does not have.",
+    409: "A conflict with what is stored: an idempotency key, a used voucher, points short.",
+    422: "Invalid input; `errors` lists every mistake.",
+}
+BODY_PROBLEMS = {400: "A body that can't be read: bytes that aren't UTF-8, say."}
+FASTAPI_422 = "Validation Error"  # how FastAPI describes the 422 it declares by itself
 log = logging.getLogger("fidela.api")
+
+
+class ProblemError(BaseModel):
+    field: str = Field(description="Where: a dotted path, or `body.…`, `query.…` for the request.")
+    reason: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document: what every 4xx and 5xx answer carries."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str = Field(description="The path that was asked.")
+    request_id: str | None = Field(description="As in the X-Request-Id header, and in the logs.")
+    field: str | None = Field(default=None, description="The first field at fault.")
+    reason: str | None = Field(default=None, description="What is wrong with it.")
+    errors: list[ProblemError] | None = Field(default=None, description="Every mistake found.")
+
+
+def response(description: str) -> dict[str, Any]:
+    """An OpenAPI response answering `description` with a problem document."""
+    schema = {"$ref": "#/components/schemas/Problem"}
+    return {"description": description, "content": {MEDIA_TYPE: {"schema": schema}}}
+
+
+def declared(description: dict[str, Any]) -> dict[str, Any]:
+    """`description` (an OpenAPI document) with the problems of every operation under /v1.
+
+    They replace FastAPI's own 422, whose body is not the one Fidela sends; a route's own
+    description of one of these statuses is kept. Changes `description` in place, and
+    doing it twice changes nothing.
+    """
+    for path, operations in description["paths"].items():
+        if not path.startswith("/v1/"):
+            continue
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            problems = PROBLEMS | (BODY_PROBLEMS if "requestBody" in operation else {})
+            for status, meaning in problems.items():
+                own = responses.get(str(status), {}).get("description", FASTAPI_422)
+                responses[str(status)] = response(meaning if own == FASTAPI_422 else own)
+            operation["responses"] = dict(sorted(responses.items()))
+    schemas = description.setdefault("components", {}).setdefault("schemas", {})
+    problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas |= problem.pop("$defs") | {"Problem": problem}
+    for name in ("HTTPValidationError", "ValidationError"):  # FastAPI's, for its own 422
+        if f'"#/components/schemas/{name}"' not in json.dumps(description):
+            schemas.pop(name, None)
+    return description
 
 
 def problem(request: Request, status: int, detail: str, **extra: Any) -> JSONResponse:
@@ -48,7 +111,13 @@ def problem(request: Request, status: int, detail: str, **extra: Any) -> JSONRes
 
 
 def install(app: FastAPI) -> None:
-    """Register the handlers that turn every error into a problem document."""
+    """Register the handlers that turn every error into a problem document, and declare them."""
+    openapi = app.openapi  # FastAPI's own, which caches the description it makes
+
+    def openapi_with_problems() -> dict[str, Any]:
+        return declared(openapi())
+
+    app.openapi = openapi_with_problems  # type: ignore[method-assign]  # as FastAPI's docs do
 
     @app.exception_handler(FidelaError)
     async def fidela_error(request: Request, error: FidelaError) -> JSONResponse:

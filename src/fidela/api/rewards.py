@@ -8,13 +8,14 @@ from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from fidela.api.dependencies import Idempotent, Integration, Now, Uow
+from fidela.api.dependencies import Anyone, Idempotent, Integration, MemberRef, Now, Uow
+from fidela.domain.events import Text, WithoutNul
 from fidela.domain.ids import ID_MAX
 from fidela.services import members, programs, rewards
 from fidela.services.idempotency import Answer
 
 router = APIRouter(prefix="/v1/programs/{program_id}", tags=["rewards"])
-MemberRef = Annotated[str, Path(description="The member's e-mail or the shop's customer id.")]
+VoucherCode = Annotated[str, Path(description="As printed, in any case."), WithoutNul]
 
 
 class RedemptionBody(BaseModel):
@@ -26,11 +27,11 @@ class RedemptionBody(BaseModel):
 class ConsumptionBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    order_id: str | None = Field(default=None, min_length=1, max_length=200)
+    order_id: Text | None = None
 
 
 @router.get("/rewards")
-def catalog(caller: Integration, uow: Uow) -> list[dict[str, Any]]:
+def catalog(caller: Anyone, uow: Uow) -> list[dict[str, Any]]:
     """The rewards members can redeem, with their cost and conditions."""
     catalog: list[dict[str, Any]] = programs.described(uow, caller.program_id)["rewards"]
     return catalog
@@ -72,7 +73,7 @@ def cancel(
 
 
 @router.get("/vouchers/{code}")
-def validate_voucher(caller: Integration, uow: Uow, code: str) -> dict[str, Any]:
+def validate_voucher(caller: Integration, uow: Uow, code: VoucherCode) -> dict[str, Any]:
     """What a voucher is worth and whether it can still be used."""
     return rewards.validate_voucher(uow, caller.program_id, code)
 
@@ -82,7 +83,7 @@ def consume_voucher(
     caller: Integration,
     uow: Uow,
     now: Now,
-    code: str,
+    code: VoucherCode,
     body: ConsumptionBody,
     write: Idempotent,
 ) -> JSONResponse:

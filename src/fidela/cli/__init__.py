@@ -22,6 +22,7 @@ from fidela.cli import (
     programs,
     rewards,
     server,
+    webhooks,
 )
 
 app = typer.Typer(
@@ -37,6 +38,7 @@ for name, sub in (
     ("jobs", jobs.jobs_app),
     ("import", imports.import_app),
     ("keys", keys.keys_app),
+    ("webhooks", webhooks.webhooks_app),
 ):
     app.add_typer(sub, name=name)
 app.command()(database.init)

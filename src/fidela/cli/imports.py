@@ -28,7 +28,10 @@ def import_purchases(
     program: ProgramOption = None,
     file_format: Annotated[str, typer.Option("--format", help="cdnow or csv")] = "csv",
     announce: Annotated[
-        bool, typer.Option(help="Write tier changes and enrollments to the outbox.")
+        bool,
+        typer.Option(
+            help="Announce what the import does to webhooks (enrollments, points, tiers)."
+        ),
     ] = False,
     now: NowOption = None,
 ) -> None:

@@ -1,4 +1,4 @@
-"""`fidela member`: enroll a member, show one with the reason of every line."""
+"""`fidela member`: enroll, show with the reason of every line, export, erase."""
 
 from __future__ import annotations
 
@@ -18,10 +18,15 @@ from fidela.cli.common import (
     _uow,
     out,
 )
+from fidela.domain.errors import InvalidInput
 from fidela.domain.events import parse_enrollment
-from fidela.services import members
+from fidela.services import members, privacy
 
-member_app = typer.Typer(help="Enroll and inspect members.", no_args_is_help=True)
+member_app = typer.Typer(help="Enroll, inspect, export and erase members.", no_args_is_help=True)
+MemberRef = Annotated[
+    str, typer.Argument(help="E-mail or shop customer id (or member id with --id).")
+]
+ById = Annotated[bool, typer.Option("--id", help="REF is Fidela's member id.")]
 
 
 @member_app.command("enroll")
@@ -53,11 +58,9 @@ def member_enroll(
 
 @member_app.command("show")
 def member_show(
-    ref: Annotated[
-        str, typer.Argument(help="E-mail or shop customer id (or member id with --id).")
-    ],
+    ref: MemberRef,
     program: ProgramOption = None,
-    by_id: Annotated[bool, typer.Option("--id", help="REF is Fidela's member id.")] = False,
+    by_id: ById = False,
     as_json: JsonOption = False,
 ) -> None:
     """A member's points, tier, lots and history with the reason of every line."""
@@ -68,6 +71,34 @@ def member_show(
             _print_json(report)
         else:
             _print_member(report)
+
+
+@member_app.command("export")
+def member_export(ref: MemberRef, program: ProgramOption = None, by_id: ById = False) -> None:
+    """Everything Fidela holds on a member, as JSON (for a data access request)."""
+    with _errors():
+        uow = _uow()
+        program_id = _program(uow, program)
+        member_id = members.locate(uow, program_id, ref, by_member_id=by_id)
+        _print_json(privacy.export(uow, program_id, member_id))
+
+
+@member_app.command("erase")
+def member_erase(
+    ref: MemberRef,
+    program: ProgramOption = None,
+    by_id: ById = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: this can't be undone.")] = False,
+    now: NowOption = None,
+) -> None:
+    """Forfeit a member's points and erase their personal data; the ledger still verifies."""
+    with _errors():
+        if not yes:
+            raise InvalidInput("--yes", "erasure can't be undone: confirm it with --yes")
+        uow = _uow()
+        program_id = _program(uow, program)
+        member_id = members.locate(uow, program_id, ref, by_member_id=by_id)
+        _print_json(privacy.erase(uow, program_id, member_id, actor="cli", now=_now(now)))
 
 
 def _print_member(report: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, NamedTuple
 
 import orjson
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -27,8 +28,17 @@ from fidela.domain.errors import InvalidInput
 from fidela.domain.ids import ID_MAX
 from fidela.domain.program import NonNegative, Positive, Slug
 
-Key = Annotated[str, Field(min_length=1, max_length=200)]
-Text = Annotated[str, Field(min_length=1, max_length=200)]
+
+def without_nul(text: str) -> str:
+    """`text`, refused if it holds NUL (U+0000): PostgreSQL can't store or compare it."""
+    if "\x00" in text:
+        raise ValueError("must not contain NUL (U+0000)")
+    return text
+
+
+WithoutNul = AfterValidator(without_nul)
+Key = Annotated[str, Field(min_length=1, max_length=200), WithoutNul]
+Text = Annotated[str, Field(min_length=1, max_length=200), WithoutNul]
 
 
 class _Input(BaseModel):

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 
 from fidela.domain.errors import Unauthorized
@@ -20,10 +21,17 @@ SECRET_BYTES = 32
 
 
 class Role(StrEnum):
-    """What a key may do: `admin` everything; `integration` what a shop or POS needs."""
+    """What a key may do: `admin` everything; `integration` what a shop or POS needs;
+    `member` (a short-lived token) one member's own account, for an app or portal."""
 
     ADMIN = "admin"
     INTEGRATION = "integration"
+    MEMBER = "member"
+
+
+KEY_ROLES = (Role.ADMIN, Role.INTEGRATION)  # the roles of lasting keys, made by an operator
+TOKEN_TTL = timedelta(minutes=15)  # a member token's default life
+TOKEN_TTL_MAX = timedelta(hours=24)
 
 
 @dataclass(frozen=True)

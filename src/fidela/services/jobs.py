@@ -9,7 +9,7 @@ from datetime import datetime
 from fidela.domain.ids import ProgramId
 from fidela.domain.ledger import Account
 from fidela.domain.members import advance
-from fidela.services import idempotency
+from fidela.services import idempotency, keys
 from fidela.store.ledger import Changes
 from fidela.store.unit_of_work import UnitOfWork
 
@@ -32,6 +32,7 @@ def run_due(
     after = 0  # members are taken in id order, each batch after the last one done
     counts: Counter[str] = Counter()
     counts["idempotency_keys_forgotten"] = idempotency.prune(uow, program_id, now=now)
+    counts["member_tokens_forgotten"] = keys.forget_expired(uow, program_id, now=now)
     while True:
         with uow:
             program = uow.programs.current(program_id).program

@@ -115,13 +115,19 @@ def catch_up(
 
 
 def resolve(
-    uow: UnitOfWork, program_id: ProgramId, ref: CustomerRef
+    uow: UnitOfWork, program_id: ProgramId, ref: CustomerRef, *, erased_too: bool = False
 ) -> tuple[CustomerId | None, MemberId | None]:
-    """The customer and member an event names; (None, None) for a customer never seen."""
+    """The customer and member an event names; (None, None) for a customer never seen.
+
+    An erased member is found by member id only, and only with `erased_too`: events
+    can't name them (their e-mail and shop id are gone, and so is the account).
+    """
     if ref.member_id is not None:
         row = uow.members.get(program_id, MemberId(ref.member_id))
         if row is None:
             raise NotFound("customer.member_id", f"no member {ref.member_id} in {program_id}")
+        if row.erased_at is not None and not erased_too:
+            raise Conflict("customer.member_id", f"member {ref.member_id} was erased")
         return CustomerId(row.customer_id), MemberId(row.id)
     email = normalize_email(ref.email) if ref.email else None
     matches = uow.customers.find(program_id, external_id=ref.customer_id, email=email)
@@ -146,16 +152,18 @@ def find(
             customer_ref = CustomerRef(customer_id=ref)
     except ValueError:  # a non-numeric id, or pydantic's ValidationError (a ValueError)
         raise InvalidInput("member", f"{ref!r} is not a member id, e-mail or customer id") from None
-    _customer, member_id = resolve(uow, program_id, customer_ref)
+    _customer, member_id = resolve(uow, program_id, customer_ref, erased_too=True)
     if member_id is None:
         raise NotFound("member", f"no member {ref} in {program_id}")
     return member_id
 
 
-def locate(uow: UnitOfWork, program_id: ProgramId, ref: str) -> MemberId:
+def locate(
+    uow: UnitOfWork, program_id: ProgramId, ref: str, *, by_member_id: bool = False
+) -> MemberId:
     """`find`, in a unit of work of its own: for callers that only have a reference."""
     with uow.reading() as reader:
-        return find(reader, program_id, ref)
+        return find(reader, program_id, ref, by_member_id=by_member_id)
 
 
 def page(
@@ -192,7 +200,7 @@ def show(
         member_id = find(uow, program_id, ref, by_member_id=by_member_id)
         member = uow.members.get(program_id, member_id)
         assert member is not None
-        lots = uow.members.open_lots(member_id)
+        open_lots = uow.members.open_lots(member_id)
         history = uow.members.history(program_id, member_id)
         redemptions = uow.redemptions.of_member(member_id)
     return {
@@ -207,18 +215,8 @@ def show(
         "pending": member.pending,
         "debt": -member.debt,
         "tier": _tier(program, member),
-        "lots": [
-            {
-                "lot": lot.lot_no,
-                "remaining": lot.remaining,
-                "earned_at": _time(program, lot.earned_at),
-                "expires_at": _time(program, lot.expires_at),
-                "pending_until": _time(program, lot.pending_until),
-                "rule": lot.rule_id,
-                "order_id": lot.order_ref,
-            }
-            for lot in lots
-        ],
+        "erased_at": _time(program, member.erased_at),
+        "lots": [_lot(program, lot) for lot in open_lots],
         "history": _history(program, history),
         "redemptions": [
             {
@@ -231,6 +229,48 @@ def show(
             }
             for r in redemptions
         ],
+    }
+
+
+def history(
+    uow: UnitOfWork, program_id: ProgramId, member_id: MemberId, *, after: int, limit: int
+) -> dict[str, Any]:
+    """A page of a member's history, oldest first: pass the answer's `next` as `after`."""
+    with uow.reading() as reader:
+        program = reader.programs.current(program_id).program
+        rows = reader.members.history(program_id, member_id, after=after, limit=limit)
+    entries = _history(program, rows)
+    return {"history": entries, "next": entries[-1]["seq"] if len(entries) == limit else None}
+
+
+def lots(
+    uow: UnitOfWork,
+    program_id: ProgramId,
+    member_id: MemberId,
+    *,
+    after: int,
+    limit: int,
+    open_only: bool,
+) -> dict[str, Any]:
+    """A page of a member's lots in the order they were earned; spent ones too if asked."""
+    with uow.reading() as reader:
+        program = reader.programs.current(program_id).program
+        rows = reader.members.lots_page(member_id, after=after, limit=limit, open_only=open_only)
+    return {
+        "lots": [_lot(program, row) | {"points": row.points} for row in rows],
+        "next": rows[-1].lot_no if len(rows) == limit else None,
+    }
+
+
+def _lot(program: Program, lot: Any) -> dict[str, Any]:
+    return {
+        "lot": lot.lot_no,
+        "remaining": lot.remaining,
+        "earned_at": _time(program, lot.earned_at),
+        "expires_at": _time(program, lot.expires_at),
+        "pending_until": _time(program, lot.pending_until),
+        "rule": lot.rule_id,
+        "order_id": lot.order_ref,
     }
 
 

@@ -10,6 +10,7 @@ from fidela.domain import rewards
 from fidela.domain.errors import Conflict, NotFound
 from fidela.domain.ids import LotNo, MemberId, ProgramId, Seq
 from fidela.domain.ledger import Account
+from fidela.domain.members import Effect
 from fidela.services.members import catch_up
 from fidela.store.ledger import Changes
 from fidela.store.unit_of_work import UnitOfWork, run
@@ -40,6 +41,12 @@ def redeem(
             voucher_code=code,
             voucher=terms,
             at=now,
+        )
+        announced = {"redemption_id": redemption_id, "reward_id": reward_id, "voucher_code": code}
+        uow.webhooks.announce(
+            program_id,
+            member_id,
+            Effect("reward.redeemed", now, announced | {"points": reward.cost}),
         )
         uow.commit()
         return {
@@ -125,6 +132,15 @@ def consume_voucher(
             current = uow.redemptions.get(program_id, redemption.id)
             status = current.status if current else "gone"
             raise Conflict("code", f"the voucher is {status}, it can't be used")
+        used = {
+            "redemption_id": redemption.id,
+            "reward_id": redemption.reward_id,
+            "voucher_code": redemption.voucher_code,
+            "order_id": order_id,
+        }
+        uow.webhooks.announce(
+            program_id, MemberId(redemption.member_id), Effect("voucher.consumed", now, used)
+        )
         uow.commit()
     return {"code": redemption.voucher_code, "status": "consumed", **redemption.voucher}
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
-from fidela.domain.ids import ProgramId
+from fidela.domain.ids import MemberId, ProgramId
 from fidela.domain.keys import Role
 from fidela.store.tables import api_keys
 
@@ -26,6 +26,8 @@ class KeyRepository:
         role: Role,
         secret_digest: str,
         at: datetime,
+        member_id: MemberId | None = None,
+        expires_at: datetime | None = None,
     ) -> None:
         self.connection.execute(
             insert(api_keys).values(
@@ -35,6 +37,8 @@ class KeyRepository:
                 role=role.value,
                 secret_digest=secret_digest,
                 created_at=at,
+                member_id=member_id,
+                expires_at=expires_at,
             )
         )
 
@@ -47,7 +51,7 @@ class KeyRepository:
         return list(
             self.connection.execute(
                 select(api_keys)
-                .where(api_keys.c.program_id == program_id)
+                .where(api_keys.c.program_id == program_id, api_keys.c.member_id.is_(None))
                 .order_by(api_keys.c.created_at, api_keys.c.id)
             )
         )
@@ -64,3 +68,9 @@ class KeyRepository:
             .values(revoked_at=at)
         )
         return result.rowcount == 1
+
+    def delete_expired(self, program_id: ProgramId, at: datetime) -> int:
+        result = self.connection.execute(
+            delete(api_keys).where(api_keys.c.program_id == program_id, api_keys.c.expires_at <= at)
+        )
+        return result.rowcount

@@ -22,6 +22,7 @@ from fidela.domain.ids import CustomerId, EventNo, LotNo, MemberId, ProgramId, S
 from fidela.domain.ledger import SCHEDULER, Lot, Transaction, chain_hash
 from fidela.domain.members import Effect, MemberState, OrderState, Outcome
 from fidela.domain.program import Program
+from fidela.domain.webhooks import announced
 from fidela.store.batches import BatchWriter
 from fidela.store.tables import (
     events,
@@ -160,6 +161,11 @@ class Changes:
             # What the passing of time did before the event (expiries...) is not the event's doing.
             caused_by = cause if transaction.actor != SCHEDULER else None
             self.transactions.append((transaction, member_id, caused_by))
+            if self.announce and (effect := announced(transaction)) is not None:
+                event = {"event": caused_by.key if caused_by else None}
+                self.effects.append(
+                    (member_id, Effect(effect.kind, effect.at, effect.data | event))
+                )
 
 
 @dataclass

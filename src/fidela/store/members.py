@@ -263,8 +263,37 @@ class MemberRepository:
             )
         )
 
-    def history(self, program_id: ProgramId, member_id: MemberId) -> list[Row[Any]]:
-        """The member's transactions with their lines and causing event, oldest first."""
+    def lots_page(
+        self, member_id: MemberId, *, after: int, limit: int, open_only: bool
+    ) -> list[Row[Any]]:
+        """The member's lots in the order they were earned, from lot number `after` on."""
+        query = select(lots).where(lots.c.member_id == member_id, lots.c.lot_no > after)
+        if open_only:
+            query = query.where(lots.c.remaining > 0)
+        return list(self.connection.execute(query.order_by(lots.c.lot_no).limit(limit)))
+
+    def history(
+        self,
+        program_id: ProgramId,
+        member_id: MemberId,
+        *,
+        after: int = 0,
+        limit: int | None = None,
+    ) -> list[Row[Any]]:
+        """The member's transactions with their lines and causing event, oldest first.
+
+        With `limit`, only that many transactions after the one numbered `after`.
+        """
+        page = (
+            select(transactions.c.seq)
+            .where(
+                transactions.c.program_id == program_id,
+                transactions.c.member_id == member_id,
+                transactions.c.seq > after,
+            )
+            .order_by(transactions.c.seq)
+            .limit(limit)
+        )
         return list(
             self.connection.execute(
                 select(
@@ -290,7 +319,9 @@ class MemberRepository:
                     isouter=True,
                 )
                 .where(
-                    transactions.c.program_id == program_id, transactions.c.member_id == member_id
+                    transactions.c.program_id == program_id,
+                    transactions.c.member_id == member_id,
+                    transactions.c.seq.in_(page.scalar_subquery()),
                 )
                 .order_by(transactions.c.seq, lines.c.line_no)
             )

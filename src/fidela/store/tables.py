@@ -144,6 +144,7 @@ members = Table(
     Column("last_birthday_year", Integer),
     Column("reminded_until", UTCDateTime),
     Column("due_at", UTCDateTime),
+    Column("erased_at", UTCDateTime),  # personal data removed on request
     Index(None, "program_id", "due_at"),
 )
 
@@ -288,6 +289,8 @@ api_keys = Table(
     Column("secret_digest", String(64), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime),
+    Column("member_id", Id, ForeignKey("members.id")),  # a member token's member
+    Column("expires_at", UTCDateTime),  # member tokens only: they are short-lived
     Index(None, "program_id"),
 )
 
@@ -301,4 +304,46 @@ idempotent_requests = Table(
     Column("response", JSON),
     Column("created_at", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("program_id", "key"),
+)
+
+webhook_subscriptions = Table(
+    "webhook_subscriptions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("program_id", String(64), ForeignKey("programs.id"), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("secret", String(64), nullable=False),  # whsec_…: needed in clear to sign
+    Column("kinds", JSON),  # the event kinds sent, or None for all of them
+    Column("after_outbox_id", Id, nullable=False),  # only what happens after it was added
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("disabled_at", UTCDateTime),
+    Index(None, "program_id"),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("program_id", String(64), ForeignKey("programs.id"), nullable=False),
+    Column("subscription_id", Id, ForeignKey("webhook_subscriptions.id"), nullable=False),
+    Column("outbox_id", Id, ForeignKey("outbox.id"), nullable=False),
+    Column("status", String(16), nullable=False),  # pending, delivered or failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime),  # when pending: not before then
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime),
+    UniqueConstraint("subscription_id", "outbox_id"),
+    Index(None, "status", "next_attempt_at"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("delivery_id", Id, ForeignKey("webhook_deliveries.id"), nullable=False),
+    Column("attempted_at", UTCDateTime, nullable=False),
+    Column("status_code", Integer),  # None: no HTTP answer (refused, timed out…)
+    Column("error", Text),
+    Column("duration_ms", Integer, nullable=False),
+    Index(None, "delivery_id"),
 )

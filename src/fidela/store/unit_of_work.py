@@ -20,8 +20,10 @@ from fidela.store.idempotency import IdempotencyRepository
 from fidela.store.keys import KeyRepository
 from fidela.store.ledger import LedgerRepository
 from fidela.store.members import MemberRepository
+from fidela.store.privacy import PrivacyRepository
 from fidela.store.programs import ProgramRepository
 from fidela.store.redemptions import RedemptionRepository
+from fidela.store.webhooks import WebhookRepository
 
 T = TypeVar("T")
 
@@ -37,6 +39,8 @@ class UnitOfWork:
     redemptions: RedemptionRepository
     keys: KeyRepository
     idempotency: IdempotencyRepository
+    webhooks: WebhookRepository
+    privacy: PrivacyRepository
 
     def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self.engine = engine
@@ -67,6 +71,8 @@ class UnitOfWork:
         self.redemptions = RedemptionRepository(connection)
         self.keys = KeyRepository(connection)
         self.idempotency = IdempotencyRepository(connection)
+        self.webhooks = WebhookRepository(connection)
+        self.privacy = PrivacyRepository(connection)
         return self
 
     def __exit__(

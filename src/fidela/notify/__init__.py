@@ -1,0 +1,1 @@
+"""Reaching the outside world after commit: webhook delivery (and, later, e-mail)."""

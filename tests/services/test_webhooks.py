@@ -1,0 +1,184 @@
+"""Webhooks on both databases, delivered to a real HTTP receiver on loopback."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from fidela.domain.errors import InsufficientPoints, InvalidInput
+from fidela.domain.ids import MemberId, ProgramId
+from fidela.domain.webhooks import KINDS, RETRY_DELAYS
+from fidela.notify.webhooks import post
+from fidela.services import adjustments, jobs, members, rewards, webhooks
+from fidela.services.webhooks import Report
+from fidela.store.unit_of_work import UnitOfWork
+from tests.conftest import T0
+from tests.receiver import receiver
+from tests.services.helpers import enroll, purchase, send
+
+
+class Clock:
+    """The delivery worker's "now", moved by hand; near the real time, for the signatures."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+def deliver(uow: UnitOfWork, clock: Clock) -> Report:
+    return webhooks.deliver_due(uow, post, now=clock)
+
+
+def test_a_receiver_failing_twice_gets_the_event_once_and_it_verifies(
+    uow: UnitOfWork, cafe: ProgramId
+) -> None:
+    with receiver() as hooks:
+        hooks.answers = [500, 503]
+        # The third attempt, 5 s + 5 min after the first, falls on the real time: the
+        # specification's library refuses signatures more than 5 minutes off.
+        clock = Clock(datetime.now(UTC) - RETRY_DELAYS[0] - RETRY_DELAYS[1])
+        subscribed = webhooks.subscribe(uow, cafe, hooks.url, ["points.earned"], now=T0)
+        enroll(uow, cafe, "ana@example.com", T0)
+        purchase(uow, cafe, "ana@example.com", "A1", "30.00", T0)
+
+        assert deliver(uow, clock) == Report(announced=2, retrying=1)  # enrolled and earned
+        assert deliver(uow, clock) == Report()  # not due again yet
+        clock.at += RETRY_DELAYS[0]
+        assert deliver(uow, clock) == Report(retrying=1)
+        clock.at += RETRY_DELAYS[1]
+        assert deliver(uow, clock) == Report(delivered=1)
+        clock.at += timedelta(days=2)
+        assert deliver(uow, clock) == Report()
+
+        assert [request.status for request in hooks.received] == [500, 503, 200]
+        assert len({request.headers["webhook-id"] for request in hooks.received}) == 1
+        (accepted,) = hooks.accepted
+        message = Webhook(subscribed["secret"]).verify(accepted.body, accepted.headers)
+        assert message["type"] == "points.earned"
+        assert message["data"]["points"] == 30 and message["data"]["order_id"] == "A1"
+        assert message["data"]["program_id"] == cafe and message["data"]["event"] == "purchase-A1"
+        (delivery,) = webhooks.deliveries(uow, cafe, status="delivered", after=0, limit=10)[
+            "deliveries"
+        ]
+        assert [attempt["status_code"] for attempt in delivery["attempts"]] == [500, 503, 200]
+
+
+def test_every_kind_of_event_is_announced(uow: UnitOfWork, cafe: ProgramId) -> None:
+    with receiver() as hooks:
+        webhooks.subscribe(uow, cafe, hooks.url, None, now=T0)
+        enroll(uow, cafe, "ana@example.com", T0)
+        purchase(uow, cafe, "ana@example.com", "A1", "520.00", T0)  # gold at once
+        redeemed = rewards.redeem(uow, cafe, _member(uow, cafe), "voucher-10", now=T0)
+        rewards.consume_voucher(uow, cafe, redeemed["voucher_code"], order_id="A2", now=T0)
+        with pytest.raises(InsufficientPoints):  # refused: announces nothing
+            adjustments.adjust(
+                uow, cafe, _member(uow, cafe), -(10**6), actor="a", reason="r", now=T0
+            )
+        send(uow, cafe, T0, type="refund", idempotency_key="r1", order_id="A1", amount="20.00")
+        adjustments.adjust(
+            uow, cafe, _member(uow, cafe), 5, actor="admin", reason="goodwill", now=T0
+        )
+        jobs.run_due(uow, cafe, now=T0 + timedelta(days=340))  # the expiry reminder
+        jobs.run_due(uow, cafe, now=T0 + timedelta(days=366))  # expiry and the tier review
+
+        report = deliver(uow, Clock(datetime.now(UTC)))
+        kinds = [_kind(request.body) for request in hooks.accepted]
+        assert report.delivered == len(kinds) and set(kinds) == set(KINDS)
+        assert kinds.count("reward.redeemed") == 1 and kinds.count("points.adjusted") == 1
+        assert kinds.count("tier.changed") == 2  # to gold, and back at the review
+
+
+def test_a_delivery_is_given_up_after_its_retries_and_can_be_replayed(
+    uow: UnitOfWork, cafe: ProgramId
+) -> None:
+    with receiver() as hooks:
+        hooks.answers = [500] * (len(RETRY_DELAYS) + 1)
+        clock = Clock(datetime.now(UTC))
+        webhooks.subscribe(uow, cafe, hooks.url, ["member.enrolled"], now=T0)
+        enroll(uow, cafe, "ana@example.com", T0)
+        deliver(uow, clock)
+        for delay in RETRY_DELAYS[:-1]:
+            clock.at += delay
+            assert deliver(uow, clock) == Report(retrying=1)
+        clock.at += RETRY_DELAYS[-1]
+        assert deliver(uow, clock) == Report(failed=1)
+        assert len(hooks.received) == len(RETRY_DELAYS) + 1
+        (failed,) = webhooks.deliveries(uow, cafe, status="failed", after=0, limit=10)["deliveries"]
+
+        webhooks.replay(uow, cafe, failed["delivery_id"], now=clock.at)
+        assert deliver(uow, clock) == Report(delivered=1)
+        (done,) = webhooks.deliveries(uow, cafe, status=None, after=0, limit=10)["deliveries"]
+        assert done["status"] == "delivered" and len(done["attempts"]) == len(RETRY_DELAYS) + 2
+
+
+def test_a_receiver_that_does_not_answer_is_logged_and_retried(
+    uow: UnitOfWork, cafe: ProgramId
+) -> None:
+    with receiver() as hooks:
+        gone = hooks.url  # the port is closed once the block ends
+    webhooks.subscribe(uow, cafe, gone, None, now=T0)
+    enroll(uow, cafe, "ana@example.com", T0)
+    assert deliver(uow, Clock(datetime.now(UTC))) == Report(announced=1, retrying=1)
+    (delivery,) = webhooks.deliveries(uow, cafe, status="pending", after=0, limit=10)["deliveries"]
+    (attempt,) = delivery["attempts"]
+    assert attempt["status_code"] is None and "refused" in attempt["error"].lower()
+
+
+def test_subscriptions_get_what_they_asked_for_from_when_they_began(
+    uow: UnitOfWork, cafe: ProgramId
+) -> None:
+    with receiver() as early, receiver() as late, receiver() as stopped:
+        webhooks.subscribe(uow, cafe, early.url, ["member.enrolled"], now=T0)
+        gone = webhooks.subscribe(uow, cafe, stopped.url, None, now=T0)["subscription_id"]
+        enroll(uow, cafe, "ana@example.com", T0)
+        webhooks.subscribe(uow, cafe, late.url, None, now=T0)
+        webhooks.unsubscribe(uow, cafe, gone, now=T0)
+        enroll(uow, cafe, "bo@example.com", T0)
+        purchase(uow, cafe, "bo@example.com", "B1", "12.00", T0)
+        deliver(uow, Clock(datetime.now(UTC)))
+        assert [_kind(r.body) for r in early.accepted] == ["member.enrolled"] * 2
+        assert [_kind(r.body) for r in late.accepted] == ["member.enrolled", "points.earned"]
+        assert stopped.received == []
+    with pytest.raises(InvalidInput, match="url"):
+        webhooks.subscribe(uow, cafe, "ftp://example.com/x", None, now=T0)
+
+
+def test_two_workers_never_send_the_same_delivery_twice(uow: UnitOfWork, cafe: ProgramId) -> None:
+    with receiver() as hooks:
+        webhooks.subscribe(uow, cafe, hooks.url, ["member.enrolled"], now=T0)
+        for n in range(40):
+            enroll(uow, cafe, f"m{n}@example.com", T0)
+        clock = Clock(datetime.now(UTC))
+        workers = [
+            threading.Thread(target=deliver, args=(UnitOfWork(uow.engine), clock)) for _ in range(2)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        ids = [request.headers["webhook-id"] for request in hooks.received]
+        assert len(ids) == 40 and len(set(ids)) == 40
+
+
+def _member(uow: UnitOfWork, program_id: ProgramId) -> MemberId:
+    return members.locate(uow, program_id, "ana@example.com")
+
+
+def _kind(body: bytes) -> str:
+    kind: str = orjson.loads(body)["type"]
+    return kind
+
+
+def test_without_subscriptions_a_pass_only_reads(uow: UnitOfWork, cafe: ProgramId) -> None:
+    enroll(uow, cafe, "ana@example.com", T0)
+    assert deliver(uow, Clock(datetime.now(UTC))) == Report()  # the outbox row waits
+    with receiver() as hooks:
+        webhooks.subscribe(uow, cafe, hooks.url, None, now=T0)
+        assert deliver(uow, Clock(datetime.now(UTC))) == Report(announced=1)
+        assert hooks.received == []  # it came before the subscription
