@@ -30,10 +30,11 @@ RESULTS = Path(__file__).parent / "results"
 T = TypeVar("T")
 
 
-def parser(description: str) -> argparse.ArgumentParser:
-    """The options every benchmark takes: which backends, and which PostgreSQL."""
+def parser(description: str, *, backend_option: bool = True) -> argparse.ArgumentParser:
+    """The options every benchmark takes: which backends (unless it has one), which PostgreSQL."""
     arguments = argparse.ArgumentParser(description=description)
-    arguments.add_argument("--backend", choices=[*BACKENDS, "both"], default="both")
+    if backend_option:
+        arguments.add_argument("--backend", choices=[*BACKENDS, "both"], default="both")
     arguments.add_argument(
         "--postgres-url",
         default=DEFAULT_POSTGRES_URL,
