@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from fidela import __version__
@@ -26,12 +25,13 @@ from fidela.api import (
     rewards,
     webhooks,
 )
+from fidela.api.middleware import EveryRequest
 from fidela.config import Settings
 from fidela.notify.webhooks import Worker
 from fidela.store.database import make_engine
 
 Clock = Callable[[], datetime]
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SERVER_POOL_SIZE = 40
 
 
 def _utc_now() -> datetime:
@@ -58,9 +58,7 @@ def create_app(
     app.state.metrics = metrics.Metrics()
     app.state.webhooks = None
     problems.install(app)
-    app.middleware("http")(metrics.measure)
-    app.middleware("http")(_wake_webhooks)
-    app.middleware("http")(_request_id)
+    app.add_middleware(EveryRequest)
     for module in (
         health,
         metrics,
@@ -79,17 +77,6 @@ def create_app(
     return app
 
 
-async def _request_id(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    """Give every request an id (the caller's X-Request-Id if sent), echoed in the answer."""
-    given = request.headers.get("x-request-id", "")
-    request.state.request_id = given if 0 < len(given) <= 100 else uuid.uuid4().hex
-    response = await call_next(request)
-    response.headers["X-Request-Id"] = request.state.request_id
-    return response
-
-
 @asynccontextmanager
 async def _delivering_webhooks(app: FastAPI) -> AsyncIterator[None]:
     worker = Worker(
@@ -104,17 +91,9 @@ async def _delivering_webhooks(app: FastAPI) -> AsyncIterator[None]:
         worker.stop()
 
 
-async def _wake_webhooks(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    """After a write that succeeded, wake the webhook worker: there may be news."""
-    response = await call_next(request)
-    worker: Worker | None = request.app.state.webhooks
-    if worker is not None and request.method not in SAFE_METHODS and response.status_code < 400:
-        worker.wake()
-    return response
-
-
 def from_settings() -> FastAPI:
     """The app on the configured database: what each `fidela serve` worker runs."""
-    return create_app(make_engine(Settings().url), deliver_webhooks=True)
+    # As many pooled connections as requests a worker runs at once (anyio's 40 threads):
+    # fewer, and the pool closes and reopens connections under load.
+    engine = make_engine(Settings().url, pool_size=SERVER_POOL_SIZE)
+    return create_app(engine, deliver_webhooks=True)

@@ -7,10 +7,6 @@ apart, or run one worker per port.
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Awaitable, Callable
-
 from fastapi import APIRouter, Request, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -23,7 +19,6 @@ from prometheus_client import (
 from fidela.services.webhooks import Report
 
 router = APIRouter(tags=["operations"])
-log = logging.getLogger("fidela.api.requests")
 
 
 class Metrics:
@@ -65,30 +60,10 @@ class Metrics:
         self.webhook_failures.labels("false").inc(report.retrying)
         self.webhook_failures.labels("true").inc(report.failed)
 
-
-async def measure(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    """Count, time and log every request under its route template (never the raw path)."""
-    started = time.perf_counter()
-    response = await call_next(request)
-    seconds = time.perf_counter() - started
-    route = request.scope.get("route")
-    template = getattr(route, "path", "unmatched")
-    metrics: Metrics = request.app.state.metrics
-    metrics.requests.labels(request.method, template, str(response.status_code)).inc()
-    metrics.latency.labels(request.method, template).observe(seconds)
-    log.info(
-        "request",
-        extra={
-            "request_id": getattr(request.state, "request_id", None),
-            "method": request.method,
-            "route": template,
-            "status": response.status_code,
-            "ms": round(seconds * 1000, 2),
-        },
-    )
-    return response
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count, time and log one answered request, under its route template."""
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
 
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
