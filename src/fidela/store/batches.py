@@ -17,12 +17,24 @@ from functools import partial
 from typing import Any
 
 import orjson
-from sqlalchemy import Row, Select, Table
+from sqlalchemy import ColumnElement, Row, Select, Table, any_, bindparam
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 UPDATE_CHUNK = 10_000  # rows per UPDATE statement on PostgreSQL
 IN_CHUNK = 500  # values per IN (...) list, well under SQLite's and PostgreSQL's limits
+
+
+def among(connection: Connection, column: ColumnElement[Any], values: Iterable[Any]) -> Any:
+    """`column IN (values)`; on PostgreSQL `column = ANY(array)`, one parameter for all.
+
+    A list of 1,000 ids as 1,000 parameters takes about 10 ms to compile and send;
+    as one array, about 1 ms.
+    """
+    if connection.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(values)
 
 
 def rows_in_chunks(

@@ -10,7 +10,7 @@ from sqlalchemy import Row, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from fidela.domain.ids import CustomerId, ProgramId
-from fidela.store.batches import BatchWriter, rows_in_chunks
+from fidela.store.batches import BatchWriter, among, rows_in_chunks
 from fidela.store.tables import customers
 
 
@@ -70,7 +70,8 @@ class CustomerRepository:
         rows = rows_in_chunks(
             self.connection,
             lambda chunk: select(customers.c.external_id, customers.c.id).where(
-                customers.c.program_id == program_id, customers.c.external_id.in_(chunk)
+                customers.c.program_id == program_id,
+                among(self.connection, customers.c.external_id, chunk),
             ),
             external_ids,
         )
@@ -83,7 +84,8 @@ class CustomerRepository:
         rows = rows_in_chunks(
             self.connection,
             lambda chunk: select(customers.c.email, customers.c.external_id).where(
-                customers.c.program_id == program_id, customers.c.email.in_(chunk)
+                customers.c.program_id == program_id,
+                among(self.connection, customers.c.email, chunk),
             ),
             emails,
         )

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 from fidela.domain.events import OrderLine
 from fidela.domain.ids import ProgramId
 from fidela.domain.members import OrderState
-from fidela.store.batches import rows_in_chunks
+from fidela.store.batches import among, rows_in_chunks
 from fidela.store.ledger import LOT_FIELDS, lot_from_row
 from fidela.store.tables import events, lots, orders
 
@@ -30,7 +30,8 @@ class EventRepository:
         rows = rows_in_chunks(
             self.connection,
             lambda chunk: select(events.c.idempotency_key, events.c.content_hash).where(
-                events.c.program_id == program_id, events.c.idempotency_key.in_(chunk)
+                events.c.program_id == program_id,
+                among(self.connection, events.c.idempotency_key, chunk),
             ),
             keys,
         )
@@ -69,7 +70,7 @@ class EventRepository:
         rows = rows_in_chunks(
             self.connection,
             lambda chunk: select(orders.c.order_ref).where(
-                orders.c.program_id == program_id, orders.c.order_ref.in_(chunk)
+                orders.c.program_id == program_id, among(self.connection, orders.c.order_ref, chunk)
             ),
             order_refs,
         )

@@ -23,7 +23,7 @@ from fidela.domain.ledger import SCHEDULER, Lot, Transaction, chain_hash
 from fidela.domain.members import Effect, MemberState, OrderState, Outcome
 from fidela.domain.program import Program
 from fidela.domain.webhooks import announced
-from fidela.store.batches import BatchWriter
+from fidela.store.batches import BatchWriter, among
 from fidela.store.tables import (
     events,
     ledger_heads,
@@ -368,7 +368,9 @@ class LedgerRepository:
 
     def lots_by_number(self, program_id: ProgramId, lot_nos: Sequence[LotNo]) -> dict[LotNo, Lot]:
         rows = self.connection.execute(
-            select(*LOT_FIELDS).where(lots.c.program_id == program_id, lots.c.lot_no.in_(lot_nos))
+            select(*LOT_FIELDS).where(
+                lots.c.program_id == program_id, among(self.connection, lots.c.lot_no, lot_nos)
+            )
         )
         return {row.lot_no: lot_from_row(row) for row in rows}
 

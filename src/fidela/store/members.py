@@ -13,7 +13,7 @@ from fidela.domain.ids import CustomerId, MemberId, ProgramId
 from fidela.domain.ledger import Account, Wallet
 from fidela.domain.members import MemberState
 from fidela.domain.program import Program
-from fidela.store.batches import IN_CHUNK, BatchWriter, rows_in_chunks
+from fidela.store.batches import IN_CHUNK, BatchWriter, among, rows_in_chunks
 from fidela.store.ledger import LOT_FIELDS, lot_from_row
 from fidela.store.tables import (
     customers,
@@ -72,7 +72,7 @@ class MemberRepository:
         rows = rows_in_chunks(
             self.connection,
             lambda chunk: select(members.c.customer_id, members.c.id).where(
-                members.c.customer_id.in_(chunk)
+                among(self.connection, members.c.customer_id, chunk)
             ),
             customer_ids,
         )
@@ -85,7 +85,7 @@ class MemberRepository:
             chunk = ordered[start : start + IN_CHUNK]
             self.connection.execute(
                 select(members.c.id)
-                .where(members.c.id.in_(chunk))
+                .where(among(self.connection, members.c.id, chunk))
                 .order_by(members.c.id)
                 .with_for_update()
             ).all()
@@ -132,7 +132,8 @@ class MemberRepository:
     def _load_chunk(
         self, program: Program, member_ids: Sequence[MemberId], at: datetime
     ) -> dict[MemberId, MemberState]:
-        execute = self.connection.execute
+        c = self.connection
+        execute = c.execute
         states = {
             MemberId(row.id): MemberState(
                 member_id=MemberId(row.id),
@@ -146,10 +147,10 @@ class MemberRepository:
                 last_birthday_year=row.last_birthday_year,
                 reminded_until=row.reminded_until,
             )
-            for row in execute(select(members).where(members.c.id.in_(member_ids))).all()
+            for row in execute(select(members).where(among(c, members.c.id, member_ids))).all()
         }
         open_lots = select(*LOT_FIELDS, lots.c.member_id).where(
-            lots.c.member_id.in_(member_ids), lots.c.remaining > 0
+            among(c, lots.c.member_id, member_ids), lots.c.remaining > 0
         )
         for lot in execute(open_lots.order_by(lots.c.lot_no)).all():
             states[MemberId(lot.member_id)].wallet.lots.append(lot_from_row(lot))
@@ -164,7 +165,7 @@ class MemberRepository:
                 select(lines.c.member_id, lines.c.rule_id, transactions.c.occurred_at)
                 .join(transactions, line_of_transaction())
                 .where(
-                    lines.c.member_id.in_(member_ids),
+                    among(c, lines.c.member_id, member_ids),
                     lines.c.account == Account.ISSUED.value,
                     lines.c.rule_id.in_(limited),
                 )
@@ -177,7 +178,8 @@ class MemberRepository:
         self, program: Program, member_ids: Sequence[MemberId], since: datetime
     ) -> Sequence[Sequence[Any]]:
         assert program.tiers is not None
-        in_window = and_(orders.c.member_id.in_(member_ids), orders.c.occurred_at > since)
+        c = self.connection
+        in_window = and_(among(c, orders.c.member_id, member_ids), orders.c.occurred_at > since)
         if program.tiers.metric == "spend":
             spend = select(
                 orders.c.member_id,
@@ -189,7 +191,7 @@ class MemberRepository:
             select(lines.c.member_id, transactions.c.occurred_at, -lines.c.amount)
             .join(transactions, line_of_transaction())
             .where(
-                lines.c.member_id.in_(member_ids),
+                among(c, lines.c.member_id, member_ids),
                 lines.c.account == Account.ISSUED.value,
                 transactions.c.occurred_at > since,
             )
