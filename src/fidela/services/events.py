@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,6 +12,7 @@ from fidela.domain.errors import Conflict, FidelaError, InvalidInput, NotFound
 from fidela.domain.events import (
     Activity,
     Birthday,
+    CustomerRef,
     Encoded,
     Event,
     Purchase,
@@ -39,108 +41,270 @@ class Recorded:
 
 def record(uow: UnitOfWork, program_id: ProgramId, event: Event, *, now: datetime) -> Recorded:
     """Apply an event once: a retry with the same key and content returns the first result."""
-    if event.occurred_at > now + CLOCK_SKEW:
-        raise InvalidInput("occurred_at", f"{event.occurred_at.isoformat()} is in the future")
-    return run(uow, lambda uow: _record(uow, program_id, event, now))
+    (outcome,) = record_all(uow, program_id, [event], now=now)
+    if isinstance(outcome, FidelaError):
+        raise outcome
+    return outcome
 
 
 def record_each(
     uow: UnitOfWork, program_id: ProgramId, items: list[dict[str, Any]], *, now: datetime
 ) -> list[Recorded | FidelaError]:
-    """Parse and record each event on its own: a bad one is answered and stops no other."""
-    outcomes: list[Recorded | FidelaError] = []
+    """Parse and record a batch: a bad event is answered and stops no other."""
+    parsed: list[Event | FidelaError] = []
     for data in items:
         try:
-            outcomes.append(record(uow, program_id, parse_event(data), now=now))
+            parsed.append(parse_event(data))
         except FidelaError as error:
-            outcomes.append(error)
-    return outcomes
+            parsed.append(error)
+    return record_all(uow, program_id, parsed, now=now)
 
 
-def _record(uow: UnitOfWork, program_id: ProgramId, event: Event, now: datetime) -> Recorded:
-    stored = uow.programs.current(program_id)
-    program = stored.program
-    order: OrderState | None = None
-    customer_id: CustomerId | None
+def record_all(
+    uow: UnitOfWork, program_id: ProgramId, events: Sequence[Event | FidelaError], *, now: datetime
+) -> list[Recorded | FidelaError]:
+    """Apply events in order, in one transaction: an outcome or a refusal for each.
+
+    An event refused before it changed anything is answered and the others go on. One
+    that the rules refuse halfway (rare: they check first) is answered, and the batch
+    is applied again without it, so that no part of it stays.
+    """
+    refused = {i: e for i, e in enumerate(events) if isinstance(e, FidelaError)}
+    while True:
+        try:
+            return run(uow, lambda uow: _Batch(uow, program_id, now).apply(events, refused))
+        except _RefusedHalfway as halfway:
+            refused[halfway.index] = halfway.error
+
+
+class _RefusedHalfway(Exception):
+    def __init__(self, index: int, error: FidelaError) -> None:
+        super().__init__(index, error)
+        self.index = index
+        self.error = error
+
+
+@dataclass
+class _Order:
+    """An order a refund names, as the batch holds it: read locked, or recorded in it."""
+
+    customer_id: CustomerId
     member_id: MemberId | None
-    if isinstance(event, Refund):
-        found = uow.events.order(program_id, event.order_id)
-        if found is None:
-            raise NotFound("order_id", f"no order {event.order_id} in {program_id}")
-        order_row, order = found
-        customer_id = CustomerId(order_row.customer_id)
-        member_id = MemberId(order_row.member_id) if order_row.member_id else None
-    else:
-        customer_id, member_id = resolve(uow, program_id, event.customer)
-    if member_id is not None:
-        uow.members.lock([member_id])
-    previous = uow.events.by_key(program_id, event.idempotency_key)
-    if previous is not None:
-        if previous.content_hash != event.content_hash():
-            reason = "was already used for an event with other content"
-            raise Conflict("idempotency_key", reason)
-        return Recorded(previous.event_no, duplicate=True, result=previous.result)
+    state: OrderState
+    recorded_here: bool  # inserted by this batch's post, refunds included
+    changed: bool = False  # refunded by this batch: updated by its post
 
-    state = None
-    if member_id is not None:
-        state = uow.members.load_states(program, [member_id], event.occurred_at)[member_id]
-        if event.occurred_at < state.enrolled_at:
+
+@dataclass(frozen=True)
+class _Again:
+    """An event whose key this batch already recorded, with the same content."""
+
+    first: NewEvent
+
+
+Who = tuple[CustomerId | None, MemberId | None]
+RefKey = tuple[str | None, str | None, int | None]
+
+
+class _Batch:
+    """Events applied in order and posted together, in the unit of work's transaction.
+
+    What the events need is read once before the first is applied, in as few queries
+    as the batch allows: the orders refunds name (locked, in order), the customers and
+    members the others name (members locked, in id order, then loaded), the keys
+    already used and the orders already recorded.
+    """
+
+    def __init__(self, uow: UnitOfWork, program_id: ProgramId, now: datetime) -> None:
+        self.uow = uow
+        self.program_id = program_id
+        self.now = now
+        self.stored = uow.programs.current(program_id)
+        self.program = self.stored.program
+        self.changes = Changes(self.program)
+        self.who: dict[RefKey, Who | FidelaError | None] = {}  # None: no one yet
+        self.orders: dict[str, _Order] = {}
+        self.states: dict[MemberId, MemberState] = {}
+        self.used: dict[str, str] = {}  # key: content hash, of the events recorded before
+        self.keys: dict[str, NewEvent] = {}  # the keys this batch records
+        self.ordered: set[str] = set()  # orders recorded before or by this batch
+        self.customers_added = False
+
+    def apply(
+        self, events: Sequence[Event | FidelaError], refused: dict[int, FidelaError]
+    ) -> list[Recorded | FidelaError]:
+        todo = [
+            (i, e)
+            for i, e in enumerate(events)
+            if i not in refused and not isinstance(e, FidelaError)
+        ]
+        self._look_up([event for _, event in todo])
+        outcomes: dict[int, NewEvent | Recorded | _Again | FidelaError] = dict(refused)
+        for index, event in todo:
+            try:
+                outcomes[index] = self._apply(index, event)
+            except FidelaError as error:
+                outcomes[index] = error
+        self.uow.ledger.post(self.program_id, self.changes, self.now)
+        self.uow.commit()
+        return [_answer(outcomes[i]) for i in range(len(events))]
+
+    def _look_up(self, events: list[Event]) -> None:
+        uow, program_id = self.uow, self.program_id
+        refunds = sorted({e.order_id for e in events if isinstance(e, Refund)})
+        for order_id in refunds:  # in order: two refunding batches never deadlock
+            if (found := uow.events.order(program_id, order_id)) is not None:
+                row, state = found
+                member_id = MemberId(row.member_id) if row.member_id else None
+                self.orders[order_id] = _Order(CustomerId(row.customer_id), member_id, state, False)
+        refs = {_ref_key(e.customer): e.customer for e in events if not isinstance(e, Refund)}
+        by_shop_id = {key[0] for key in refs if key[0] is not None and key[1:] == (None, None)}
+        customer_ids = uow.customers.ids_by_external(program_id, by_shop_id)
+        member_of = uow.members.ids_of_customers(list(customer_ids.values()))
+        for key, ref in refs.items():
+            if key[0] is not None and key[1:] == (None, None):  # the common case, in bulk
+                customer_id = customer_ids.get(key[0])
+                self.who[key] = (customer_id, member_of.get(customer_id)) if customer_id else None
+                continue
+            try:
+                named = resolve(uow, program_id, ref)
+                self.who[key] = named if named[0] is not None else None
+            except FidelaError as error:
+                self.who[key] = error
+        members = {who[1] for who in self.who.values() if isinstance(who, tuple) and who[1]}
+        members |= {order.member_id for order in self.orders.values() if order.member_id}
+        if members:
+            uow.members.lock(list(members))
+            first = min(event.occurred_at for event in events)
+            self.states = uow.members.load_states(self.program, list(members), first)
+        self.used = uow.events.hashes(program_id, [event.idempotency_key for event in events])
+        purchases = [event.order_id for event in events if isinstance(event, Purchase)]
+        self.ordered = uow.events.existing_orders(program_id, purchases)
+
+    def _apply(self, index: int, event: Event) -> NewEvent | Recorded | _Again:
+        """Apply one event, or raise what refuses it (_RefusedHalfway once it changed things)."""
+        if event.occurred_at > self.now + CLOCK_SKEW:
+            raise InvalidInput("occurred_at", f"{event.occurred_at.isoformat()} is in the future")
+        order = self.orders.get(event.order_id) if isinstance(event, Refund) else None
+        customer_id: CustomerId | None
+        member_id: MemberId | None
+        if isinstance(event, Refund):
+            if order is None:
+                raise NotFound("order_id", f"no order {event.order_id} in {self.program_id}")
+            customer_id, member_id = order.customer_id, order.member_id
+        else:
+            customer_id, member_id = self._who(event.customer)
+        if (again := self._again(event)) is not None:
+            return again
+        state = self.states.get(member_id) if member_id is not None else None
+        if state is not None and event.occurred_at < state.enrolled_at:
             # Before enrolling, the member was a customer: the event earns nothing.
             state, member_id = None, None
-    if state is not None and order is not None:
-        # The refund must change the very lot objects the member's wallet holds.
-        open_lots = {lot.lot_no: lot for lot in state.wallet.lots}
-        order.lots = [open_lots[lot.lot_no] for lot in order.lots if lot.lot_no in open_lots]
-    changes = Changes(program)
-    cause = new_event(event, customer_id, member_id, stored.version)
-    match event:
-        case Purchase():
-            if customer_id is None:
-                ref = event.customer
-                email = normalize_email(ref.email) if ref.email else None
-                customer_id = uow.customers.add(
-                    program_id, external_id=ref.customer_id, email=email, at=event.occurred_at
-                )
-                cause.customer_id = customer_id
-            outcome = _purchase(uow, program, program_id, event, state, changes, cause, customer_id)
-        case Refund():
-            assert order is not None
-            outcome = _refund(program, event, state, order)
-            changes.changed_orders.append(order)
-        case Birthday() | Activity():
-            if customer_id is None:
+        if state is not None and order is not None and not order.recorded_here:
+            # The refund must change the very lot objects the member's wallet holds.
+            open_lots = {lot.lot_no: lot for lot in state.wallet.lots}
+            lots = order.state.lots
+            order.state.lots = [open_lots[lot.lot_no] for lot in lots if lot.lot_no in open_lots]
+        match event:
+            case Purchase():
+                self.program.check_currency(event.currency, "currency")
+                if event.order_id in self.ordered:
+                    raise Conflict("order_id", f"order {event.order_id} was already recorded")
+            case Birthday() | Activity() if customer_id is None:
                 raise NotFound("customer", "no customer or member matches this reference")
-            outcome = Outcome()
-            if state is not None:
-                outcome = member_rules.activity(program, state, event.type, event.occurred_at)
-    changes.events.append(cause)
-    if state is not None and member_id is not None:
-        changes.record(member_id, state, outcome, cause)
-    cause.result = event_result(cause, outcome, state)
-    uow.ledger.post(program_id, changes, now)
-    uow.commit()
-    assert cause.event_no is not None
-    return Recorded(cause.event_no, duplicate=False, result=cause.result)
+        cause = new_event(event, customer_id, member_id, self.stored.version)
+        try:
+            outcome = self._changes(event, cause, state, order)
+        except FidelaError as error:
+            raise _RefusedHalfway(index, error) from error
+        self.changes.events.append(cause)
+        if state is not None and member_id is not None:
+            self.changes.record(member_id, state, outcome, cause)
+        cause.result = event_result(cause, outcome, state)
+        self.keys[event.idempotency_key] = cause
+        return cause
+
+    def _who(self, ref: CustomerRef) -> Who:
+        key = _ref_key(ref)
+        who = self.who[key]
+        if isinstance(who, FidelaError):
+            raise who
+        if who is None and self.customers_added:
+            # This batch added customers: the reference may name one of them now.
+            found = resolve(self.uow, self.program_id, ref)
+            if found[0] is not None:
+                who = self.who[key] = found
+        return who or (None, None)
+
+    def _again(self, event: Event) -> Recorded | _Again | None:
+        """The first outcome if this key was recorded with the same content, else None."""
+        key = event.idempotency_key
+        first = self.keys.get(key)
+        first_hash = first.content_hash if first else self.used.get(key)
+        if first_hash is None:
+            return None
+        if first_hash != event.content_hash():
+            raise Conflict("idempotency_key", "was already used for an event with other content")
+        if first is not None:
+            return _Again(first)
+        previous = self.uow.events.by_key(self.program_id, key)
+        assert previous is not None
+        return Recorded(previous.event_no, duplicate=True, result=previous.result)
+
+    def _changes(
+        self, event: Event, cause: NewEvent, state: MemberState | None, order: _Order | None
+    ) -> Outcome:
+        """What the event changes; from here on a refusal may leave things half-changed."""
+        program = self.program
+        match event:
+            case Purchase():
+                customer_id = cause.customer_id or self._add_customer(event)
+                cause.customer_id = customer_id
+                new = new_order(event)
+                self.ordered.add(event.order_id)
+                self.orders[event.order_id] = _Order(customer_id, cause.member_id, new, True)
+                self.changes.new_orders.append((new, customer_id, cause.member_id, cause))
+                if state is None:
+                    return Outcome()
+                return member_rules.purchase(program, state, new, event.amount)
+            case Refund():
+                assert order is not None
+                outcome = _refund(program, event, state, order.state)
+                if not (order.recorded_here or order.changed):
+                    self.changes.changed_orders.append(order.state)
+                    order.changed = True
+                return outcome
+            case Birthday() | Activity():
+                if state is None:
+                    return Outcome()
+                return member_rules.activity(program, state, event.type, event.occurred_at)
+
+    def _add_customer(self, event: Purchase) -> CustomerId:
+        ref = event.customer
+        email = normalize_email(ref.email) if ref.email else None
+        customer_id = self.uow.customers.add(
+            self.program_id, external_id=ref.customer_id, email=email, at=event.occurred_at
+        )
+        self.who[_ref_key(ref)] = (customer_id, None)
+        self.customers_added = True
+        return customer_id
 
 
-def _purchase(
-    uow: UnitOfWork,
-    program: Program,
-    program_id: ProgramId,
-    event: Purchase,
-    state: MemberState | None,
-    changes: Changes,
-    cause: NewEvent,
-    customer_id: CustomerId,
-) -> Outcome:
-    program.check_currency(event.currency, "currency")
-    if uow.events.existing_orders(program_id, [event.order_id]):
-        raise Conflict("order_id", f"order {event.order_id} was already recorded")
-    order = new_order(event)
-    changes.new_orders.append((order, customer_id, cause.member_id, cause))
-    if state is None:
-        return Outcome()
-    return member_rules.purchase(program, state, order, event.amount)
+def _ref_key(ref: CustomerRef) -> RefKey:
+    return (ref.customer_id, ref.email, ref.member_id)
+
+
+def _answer(outcome: NewEvent | Recorded | _Again | FidelaError) -> Recorded | FidelaError:
+    """An event's outcome once the batch is posted and its events numbered."""
+    match outcome:
+        case NewEvent():
+            assert outcome.event_no is not None
+            return Recorded(outcome.event_no, duplicate=False, result=outcome.result)
+        case _Again():
+            assert outcome.first.event_no is not None
+            return Recorded(outcome.first.event_no, duplicate=True, result=outcome.first.result)
+        case _:
+            return outcome
 
 
 def _refund(

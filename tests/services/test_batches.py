@@ -1,0 +1,191 @@
+"""A batch of events, applied in one transaction, does what the same events one at a time do.
+
+Two copies of the café program get the same random events: one copy one event per
+call (`events.record`), the other all of them in one call (`events.record_all`). Every
+event's answer, every member's account and the ledger's totals must be the same.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timedelta
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from fidela.domain.errors import FidelaError
+from fidela.domain.events import Event, parse_event
+from fidela.domain.ids import ProgramId
+from fidela.services import events, ledger, members, programs
+from fidela.services.events import Recorded
+from fidela.store.tables import customers, orders
+from fidela.store.unit_of_work import UnitOfWork
+from tests.conftest import T0, example
+from tests.services.helpers import enroll
+
+EMAILS = ("ana@example.com", "bob@example.com")
+SHOP_IDS = ("c1", "c2")  # customers who never enrolled
+BOTH = "c3"  # named by shop id and e-mail, or by the e-mail alone
+_program_numbers = itertools.count()
+
+
+def story(draws: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """Events a shop might send, an hour apart: some refused, some sent again."""
+    sent: list[dict[str, Any]] = []
+    at = T0
+    for step, (kind, who, number, cents) in enumerate(draws):
+        at += timedelta(hours=1) if kind != "wait" else timedelta(days=number * 20)
+        customer = {"email": who} if "@" in who else {"customer_id": who}
+        if who == BOTH:
+            customer = {"customer_id": BOTH, "email": f"{BOTH}@example.com"}
+        when = (at + timedelta(days=2) if kind == "future" else at).isoformat()
+        match kind:
+            case "purchase" | "future":
+                sent.append({"type": "purchase", "idempotency_key": f"p{step}",
+                             "customer": customer, "order_id": f"o{step}",
+                             "amount": f"{cents / 100:.2f}", "currency": "EUR",
+                             "occurred_at": when})  # fmt: skip
+            case "refund":
+                amount = {"amount": f"{cents / 100:.2f}"} if cents else {}
+                sent.append({"type": "refund", "idempotency_key": f"r{step}",
+                             "order_id": f"o{number}", "occurred_at": when} | amount)  # fmt: skip
+            case "review":
+                sent.append({"type": "review", "idempotency_key": f"v{step}",
+                             "customer": customer, "occurred_at": when})  # fmt: skip
+            case "again" if sent:
+                sent.append(sent[number % len(sent)])
+            case "conflict" if sent:
+                earlier = sent[number % len(sent)]
+                sent.append(earlier | {"occurred_at": when})
+    return sent
+
+
+draws = st.lists(
+    st.tuples(
+        st.sampled_from(
+            ["purchase"] * 4 + ["refund"] * 2 + ["review", "again", "conflict", "future", "wait"]
+        ),
+        st.sampled_from([*EMAILS, *SHOP_IDS, BOTH, f"{BOTH}@example.com", "new@example.com"]),
+        st.integers(0, 30),
+        st.sampled_from([0, 1, 250, 999, 4000, 20000]),
+    ),
+    min_size=1,
+    max_size=24,
+)
+
+
+def fresh_program(uow: UnitOfWork) -> ProgramId:
+    text = example("cafe.yaml").replace(
+        "program: cafe-lumiere", f"program: b{next(_program_numbers)}"
+    )
+    program_id = programs.apply(uow, text, now=T0).program_id
+    for email in EMAILS:
+        enroll(uow, program_id, email, T0)
+    return program_id
+
+
+def one_at_a_time(
+    uow: UnitOfWork, program_id: ProgramId, event: Event, now: datetime
+) -> Recorded | FidelaError:
+    try:
+        return events.record(uow, program_id, event, now=now)
+    except FidelaError as error:
+        return error
+
+
+def answer(outcome: Recorded | FidelaError) -> tuple[Any, ...]:
+    """An event's answer, without what differs between two programs (ids, numbers)."""
+    if isinstance(outcome, FidelaError):
+        return (type(outcome).__name__, outcome.field)
+    result = {k: v for k, v in outcome.result.items() if k != "member_id"}
+    return (outcome.duplicate, outcome.result["member_id"] is not None, result)
+
+
+def accounts(uow: UnitOfWork, program_id: ProgramId) -> dict[str, Any]:
+    def account(email: str) -> tuple[Any, ...]:
+        shown = members.show(uow, program_id, email)
+        lots = [(lot["remaining"], lot["expires_at"], lot["order_id"]) for lot in shown["lots"]]
+        history = [(e["cause"], e["at"], e["points"], e["rules"]) for e in shown["history"]]
+        return shown["available"], shown["pending"], shown["debt"], shown["tier"], lots, history
+
+    with uow.reading() as reader:
+        known = reader.connection.execute(
+            select(func.count()).select_from(customers).where(customers.c.program_id == program_id)
+        ).scalar_one()
+        refunded = reader.connection.execute(
+            select(orders.c.order_ref, orders.c.refunded_minor, orders.c.reversed_points,
+                   orders.c.refunded_quantities, orders.c.points)
+            .where(orders.c.program_id == program_id)
+            .order_by(orders.c.order_ref)
+        ).all()  # fmt: skip
+    summary = ledger.summary(uow, program_id)
+    totals = {k: v for k, v in summary.items() if k not in ("program", "head", "as_of")}
+    return {
+        "members": [account(email) for email in EMAILS],
+        "customers": known,
+        "orders": [tuple(row) for row in refunded],
+    } | totals
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(draws=draws)
+def test_a_batch_does_what_the_same_events_one_at_a_time_do(
+    uow: UnitOfWork, draws: list[tuple[Any, ...]]
+) -> None:
+    sent = story(draws)
+    now = T0 + timedelta(days=len(draws) * 20)
+    parsed = [parse_event(data) for data in sent]
+    # The first events are history both copies get one at a time; the rest are the batch.
+    history, batch = parsed[: len(parsed) // 3], parsed[len(parsed) // 3 :]
+    one_by_one, batched = fresh_program(uow), fresh_program(uow)
+    for program_id, event in itertools.product((batched, one_by_one), history):
+        one_at_a_time(uow, program_id, event, now)
+    singly = [one_at_a_time(uow, one_by_one, event, now) for event in batch]
+    together = events.record_all(uow, batched, batch, now=now)
+    assert [answer(o) for o in together] == [answer(o) for o in singly]
+    assert accounts(uow, batched) == accounts(uow, one_by_one)
+    assert ledger.verify(uow, batched).ok
+
+
+def test_a_batch_refunds_an_order_it_recorded_and_counts_a_repeated_key_once(
+    uow: UnitOfWork,
+) -> None:
+    program_id = fresh_program(uow)
+    buy = {"type": "purchase", "idempotency_key": "p1", "customer": {"email": EMAILS[0]},
+           "order_id": "o1", "amount": "40.00", "currency": "EUR",
+           "occurred_at": T0.isoformat()}  # fmt: skip
+    refund = {"type": "refund", "idempotency_key": "r1", "order_id": "o1", "amount": "10.00",
+              "occurred_at": (T0 + timedelta(hours=1)).isoformat()}  # fmt: skip
+    outcomes = events.record_each(uow, program_id, [buy, refund, buy, refund | {"amount": "5"}],
+                                  now=T0 + timedelta(days=1))  # fmt: skip
+    first, refunded, again, conflict = outcomes
+    assert isinstance(first, Recorded) and first.result["points"] == 40
+    assert isinstance(refunded, Recorded) and refunded.result["points"] == -10
+    assert isinstance(again, Recorded) and again.duplicate and again.event_no == first.event_no
+    assert isinstance(conflict, FidelaError) and conflict.field == "idempotency_key"
+    assert members.show(uow, program_id, EMAILS[0])["available"] == 30
+    assert ledger.verify(uow, program_id).ok
+
+
+def test_a_batch_refused_halfway_by_the_rules_keeps_nothing_of_that_event(
+    uow: UnitOfWork,
+) -> None:
+    """An over-refund is refused by the rules once the refund began: the batch is redone."""
+    program_id = fresh_program(uow)
+    at: datetime = T0
+    buy = {"type": "purchase", "idempotency_key": "p1", "customer": {"email": EMAILS[1]},
+           "order_id": "o1", "amount": "20.00", "currency": "EUR",
+           "occurred_at": at.isoformat()}  # fmt: skip
+    too_much = {"type": "refund", "idempotency_key": "r1", "order_id": "o1", "amount": "25.00",
+                "occurred_at": at.isoformat()}  # fmt: skip
+    later = buy | {"idempotency_key": "p2", "order_id": "o2", "amount": "3.00"}
+    outcomes = events.record_each(uow, program_id, [buy, too_much, later], now=at)
+    assert [type(o).__name__ for o in outcomes] == ["Recorded", "InvalidInput", "Recorded"]
+    assert members.show(uow, program_id, EMAILS[1])["available"] == 23
+    assert ledger.verify(uow, program_id).ok
