@@ -4,25 +4,30 @@ The ledger writes tens of thousands of rows at a time (an import, an expiry run)
 SQLite takes each batch as one JSON array, unpacked by `json_each` inside one
 statement: SQLite then runs the whole statement without Python's GIL, so a second
 thread can write while the first computes (an `executemany` takes the GIL back for
-every row). PostgreSQL takes COPY for inserts and one `UPDATE ... FROM
-unnest(arrays)` per chunk for updates. Values are converted here exactly as the
-SQLAlchemy column types would store them.
+every row). PostgreSQL takes COPY for large inserts and one `UPDATE ... FROM unnest(arrays)` per
+chunk for updates. A small batch (an event's rows) goes as `INSERT ... SELECT FROM
+unnest(arrays)` and updates in one pipeline: all its writes in one round trip, which
+matters as the ledger head is locked meanwhile. Values are converted here exactly as
+the SQLAlchemy column types would store them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 import orjson
+import psycopg
 from sqlalchemy import ColumnElement, Row, Select, Table, any_, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 UPDATE_CHUNK = 10_000  # rows per UPDATE statement on PostgreSQL
+PIPELINED_UP_TO = 100  # rows per insert: up to this, PostgreSQL gets a pipeline, not COPY
 IN_CHUNK = 500  # values per IN (...) list, well under SQLite's and PostgreSQL's limits
 
 
@@ -46,6 +51,14 @@ def rows_in_chunks(
         yield from connection.execute(query(wanted[start : start + IN_CHUNK]))
 
 
+@dataclass(frozen=True)
+class _Write:
+    table: Table
+    columns: Sequence[str]
+    rows: list[tuple[Any, ...]]
+    keys: Sequence[str] | None = None  # an update's WHERE columns; None for an insert
+
+
 class BatchWriter:
     """Collects a batch's inserts and updates; `run` executes them, in order."""
 
@@ -53,12 +66,28 @@ class BatchWriter:
         self.connection = connection
         self.sqlite = connection.dialect.name == "sqlite"
         self._times: dict[datetime, str] = {}
-        self._operations: list[Callable[[], None]] = []
+        self._writes: list[_Write] = []
 
     def run(self) -> None:
-        operations, self._operations = self._operations, []
-        for operation in operations:
-            operation()
+        writes, self._writes = self._writes, []
+        execute = self.connection.exec_driver_sql
+        if self.sqlite:
+            for write in writes:
+                for statement, parameters in self._statements(write):
+                    execute(statement, parameters)
+        elif all(w.keys is not None or len(w.rows) <= PIPELINED_UP_TO for w in writes):
+            driver = self._driver()
+            with _as_sqlalchemy_errors(), driver.pipeline(), driver.cursor() as cursor:
+                for write in writes:
+                    for statement, parameters in self._statements(write):
+                        cursor.execute(statement, parameters)
+        else:
+            for write in writes:
+                if write.keys is None:
+                    self._copy(write)
+                    continue
+                for statement, parameters in self._statements(write):
+                    execute(statement, parameters)
 
     def time(self, at: datetime | None) -> Any:
         """A timezone-aware instant in the column's storage form (UTC; text on SQLite)."""
@@ -80,7 +109,7 @@ class BatchWriter:
 
     def insert(self, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
         if rows:
-            self._operations.append(partial(self._insert, table, columns, rows))
+            self._writes.append(_Write(table, columns, rows))
 
     def update(
         self,
@@ -91,7 +120,7 @@ class BatchWriter:
     ) -> None:
         """UPDATE `columns` WHERE `keys`; each row holds the new values, then the keys."""
         if rows:
-            self._operations.append(partial(self._update, table, columns, keys, rows))
+            self._writes.append(_Write(table, columns, rows, keys))
 
     def insert_returning(
         self,
@@ -126,39 +155,46 @@ class BatchWriter:
         source = f"SELECT * FROM unnest({arrays}) AS v({', '.join(columns)})"
         return source, tuple(list(column) for column in zip(*rows, strict=True))
 
-    def _insert(self, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
-        names = ", ".join(columns)
-        if self.sqlite:
-            source, parameters = self._source(table, columns, rows)
-            self.connection.exec_driver_sql(
-                f"INSERT INTO {table.name} ({names}) {source}", parameters
-            )
+    def _statements(self, write: _Write) -> Iterator[tuple[str, tuple[Any, ...]]]:
+        """The SQL of a write, with its parameters: one INSERT, or an UPDATE per chunk."""
+        table, columns = write.table, write.columns
+        if write.keys is None:
+            source, parameters = self._source(table, columns, write.rows)
+            yield f"INSERT INTO {table.name} ({', '.join(columns)}) {source}", parameters
             return
-        driver = self.connection.connection.driver_connection
-        assert driver is not None
-        statement = f"COPY {table.name} ({names}) FROM STDIN"
-        try:
-            with driver.cursor() as cursor, cursor.copy(statement) as copy:
-                for row in rows:
-                    copy.write_row(row)
-        except self.connection.dialect.loaded_dbapi.IntegrityError as error:
-            # COPY bypasses SQLAlchemy: raise its error type, as every other write does.
-            raise IntegrityError(statement, None, error) from error
-
-    def _update(
-        self,
-        table: Table,
-        columns: Sequence[str],
-        keys: Sequence[str],
-        rows: list[tuple[Any, ...]],
-    ) -> None:
-        # One statement per batch: the rows are a derived table `v`, joined on the keys.
-        names = [*columns, *keys]
+        # The rows are a derived table `v`, joined on the keys.
+        names = [*columns, *write.keys]
         assignments = ", ".join(f"{column} = v.{column}" for column in columns)
-        where = " AND ".join(f"{table.name}.{key} = v.{key}" for key in keys)
-        for start in range(0, len(rows), UPDATE_CHUNK):
-            source, parameters = self._source(table, names, rows[start : start + UPDATE_CHUNK])
-            self.connection.exec_driver_sql(
+        where = " AND ".join(f"{table.name}.{key} = v.{key}" for key in write.keys)
+        for start in range(0, len(write.rows), UPDATE_CHUNK):
+            source, parameters = self._source(
+                table, names, write.rows[start : start + UPDATE_CHUNK]
+            )
+            yield (
                 f"UPDATE {table.name} SET {assignments} FROM ({source}) AS v WHERE {where}",
                 parameters,
             )
+
+    def _copy(self, write: _Write) -> None:
+        statement = f"COPY {write.table.name} ({', '.join(write.columns)}) FROM STDIN"
+        with (
+            _as_sqlalchemy_errors(),
+            self._driver().cursor() as cursor,
+            cursor.copy(statement) as copy,
+        ):
+            for row in write.rows:
+                copy.write_row(row)
+
+    def _driver(self) -> Any:
+        driver = self.connection.connection.driver_connection
+        assert driver is not None
+        return driver
+
+
+@contextmanager
+def _as_sqlalchemy_errors() -> Iterator[None]:
+    """What bypasses SQLAlchemy (COPY, a pipeline) raises its error type, as other writes do."""
+    try:
+        yield
+    except psycopg.IntegrityError as error:
+        raise IntegrityError(None, None, error) from error
