@@ -228,3 +228,24 @@ def test_two_concurrent_full_refunds_of_one_order_reverse_its_points_once(
     assert outcomes.count(True) == 1
     assert balance(uow, cafe, "ana@example.com") == (40, 0, 0)
     assert ledger.summary(uow, cafe)["reversed"] == 60
+
+
+def test_copies_of_an_event_sent_at_once_record_it_once(
+    engine, uow: UnitOfWork, cafe: ProgramId
+) -> None:  # type: ignore[no-untyped-def]
+    """No member to lock: the copies race to the events table, and the losers answer the
+    first result (their unique violation, raised by the pipelined writes on PostgreSQL,
+    makes them run again)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    purchase(uow, cafe, "guest@example.com", "G1", "10.00", T0)  # a customer, not a member
+
+    def send_copy(_: int) -> tuple[int, bool]:
+        recorded = purchase(UnitOfWork(engine), cafe, "guest@example.com", "G2", "12.00", T0)
+        return recorded.event_no, recorded.duplicate
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(send_copy, range(8)))
+    assert len({event_no for event_no, _ in outcomes}) == 1
+    assert [duplicate for _, duplicate in outcomes].count(False) == 1
+    assert count(uow, orders) == 2 and ledger.verify(uow, cafe).ok

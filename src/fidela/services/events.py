@@ -209,6 +209,8 @@ class _Batch:
             case Purchase():
                 self.program.check_currency(event.currency, "currency")
                 if event.order_id in self.ordered:
+                    if (copy := self._recorded_meanwhile(event)) is not None:
+                        return copy
                     raise Conflict("order_id", f"order {event.order_id} was already recorded")
             case Birthday() | Activity() if customer_id is None:
                 raise NotFound("customer", "no customer or member matches this reference")
@@ -250,6 +252,20 @@ class _Batch:
         previous = self.uow.events.by_key(self.program_id, key)
         assert previous is not None
         return Recorded(previous.event_no, duplicate=True, result=previous.result)
+
+    def _recorded_meanwhile(self, event: Event) -> Recorded | None:
+        """The first outcome if a copy of this event, sent at the same time, was recorded
+        since the keys were looked up (nothing locked the customer: not a member)."""
+        key = event.idempotency_key
+        if key in self.used or key in self.keys:
+            return None
+        previous = self.uow.events.by_key(self.program_id, key)
+        if previous is None:
+            return None
+        self.used[key] = previous.content_hash
+        again = self._again(event)
+        assert not isinstance(again, _Again)
+        return again
 
     def _changes(
         self, event: Event, cause: NewEvent, state: MemberState | None, order: _Order | None
