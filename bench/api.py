@@ -14,7 +14,7 @@ members, enrolled through the services; then a real `fidela serve --workers N`
   plain INSERT and UPDATE statements from as many connections.
 - W2: 16 clients try 40 redemptions on one member whose points pay for exactly 25:
   25 must succeed, 15 be refused (409), the balance end at 0, and the ledger verify.
-- W3: a member's balance (GET /members/{ref}, the whole member view) as fast as the
+- W3: a member's balance (GET /members/{ref}/balance: points, tier, next expiry) as fast as the
   clients can, then paced at 80 %, and by one client alone.
 - W4: POST /events/batch, 1,000 events a request; the raw ceiling stores the same rows,
   1,000 events a transaction, by COPY (bench/ceiling.py's `store`).
@@ -228,10 +228,10 @@ class Purchases:
 
 
 def read_calls(setup: Setup, count: int, enrolled: int) -> list[Call]:
-    """Member views (GET /members/{ref}) of random members."""
+    """Balance reads (GET /members/{ref}/balance) of random members."""
     chance = random.Random(SEED)
     refs = (member_ref(chance.randrange(enrolled)) for _ in range(count))
-    return [Call("GET", setup.path(f"/members/{ref}")) for ref in refs]
+    return [Call("GET", setup.path(f"/members/{ref}/balance")) for ref in refs]
 
 
 def send(
@@ -273,7 +273,7 @@ def earn(
 def read_balances(
     engine: Engine, server: Server, setup: Setup, sizes: dict[str, int]
 ) -> dict[str, Any]:
-    """W3: member views as fast as the clients can, then paced at 80 %, then by one client."""
+    """W3: balance reads as fast as the clients can, then paced at 80 %, then by one client."""
     count, clients, enrolled = sizes["reads"], sizes["clients"], sizes["members"]
     report.step(f"W3: {count:,} balance reads, {clients} clients, as fast as they can")
     opened = sessions(engine)

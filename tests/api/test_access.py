@@ -61,12 +61,14 @@ ENDPOINTS: list[tuple[str, str, Any, set[str]]] = [
     ("GET", f"{CAFE}/webhooks/deliveries", None, ADMIN),
     ("POST", f"{CAFE}/webhooks/deliveries/1/replay", None, ADMIN),
     ("GET", f"{CAFE}/members/nobody@example.com/history", None, INTEGRATION),
+    ("GET", f"{CAFE}/members/nobody@example.com/balance", None, INTEGRATION),
     ("GET", f"{CAFE}/members/nobody@example.com/lots", None, INTEGRATION),
     ("POST", f"{CAFE}/members/nobody@example.com/tokens", {}, INTEGRATION),
     ("GET", f"{CAFE}/members/nobody@example.com/export", None, ADMIN),
     ("POST", f"{CAFE}/members/nobody@example.com/erase", None, ADMIN),
     ("GET", f"{CAFE}/me", None, MEMBER),
     ("GET", f"{CAFE}/me/history", None, MEMBER),
+    ("GET", f"{CAFE}/me/balance", None, MEMBER),
     ("POST", f"{CAFE}/me/redemptions", {"reward_id": "free-coffee"}, MEMBER),
 ]
 

@@ -23,6 +23,7 @@ def test_a_member_token_reaches_its_own_account_and_nothing_else(
     ana = token_for(client, api_keys, "ana@example.com")
     me = client.get(f"{CAFE}/me", headers=ana).json()
     assert me["email"] == "ana@example.com" and me["available"] == 120
+    assert client.get(f"{CAFE}/me/balance", headers=ana).json()["available"] == 120
     assert client.get(f"{CAFE}/rewards", headers=ana).status_code == 200
     for path in (f"{CAFE}/members/bo@example.com", ANA, f"{CAFE}/members"):
         assert client.get(path, headers=ana).status_code == 403, path

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from fidela.api.app import create_app
 from tests.api.conftest import Keys
 from tests.api.test_access import CAFE, PURCHASE
+from tests.api.test_rewards import ANA, rich_member
 from tests.conftest import T0
 
 
@@ -143,3 +144,22 @@ def test_an_update_must_change_something_and_keep_an_email(
     for body in ({}, {"email": None}, {"nickname": "A"}):
         response = client.patch(url, json=body, headers=api_keys.integration)
         assert response.status_code == 422, body
+
+
+def test_a_balance_read_shows_points_tier_and_the_next_expiry(
+    client: TestClient, api_keys: Keys
+) -> None:
+    rich_member(client, api_keys)  # 120 points, then 12 more the same instant
+    more = PURCHASE | {"idempotency_key": "order-2", "order_id": "2"}
+    assert client.post(f"{CAFE}/events", json=more, headers=api_keys.integration).is_success
+    client.post(
+        f"{ANA}/redemptions", json={"reward_id": "voucher-10"}, headers=api_keys.integration
+    )
+    balance = client.get(f"{ANA}/balance", headers=api_keys.integration).json()
+    view = client.get(ANA, headers=api_keys.integration).json()
+    assert balance["available"] == view["available"] == 32
+    assert (balance["pending"], balance["debt"], balance["tier"]) == (0, 0, view["tier"]["id"])
+    soonest = min(lot["expires_at"] for lot in view["lots"])
+    assert balance["next_expiry"] == {"at": soonest, "points": 32}
+    nobody = client.get(f"{CAFE}/members/nobody@example.com/balance", headers=api_keys.integration)
+    assert nobody.status_code == 404

@@ -33,6 +33,12 @@ def account(caller: Member, uow: Uow) -> dict[str, Any]:
     return members.show(uow, caller.program_id, str(_member(caller)), by_member_id=True)
 
 
+@router.get("/balance")
+def balance(caller: Member, uow: Uow) -> dict[str, Any]:
+    """The member's points, tier and next expiry."""
+    return members.balance(uow, caller.program_id, str(_member(caller)), by_member_id=True)
+
+
 @router.get("/history")
 def history(caller: Member, uow: Uow, after: After = 0, limit: Limit = 100) -> dict[str, Any]:
     """The member's history, oldest first, a page at a time."""

@@ -77,6 +77,14 @@ def show(
     return members.show(uow, caller.program_id, ref, by_member_id=by_member_id)
 
 
+@router.get("/{ref}/balance")
+def balance(
+    caller: Integration, uow: Uow, ref: MemberRef, by_member_id: ByMemberId = False
+) -> dict[str, Any]:
+    """A member's points, tier and next expiry: the light read a till makes at checkout."""
+    return members.balance(uow, caller.program_id, ref, by_member_id=by_member_id)
+
+
 @router.patch("/{ref}")
 def update(
     caller: Integration,

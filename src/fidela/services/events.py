@@ -159,12 +159,10 @@ class _Batch:
                 self.orders[order_id] = _Order(CustomerId(row.customer_id), member_id, state, False)
         refs = {_ref_key(e.customer): e.customer for e in events if not isinstance(e, Refund)}
         by_shop_id = {key[0] for key in refs if key[0] is not None and key[1:] == (None, None)}
-        customer_ids = uow.customers.ids_by_external(program_id, by_shop_id)
-        member_of = uow.members.ids_of_customers(list(customer_ids.values()))
+        known = uow.customers.with_members_by_external(program_id, by_shop_id)
         for key, ref in refs.items():
             if key[0] is not None and key[1:] == (None, None):  # the common case, in bulk
-                customer_id = customer_ids.get(key[0])
-                self.who[key] = (customer_id, member_of.get(customer_id)) if customer_id else None
+                self.who[key] = known.get(key[0])
                 continue
             try:
                 named = resolve(uow, program_id, ref)

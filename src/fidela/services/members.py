@@ -43,9 +43,8 @@ def enroll(
             if external_id and customer.external_id and customer.external_id != external_id:
                 raise Conflict("customer_id", "this e-mail belongs to another customer_id")
             customer_id = CustomerId(customer.id)
-            member_id = uow.members.of_customer(customer_id)
-            if member_id is not None:
-                return Enrolled(member_id, customer_id, created=False)
+            if customer.member_id is not None:
+                return Enrolled(MemberId(customer.member_id), customer_id, created=False)
             uow.customers.complete(customer_id, external_id=enrollment.customer_id, email=email)
         else:
             customer_id = uow.customers.add(
@@ -135,8 +134,8 @@ def resolve(
         raise Conflict("customer", "customer_id and email name two different customers")
     if not matches:
         return None, None
-    customer_id = CustomerId(matches[0].id)
-    return customer_id, uow.members.of_customer(customer_id)
+    found = matches[0]
+    return CustomerId(found.id), MemberId(found.member_id) if found.member_id else None
 
 
 def find(
@@ -229,6 +228,28 @@ def show(
             }
             for r in redemptions
         ],
+    }
+
+
+def balance(
+    uow: UnitOfWork, program_id: ProgramId, ref: str, *, by_member_id: bool = False
+) -> dict[str, Any]:
+    """What a till shows: the member's points, tier, and the next points to expire."""
+    with uow.reading() as reader:
+        program = reader.programs.current(program_id).program
+        member_id = find(reader, program_id, ref, by_member_id=by_member_id)
+        row = reader.members.balance(member_id)
+    expiry = None
+    if row.expires_at is not None:
+        expiry = {"at": _time(program, row.expires_at), "points": int(row.expiring)}
+    return {
+        "member_id": member_id,
+        "point_name": program.point_name,
+        "available": row.available,
+        "pending": row.pending,
+        "debt": -row.debt,
+        "tier": row.tier,
+        "next_expiry": expiry,
     }
 
 

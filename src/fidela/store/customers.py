@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import Row, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
-from fidela.domain.ids import CustomerId, ProgramId
+from fidela.domain.ids import CustomerId, MemberId, ProgramId
 from fidela.store.batches import BatchWriter, among, rows_in_chunks
-from fidela.store.tables import customers
+from fidela.store.tables import customers, members
 
 
 class CustomerRepository:
@@ -21,7 +21,8 @@ class CustomerRepository:
     def find(
         self, program_id: ProgramId, *, external_id: str | None, email: str | None
     ) -> list[Row[Any]]:
-        """Customers matching the shop id or the e-mail (two rows if they disagree)."""
+        """Customers matching the shop id or the e-mail (two rows if they disagree), each
+        with its `member_id` (None for a customer who never enrolled)."""
         conditions = []
         if external_id is not None:
             conditions.append(customers.c.external_id == external_id)
@@ -31,7 +32,8 @@ class CustomerRepository:
             return []
         return list(
             self.connection.execute(
-                select(customers)
+                select(customers, members.c.id.label("member_id"))
+                .outerjoin(members, members.c.customer_id == customers.c.id)
                 .where(customers.c.program_id == program_id, or_(*conditions))
                 .order_by(customers.c.id)
             )
@@ -76,6 +78,30 @@ class CustomerRepository:
             external_ids,
         )
         return {row.external_id: CustomerId(row.id) for row in rows}
+
+    def with_members_by_external(
+        self, program_id: ProgramId, external_ids: Iterable[str]
+    ) -> dict[str, tuple[CustomerId, MemberId | None]]:
+        """The customer of each of these shop ids, and their member (None if not enrolled)."""
+        rows = rows_in_chunks(
+            self.connection,
+            lambda chunk: (
+                select(customers.c.external_id, customers.c.id, members.c.id.label("member_id"))
+                .outerjoin(members, members.c.customer_id == customers.c.id)
+                .where(
+                    customers.c.program_id == program_id,
+                    among(self.connection, customers.c.external_id, chunk),
+                )
+            ),
+            external_ids,
+        )
+        return {
+            row.external_id: (
+                CustomerId(row.id),
+                MemberId(row.member_id) if row.member_id else None,
+            )
+            for row in rows
+        }
 
     def external_ids_by_email(
         self, program_id: ProgramId, emails: Iterable[str]

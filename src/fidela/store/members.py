@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, insert, or_, select, update
+from sqlalchemy import Row, and_, func, insert, or_, select, true, update
 from sqlalchemy.engine import Connection
 
 from fidela.domain.ids import CustomerId, MemberId, ProgramId
@@ -96,12 +96,6 @@ class MemberRepository:
             .join(customers, customers.c.id == members.c.customer_id)
             .where(members.c.program_id == program_id, members.c.id == member_id)
         ).one_or_none()
-
-    def of_customer(self, customer_id: CustomerId) -> MemberId | None:
-        found = self.connection.execute(
-            select(members.c.id).where(members.c.customer_id == customer_id)
-        ).scalar()
-        return MemberId(found) if found is not None else None
 
     def due(
         self, program_id: ProgramId, now: datetime, *, after: int, limit: int
@@ -255,6 +249,29 @@ class MemberRepository:
                 .order_by(members.c.id)
             )
         )
+
+    def balance(self, member_id: MemberId) -> Row[Any, Any, Any, Any, Any, Any]:
+        """The member's balances and tier, and their next expiry (`expires_at`, `expiring`):
+        the soonest instant available points expire, and how many, if any do."""
+        soonest = (
+            select(lots.c.expires_at, func.sum(lots.c.remaining).label("expiring"))
+            .where(
+                lots.c.member_id == member_id,
+                lots.c.remaining > 0,
+                lots.c.pending_until.is_(None),
+                lots.c.expires_at.is_not(None),
+            )
+            .group_by(lots.c.expires_at)
+            .order_by(lots.c.expires_at)
+            .limit(1)
+            .subquery()
+        )
+        state = (members.c.available, members.c.pending, members.c.debt, members.c.tier)
+        return self.connection.execute(
+            select(*state, soonest.c.expires_at, soonest.c.expiring)
+            .select_from(members.outerjoin(soonest, true()))
+            .where(members.c.id == member_id)
+        ).one()
 
     def open_lots(self, member_id: MemberId) -> list[Row[Any]]:
         return list(

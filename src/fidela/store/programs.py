@@ -90,11 +90,13 @@ class ProgramRepository:
         ).scalar()
 
     def current(self, program_id: ProgramId) -> StoredVersion:
-        """The version that evaluates events now."""
+        """The version that evaluates events now (its definition read only if not cached)."""
+        versions = program_versions.c
+        wanted = [column for column in versions if column.name not in ("definition", "source")]
         row = self.connection.execute(
-            select(program_versions)
-            .join(programs, programs.c.id == program_versions.c.program_id)
-            .where(programs.c.id == program_id, program_versions.c.version == programs.c.version)
+            select(*wanted)
+            .join(programs, programs.c.id == versions.program_id)
+            .where(programs.c.id == program_id, versions.version == programs.c.version)
         ).one_or_none()
         if row is None:
             raise NotFound("program", f"no program {program_id}: apply its file first")
@@ -113,9 +115,18 @@ class ProgramRepository:
         return [ProgramId(program_id) for program_id in rows.scalars()]
 
     def _stored(self, row: Any) -> StoredVersion:
+        """A version from its row; the definition, if the row lacks it, is read when needed."""
         program = self._parsed.get(row.digest)
         if program is None:
-            program = self._parsed[row.digest] = program_from_definition(row.definition)
+            definition = getattr(row, "definition", None)
+            if definition is None:
+                definition = self.connection.execute(
+                    select(program_versions.c.definition).where(
+                        program_versions.c.program_id == row.program_id,
+                        program_versions.c.version == row.version,
+                    )
+                ).scalar_one()
+            program = self._parsed[row.digest] = program_from_definition(definition)
         return StoredVersion(
             ProgramId(row.program_id), row.version, program, row.applied_at, list(row.inactive)
         )
