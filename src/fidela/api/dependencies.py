@@ -1,5 +1,8 @@
 """What endpoints receive: a unit of work, the clock, and the authorized caller.
 
+Dependencies that do no I/O are `async def`: FastAPI runs them on the event loop, where
+a plain `def` would cost each a trip through the thread pool.
+
 Named `Annotated` aliases, so that an endpoint's signature says what it needs:
 `caller: Integration` is a key of the path's program with the integration or admin role.
 """
@@ -7,7 +10,7 @@ Named `Annotated` aliases, so that an endpoint's signature says what it needs:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -25,11 +28,11 @@ from fidela.services.keys import Caller
 from fidela.store.unit_of_work import UnitOfWork
 
 
-def _uow(request: Request) -> UnitOfWork:
+async def _uow(request: Request) -> UnitOfWork:
     return UnitOfWork(request.app.state.engine)
 
 
-def _now(request: Request) -> datetime:
+async def _now(request: Request) -> datetime:
     now: datetime = request.app.state.clock()
     return now
 
@@ -60,10 +63,12 @@ def _caller(
     return keys.authenticate(uow, presented.strip(), now=now)
 
 
-def _allow(*roles: Role) -> Callable[[str, Caller], Caller]:
+def _allow(*roles: Role) -> Callable[[str, Caller], Awaitable[Caller]]:
     """A dependency admitting keys of the path's program that hold one of `roles`."""
 
-    def dependency(program_id: ProgramPath, caller: Annotated[Caller, Depends(_caller)]) -> Caller:
+    async def dependency(
+        program_id: ProgramPath, caller: Annotated[Caller, Depends(_caller)]
+    ) -> Caller:
         if caller.program_id != ProgramId(program_id):
             raise Forbidden("program_id", "the key belongs to another program")
         if caller.role not in roles:
@@ -113,7 +118,9 @@ class Writer:
         return JSONResponse(answer.body, status_code=answer.status)
 
 
-def _writer(uow: Uow, request: Request, now: Now, idempotency_key: IdempotencyKey = None) -> Writer:
+async def _writer(
+    uow: Uow, request: Request, now: Now, idempotency_key: IdempotencyKey = None
+) -> Writer:
     return Writer(uow, request, now, idempotency_key)
 
 
