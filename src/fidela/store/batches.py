@@ -4,11 +4,11 @@ The ledger writes tens of thousands of rows at a time (an import, an expiry run)
 SQLite takes each batch as one JSON array, unpacked by `json_each` inside one
 statement: SQLite then runs the whole statement without Python's GIL, so a second
 thread can write while the first computes (an `executemany` takes the GIL back for
-every row). PostgreSQL takes COPY for large inserts and one `UPDATE ... FROM unnest(arrays)` per
-chunk for updates. A small batch (an event's rows) goes as `INSERT ... SELECT FROM
-unnest(arrays)` and updates in one pipeline: all its writes in one round trip, which
-matters as the ledger head is locked meanwhile. Values are converted here exactly as
-the SQLAlchemy column types would store them.
+every row). PostgreSQL takes COPY for large inserts and one `UPDATE ... FROM
+unnest(arrays)` per chunk for updates. A small batch (an event's rows) goes as
+`INSERT ... SELECT FROM unnest(arrays)` and updates in one pipeline: all its writes
+in one round trip, which matters as the ledger head is locked meanwhile. Values are
+converted here exactly as the SQLAlchemy column types would store them.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-import psycopg
 from sqlalchemy import ColumnElement, Row, Select, Table, any_, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
@@ -77,7 +76,7 @@ class BatchWriter:
                     execute(statement, parameters)
         elif all(w.keys is not None or len(w.rows) <= PIPELINED_UP_TO for w in writes):
             driver = self._driver()
-            with _as_sqlalchemy_errors(), driver.pipeline(), driver.cursor() as cursor:
+            with self._as_sqlalchemy_errors(), driver.pipeline(), driver.cursor() as cursor:
                 for write in writes:
                     for statement, parameters in self._statements(write):
                         cursor.execute(statement, parameters)
@@ -178,7 +177,7 @@ class BatchWriter:
     def _copy(self, write: _Write) -> None:
         statement = f"COPY {write.table.name} ({', '.join(write.columns)}) FROM STDIN"
         with (
-            _as_sqlalchemy_errors(),
+            self._as_sqlalchemy_errors(),
             self._driver().cursor() as cursor,
             cursor.copy(statement) as copy,
         ):
@@ -190,11 +189,11 @@ class BatchWriter:
         assert driver is not None
         return driver
 
-
-@contextmanager
-def _as_sqlalchemy_errors() -> Iterator[None]:
-    """What bypasses SQLAlchemy (COPY, a pipeline) raises its error type, as other writes do."""
-    try:
-        yield
-    except psycopg.IntegrityError as error:
-        raise IntegrityError(None, None, error) from error
+    @contextmanager
+    def _as_sqlalchemy_errors(self) -> Iterator[None]:
+        """What bypasses SQLAlchemy (COPY, a pipeline) raises its error type, as the other
+        writes do: `run()` retries a unique race on SQLAlchemy's IntegrityError."""
+        try:
+            yield
+        except self.connection.dialect.loaded_dbapi.IntegrityError as error:
+            raise IntegrityError(None, None, error) from error
