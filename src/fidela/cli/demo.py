@@ -48,10 +48,13 @@ def demo(
             out.rule(title)
             _print_json(data)
     if serve:
-        _serve_demo(report["program"]["id"], report["api keys"], port)
+        shown = next(
+            title.removeprefix("member ") for title in report if title.startswith("member ")
+        )
+        _serve_demo(report["program"]["id"], report["api keys"], shown, port)
 
 
-def _serve_demo(program_id: str, api_keys: dict[str, str], port: int) -> None:
+def _serve_demo(program_id: str, api_keys: dict[str, str], member_id: str, port: int) -> None:
     import uvicorn
 
     from fidela.api.app import create_app
@@ -63,7 +66,7 @@ def _serve_demo(program_id: str, api_keys: dict[str, str], port: int) -> None:
     out.print(f"integration key: {api_keys['integration']}")
     out.print(
         f"try: curl -H 'Authorization: Bearer {api_keys['integration']}' "
-        f"{base}/v1/programs/{program_id}/members?limit=3",
+        f"'{base}/v1/programs/{program_id}/members/{member_id}/balance?by_member_id=true'",
         soft_wrap=True,
     )
     out.print("Ctrl-C stops the server.")
