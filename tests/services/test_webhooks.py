@@ -44,7 +44,7 @@ def test_a_receiver_failing_twice_gets_the_event_once_and_it_verifies(
         # specification's library refuses signatures more than 5 minutes off.
         clock = Clock(datetime.now(UTC) - RETRY_DELAYS[0] - RETRY_DELAYS[1])
         subscribed = webhooks.subscribe(uow, cafe, hooks.url, ["points.earned"], now=T0)
-        enroll(uow, cafe, "ana@example.com", T0)
+        enroll(uow, cafe, "ana@example.com", T0, customer_id="shop-7")
         purchase(uow, cafe, "ana@example.com", "A1", "30.00", T0)
 
         assert deliver(uow, clock) == Report(announced=2, retrying=1)  # enrolled and earned
@@ -63,6 +63,7 @@ def test_a_receiver_failing_twice_gets_the_event_once_and_it_verifies(
         assert message["type"] == "points.earned"
         assert message["data"]["points"] == 30 and message["data"]["order_id"] == "A1"
         assert message["data"]["program_id"] == cafe and message["data"]["event"] == "purchase-A1"
+        assert message["data"]["customer_id"] == "shop-7"  # the shop's own id for the member
         (delivery,) = webhooks.deliveries(uow, cafe, status="delivered", after=0, limit=10)[
             "deliveries"
         ]

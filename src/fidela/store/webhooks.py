@@ -16,7 +16,14 @@ from sqlalchemy.engine import Connection
 
 from fidela.domain.ids import MemberId, ProgramId
 from fidela.domain.members import Effect
-from fidela.store.tables import outbox, webhook_attempts, webhook_deliveries, webhook_subscriptions
+from fidela.store.tables import (
+    customers,
+    members,
+    outbox,
+    webhook_attempts,
+    webhook_deliveries,
+    webhook_subscriptions,
+)
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 
@@ -155,9 +162,12 @@ class WebhookRepository:
                 o.data,
                 o.program_id,
                 o.member_id,
+                customers.c.external_id,
             )
             .join(webhook_subscriptions, s.id == d.subscription_id)
             .join(outbox, o.id == d.outbox_id)
+            .outerjoin(members, members.c.id == o.member_id)
+            .outerjoin(customers, customers.c.id == members.c.customer_id)
             .where(d.status == PENDING, d.next_attempt_at <= at, s.disabled_at.is_(None))
             .order_by(d.next_attempt_at, d.id)
             .limit(limit)
@@ -178,7 +188,12 @@ class WebhookRepository:
                 row.outbox_id,
                 row.kind,
                 row.occurred_at,
-                {"program_id": row.program_id, "member_id": row.member_id, **row.data},
+                {
+                    "program_id": row.program_id,
+                    "member_id": row.member_id,
+                    "customer_id": row.external_id,  # the shop's own id; None once erased
+                    **row.data,
+                },
             )
             for row in rows
         ]
