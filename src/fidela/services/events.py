@@ -172,9 +172,8 @@ class _Batch:
         members = {who[1] for who in self.who.values() if isinstance(who, tuple) and who[1]}
         members |= {order.member_id for order in self.orders.values() if order.member_id}
         if members:
-            uow.members.lock(list(members))
             first = min(event.occurred_at for event in events)
-            self.states = uow.members.load_states(self.program, list(members), first)
+            self.states = uow.members.load_states(self.program, list(members), first, lock=True)
         self.used = uow.events.hashes(program_id, [event.idempotency_key for event in events])
         purchases = [event.order_id for event in events if isinstance(event, Purchase)]
         self.ordered = uow.events.existing_orders(program_id, purchases)

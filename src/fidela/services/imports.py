@@ -279,9 +279,8 @@ def _roster(uow: UnitOfWork, program: Program, fresh: list[_Checked], now: datet
     """Create the customers and members the rows need, and lock and load the members."""
     customers = _customers(uow, ProgramId(program.program), fresh)
     member_of = uow.members.ids_of_customers(list(set(customers.values())))
-    uow.members.lock(list(member_of.values()))
     first = fresh[0].event.occurred_at if fresh else now
-    states = uow.members.load_states(program, list(member_of.values()), first)
+    states = uow.members.load_states(program, list(member_of.values()), first, lock=True)
     enrolling: dict[CustomerId, datetime] = {}
     for checked in fresh:
         customer_id = customers[checked.row.customer_id]

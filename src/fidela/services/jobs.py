@@ -39,7 +39,7 @@ def run_due(
             due = uow.members.due(program_id, now, after=after, limit=BATCH)
             if not due:
                 break
-            states = uow.members.load_states(program, due, now)
+            states = uow.members.load_states(program, due, now, lock=False)  # `due` locked them
             changes = Changes(program)
             for member_id, state in states.items():
                 outcome = advance(program, state, now)

@@ -106,8 +106,7 @@ def catch_up(
     uow: UnitOfWork, program: Program, member_id: MemberId, now: datetime
 ) -> tuple[MemberState, Outcome]:
     """Lock a member, load them, and apply everything due up to `now`."""
-    uow.members.lock([member_id])
-    state = uow.members.load_states(program, [member_id], now).get(member_id)
+    state = uow.members.load_states(program, [member_id], now, lock=True).get(member_id)
     if state is None:
         raise NotFound("member_id", f"no member {member_id} in {program.program}")
     return state, member_rules.advance(program, state, now)

@@ -78,18 +78,6 @@ class MemberRepository:
         )
         return {CustomerId(row.customer_id): MemberId(row.id) for row in rows}
 
-    def lock(self, member_ids: Sequence[MemberId]) -> None:
-        """Hold these members until commit, in id order so that lockers never deadlock."""
-        ordered = sorted(member_ids)
-        for start in range(0, len(ordered), IN_CHUNK):
-            chunk = ordered[start : start + IN_CHUNK]
-            self.connection.execute(
-                select(members.c.id)
-                .where(among(self.connection, members.c.id, chunk))
-                .order_by(members.c.id)
-                .with_for_update()
-            ).all()
-
     def get(self, program_id: ProgramId, member_id: MemberId) -> Row[Any] | None:
         return self.connection.execute(
             select(members, customers.c.external_id, customers.c.email)
@@ -115,19 +103,28 @@ class MemberRepository:
         return [MemberId(member_id) for member_id in rows.scalars()]
 
     def load_states(
-        self, program: Program, member_ids: Sequence[MemberId], at: datetime
+        self, program: Program, member_ids: Sequence[MemberId], at: datetime, *, lock: bool
     ) -> dict[MemberId, MemberState]:
-        """The state the rules need for each member, in a handful of queries per chunk."""
+        """The state the rules need for each member, in a handful of queries per chunk.
+
+        With `lock`, the members are held until commit, taken in id order so that two
+        lockers never deadlock (by the query that reads them: no round trip of its own).
+        """
+        ordered = sorted(member_ids) if lock else list(member_ids)
         states: dict[MemberId, MemberState] = {}
-        for start in range(0, len(member_ids), IN_CHUNK):
-            states.update(self._load_chunk(program, member_ids[start : start + IN_CHUNK], at))
+        for start in range(0, len(ordered), IN_CHUNK):
+            chunk = ordered[start : start + IN_CHUNK]
+            states.update(self._load_chunk(program, chunk, at, lock=lock))
         return states
 
     def _load_chunk(
-        self, program: Program, member_ids: Sequence[MemberId], at: datetime
+        self, program: Program, member_ids: Sequence[MemberId], at: datetime, *, lock: bool
     ) -> dict[MemberId, MemberState]:
         c = self.connection
         execute = c.execute
+        rows = select(members).where(among(c, members.c.id, member_ids))
+        if lock:
+            rows = rows.order_by(members.c.id).with_for_update()
         states = {
             MemberId(row.id): MemberState(
                 member_id=MemberId(row.id),
@@ -141,7 +138,7 @@ class MemberRepository:
                 last_birthday_year=row.last_birthday_year,
                 reminded_until=row.reminded_until,
             )
-            for row in execute(select(members).where(among(c, members.c.id, member_ids))).all()
+            for row in execute(rows).all()
         }
         open_lots = select(*LOT_FIELDS, lots.c.member_id).where(
             among(c, lots.c.member_id, member_ids), lots.c.remaining > 0

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
 from fidela.domain.errors import NotFound
@@ -23,6 +23,17 @@ class StoredVersion:
     program: Program
     applied_at: datetime
     inactive: list[str]
+
+
+# Every request reads it: built once, so SQLAlchemy computes its cache key once.
+_CURRENT = (
+    select(*(c for c in program_versions.c if c.name not in ("definition", "source")))
+    .join(programs, programs.c.id == program_versions.c.program_id)
+    .where(
+        programs.c.id == bindparam("program_id"),
+        program_versions.c.version == programs.c.version,
+    )
+)
 
 
 class ProgramRepository:
@@ -91,13 +102,7 @@ class ProgramRepository:
 
     def current(self, program_id: ProgramId) -> StoredVersion:
         """The version that evaluates events now (its definition read only if not cached)."""
-        versions = program_versions.c
-        wanted = [column for column in versions if column.name not in ("definition", "source")]
-        row = self.connection.execute(
-            select(*wanted)
-            .join(programs, programs.c.id == versions.program_id)
-            .where(programs.c.id == program_id, versions.version == programs.c.version)
-        ).one_or_none()
+        row = self.connection.execute(_CURRENT, {"program_id": program_id}).one_or_none()
         if row is None:
             raise NotFound("program", f"no program {program_id}: apply its file first")
         return self._stored(row)
