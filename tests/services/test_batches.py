@@ -11,11 +11,13 @@ import itertools
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from fidela.domain.errors import FidelaError
+from fidela.domain import members as member_rules
+from fidela.domain.errors import FidelaError, InvalidInput
 from fidela.domain.events import Event, parse_event
 from fidela.domain.ids import ProgramId
 from fidela.services import events, ledger, members, programs
@@ -28,6 +30,7 @@ from tests.services.helpers import enroll
 EMAILS = ("ana@example.com", "bob@example.com")
 SHOP_IDS = ("c1", "c2")  # customers who never enrolled
 BOTH = "c3"  # named by shop id and e-mail, or by the e-mail alone
+MIXED = "mixed"
 _program_numbers = itertools.count()
 
 
@@ -40,6 +43,8 @@ def story(draws: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
         customer = {"email": who} if "@" in who else {"customer_id": who}
         if who == BOTH:
             customer = {"customer_id": BOTH, "email": f"{BOTH}@example.com"}
+        if who == MIXED:  # a guest's shop id with a member's e-mail: two customers, once c1 exists
+            customer = {"customer_id": SHOP_IDS[0], "email": EMAILS[0]}
         when = (at + timedelta(days=2) if kind == "future" else at).isoformat()
         match kind:
             case "purchase" | "future":
@@ -67,7 +72,9 @@ draws = st.lists(
         st.sampled_from(
             ["purchase"] * 4 + ["refund"] * 2 + ["review", "again", "conflict", "future", "wait"]
         ),
-        st.sampled_from([*EMAILS, *SHOP_IDS, BOTH, f"{BOTH}@example.com", "new@example.com"]),
+        st.sampled_from(
+            [*EMAILS, *SHOP_IDS, BOTH, f"{BOTH}@example.com", MIXED, "new@example.com"]
+        ),
         st.integers(0, 30),
         st.sampled_from([0, 1, 250, 999, 4000, 20000]),
     ),
@@ -173,12 +180,9 @@ def test_a_batch_refunds_an_order_it_recorded_and_counts_a_repeated_key_once(
     assert ledger.verify(uow, program_id).ok
 
 
-def test_a_batch_refused_halfway_by_the_rules_keeps_nothing_of_that_event(
-    uow: UnitOfWork,
-) -> None:
-    """An over-refund is refused by the rules once the refund began: the batch is redone."""
+def test_a_refusal_in_a_batch_is_answered_and_the_others_go_on(uow: UnitOfWork) -> None:
     program_id = fresh_program(uow)
-    at: datetime = T0
+    at = T0
     buy = {"type": "purchase", "idempotency_key": "p1", "customer": {"email": EMAILS[1]},
            "order_id": "o1", "amount": "20.00", "currency": "EUR",
            "occurred_at": at.isoformat()}  # fmt: skip
@@ -188,4 +192,32 @@ def test_a_batch_refused_halfway_by_the_rules_keeps_nothing_of_that_event(
     outcomes = events.record_each(uow, program_id, [buy, too_much, later], now=at)
     assert [type(o).__name__ for o in outcomes] == ["Recorded", "InvalidInput", "Recorded"]
     assert members.show(uow, program_id, EMAILS[1])["available"] == 23
+    assert ledger.verify(uow, program_id).ok
+
+
+def test_an_event_the_rules_refuse_halfway_leaves_nothing_and_the_batch_runs_again(
+    uow: UnitOfWork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rules changed the member's wallet, then refused: that change must not stay."""
+    program_id = fresh_program(uow)
+    real_purchase = member_rules.purchase
+    calls: list[str] = []
+
+    def purchase_refusing_o2(program, state, order, amount):  # type: ignore[no-untyped-def]
+        outcome = real_purchase(program, state, order, amount)  # the lots are in the wallet
+        calls.append(order.order_ref)
+        if order.order_ref == "o2":
+            raise InvalidInput("amount", "refused after the points were credited")
+        return outcome
+
+    monkeypatch.setattr(member_rules, "purchase", purchase_refusing_o2)
+    buy = {"type": "purchase", "idempotency_key": "p1", "customer": {"email": EMAILS[0]},
+           "order_id": "o1", "amount": "20.00", "currency": "EUR",
+           "occurred_at": T0.isoformat()}  # fmt: skip
+    second, third = (buy | {"idempotency_key": f"p{n}", "order_id": f"o{n}"} for n in (2, 3))
+    outcomes = events.record_each(uow, program_id, [buy, second, third], now=T0)
+    assert [type(o).__name__ for o in outcomes] == ["Recorded", "InvalidInput", "Recorded"]
+    assert calls == ["o1", "o2", "o1", "o3"]  # run again without o2
+    shown = members.show(uow, program_id, EMAILS[0])
+    assert shown["available"] == 40 == sum(lot["remaining"] for lot in shown["lots"])
     assert ledger.verify(uow, program_id).ok

@@ -24,7 +24,6 @@ from fidela.domain.ids import CustomerId, MemberId, ProgramId
 from fidela.domain.ledger import MEMBER_ACCOUNTS, SCHEDULER
 from fidela.domain.members import MemberState, OrderState, Outcome
 from fidela.domain.money import to_minor
-from fidela.domain.program import Program
 from fidela.services.members import resolve
 from fidela.store.ledger import Changes, NewEvent
 from fidela.store.unit_of_work import UnitOfWork, run
@@ -128,7 +127,7 @@ class _Batch:
         self.used: dict[str, str] = {}  # key: content hash, of the events recorded before
         self.keys: dict[str, NewEvent] = {}  # the keys this batch records
         self.ordered: set[str] = set()  # orders recorded before or by this batch
-        self.customers_added = False
+        self.first = now  # the earliest event's time: states are loaded as of then
 
     def apply(
         self, events: Sequence[Event | FidelaError], refused: dict[int, FidelaError]
@@ -145,8 +144,9 @@ class _Batch:
                 outcomes[index] = self._apply(index, event)
             except FidelaError as error:
                 outcomes[index] = error
-        self.uow.ledger.post(self.program_id, self.changes, self.now)
-        self.uow.commit()
+        if self.changes.events:  # retries and refusals alone never queue on the ledger head
+            self.uow.ledger.post(self.program_id, self.changes, self.now)
+            self.uow.commit()
         return [_answer(outcomes[i]) for i in range(len(events))]
 
     def _look_up(self, events: list[Event]) -> None:
@@ -164,16 +164,12 @@ class _Batch:
             if key[0] is not None and key[1:] == (None, None):  # the common case, in bulk
                 self.who[key] = known.get(key[0])
                 continue
-            try:
-                named = resolve(uow, program_id, ref)
-                self.who[key] = named if named[0] is not None else None
-            except FidelaError as error:
-                self.who[key] = error
+            self.who[key] = self._resolve(ref)
         members = {who[1] for who in self.who.values() if isinstance(who, tuple) and who[1]}
         members |= {order.member_id for order in self.orders.values() if order.member_id}
+        self.first = min((event.occurred_at for event in events), default=self.now)
         if members:
-            first = min(event.occurred_at for event in events)
-            self.states = uow.members.load_states(self.program, list(members), first, lock=True)
+            self.states = self._load(members)
         self.used = uow.events.hashes(program_id, [event.idempotency_key for event in events])
         purchases = [event.order_id for event in events if isinstance(event, Purchase)]
         self.ordered = uow.events.existing_orders(program_id, purchases)
@@ -183,6 +179,7 @@ class _Batch:
         if event.occurred_at > self.now + CLOCK_SKEW:
             raise InvalidInput("occurred_at", f"{event.occurred_at.isoformat()} is in the future")
         order = self.orders.get(event.order_id) if isinstance(event, Refund) else None
+        refunded: tuple[int, dict[str, int]] | None = None  # a refund's amount and quantities
         customer_id: CustomerId | None
         member_id: MemberId | None
         if isinstance(event, Refund):
@@ -209,11 +206,14 @@ class _Batch:
                     if (copy := self._recorded_meanwhile(event)) is not None:
                         return copy
                     raise Conflict("order_id", f"order {event.order_id} was already recorded")
+            case Refund():
+                assert order is not None
+                refunded = member_rules.refund_amount(order.state, event)
             case Birthday() | Activity() if customer_id is None:
                 raise NotFound("customer", "no customer or member matches this reference")
         cause = new_event(event, customer_id, member_id, self.stored.version)
         try:
-            outcome = self._changes(event, cause, state, order)
+            outcome = self._changes(event, cause, state, order, refunded)
         except FidelaError as error:
             raise _RefusedHalfway(index, error) from error
         self.changes.events.append(cause)
@@ -225,15 +225,26 @@ class _Batch:
 
     def _who(self, ref: CustomerRef) -> Who:
         key = _ref_key(ref)
+        if key not in self.who:  # dropped by _add_customer: look again
+            self.who[key] = self._resolve(ref)
         who = self.who[key]
+        if isinstance(who, tuple) and who[1] is not None and who[1] not in self.states:
+            self.states |= self._load({who[1]})  # named by no reference before: rare
         if isinstance(who, FidelaError):
             raise who
-        if who is None and self.customers_added:
-            # This batch added customers: the reference may name one of them now.
-            found = resolve(self.uow, self.program_id, ref)
-            if found[0] is not None:
-                who = self.who[key] = found
         return who or (None, None)
+
+    def _resolve(self, ref: CustomerRef) -> Who | FidelaError | None:
+        """Whom a reference names (None: no customer yet), or why it names no one."""
+        try:
+            customer_id, member_id = resolve(self.uow, self.program_id, ref)
+        except FidelaError as error:
+            return error
+        return (customer_id, member_id) if customer_id is not None else None
+
+    def _load(self, members: set[MemberId]) -> dict[MemberId, MemberState]:
+        """The members' states, locked (in id order) until the batch commits."""
+        return self.uow.members.load_states(self.program, list(members), self.first, lock=True)
 
     def _again(self, event: Event) -> Recorded | _Again | None:
         """The first outcome if this key was recorded with the same content, else None."""
@@ -253,19 +264,20 @@ class _Batch:
     def _recorded_meanwhile(self, event: Event) -> Recorded | None:
         """The first outcome if a copy of this event, sent at the same time, was recorded
         since the keys were looked up (nothing locked the customer: not a member)."""
-        key = event.idempotency_key
-        if key in self.used or key in self.keys:
-            return None
-        previous = self.uow.events.by_key(self.program_id, key)
+        previous = self.uow.events.by_key(self.program_id, event.idempotency_key)
         if previous is None:
             return None
-        self.used[key] = previous.content_hash
-        again = self._again(event)
-        assert not isinstance(again, _Again)
-        return again
+        if previous.content_hash != event.content_hash():
+            raise Conflict("idempotency_key", "was already used for an event with other content")
+        return Recorded(previous.event_no, duplicate=True, result=previous.result)
 
     def _changes(
-        self, event: Event, cause: NewEvent, state: MemberState | None, order: _Order | None
+        self,
+        event: Event,
+        cause: NewEvent,
+        state: MemberState | None,
+        order: _Order | None,
+        refunded: tuple[int, dict[str, int]] | None,
     ) -> Outcome:
         """What the event changes; from here on a refusal may leave things half-changed."""
         program = self.program
@@ -282,7 +294,11 @@ class _Batch:
                 return member_rules.purchase(program, state, new, event.amount)
             case Refund():
                 assert order is not None
-                outcome = _refund(program, event, state, order.state)
+                assert refunded is not None
+                amount, order.state.refunded_quantities = refunded
+                outcome = member_rules.refund(
+                    program, state, order.state, amount, event.occurred_at
+                )
                 if not (order.recorded_here or order.changed):
                     self.changes.changed_orders.append(order.state)
                     order.changed = True
@@ -298,8 +314,16 @@ class _Batch:
         customer_id = self.uow.customers.add(
             self.program_id, external_id=ref.customer_id, email=email, at=event.occurred_at
         )
+        # References sharing its shop id or e-mail may name someone else now (or two
+        # customers: a conflict): they are looked up again when next used.
+        for key in [
+            k
+            for k in self.who
+            if (k[0] and k[0] == ref.customer_id)
+            or (email and k[1] and normalize_email(k[1]) == email)
+        ]:
+            del self.who[key]
         self.who[_ref_key(ref)] = (customer_id, None)
-        self.customers_added = True
         return customer_id
 
 
@@ -318,14 +342,6 @@ def _answer(outcome: NewEvent | Recorded | _Again | FidelaError) -> Recorded | F
             return Recorded(outcome.first.event_no, duplicate=True, result=outcome.first.result)
         case _:
             return outcome
-
-
-def _refund(
-    program: Program, event: Refund, state: MemberState | None, order: OrderState
-) -> Outcome:
-    amount, quantities = member_rules.refund_amount(order, event)
-    order.refunded_quantities = quantities
-    return member_rules.refund(program, state, order, amount, event.occurred_at)
 
 
 def new_event(
