@@ -61,7 +61,7 @@ class Metrics:
         self.webhook_failures.labels("true").inc(report.failed)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        """Count, time and log one answered request, under its route template."""
+        """Count and time one answered request, under its route template."""
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(method, route).observe(seconds)
 

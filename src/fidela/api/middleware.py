@@ -24,6 +24,10 @@ log = logging.getLogger("fidela.api.requests")
 
 
 class EveryRequest:
+    """Wraps the app: sees each request go in and its answer start. Starlette's
+    BaseHTTPMiddleware would run the app in a task of its own and pass the answer
+    through a stream, for every request."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
