@@ -23,7 +23,7 @@ import orjson
 from sqlalchemy import ColumnElement, Row, Select, Table, any_, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError
 
 UPDATE_CHUNK = 10_000  # rows per UPDATE statement on PostgreSQL
 PIPELINED_UP_TO = 100  # rows per insert: up to this, PostgreSQL gets a pipeline, not COPY
@@ -191,9 +191,10 @@ class BatchWriter:
 
     @contextmanager
     def _as_sqlalchemy_errors(self) -> Iterator[None]:
-        """What bypasses SQLAlchemy (COPY, a pipeline) raises its error type, as the other
+        """What bypasses SQLAlchemy (COPY, a pipeline) raises its error types, as the other
         writes do: `run()` retries a unique race on SQLAlchemy's IntegrityError."""
+        driver_error = self.connection.dialect.loaded_dbapi.Error
         try:
             yield
-        except self.connection.dialect.loaded_dbapi.IntegrityError as error:
-            raise IntegrityError(None, None, error) from error
+        except driver_error as error:
+            raise DBAPIError.instance(None, None, error, driver_error) from error
