@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
@@ -27,19 +27,15 @@ from fidela.api import (
 )
 from fidela.api.middleware import EveryRequest
 from fidela.config import Settings
-from fidela.notify.webhooks import Worker
+from fidela.notify.webhooks import Worker, utc_now
 from fidela.store.database import make_engine
 
 Clock = Callable[[], datetime]
 SERVER_POOL_SIZE = 40
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def create_app(
-    engine: Engine, *, clock: Clock = _utc_now, deliver_webhooks: bool = False
+    engine: Engine, *, clock: Clock = utc_now, deliver_webhooks: bool = False
 ) -> FastAPI:
     """The API on `engine`; `clock` gives "now" (tests pass a fixed one).
 

@@ -158,13 +158,14 @@ class _Batch:
                 member_id = MemberId(row.member_id) if row.member_id else None
                 self.orders[order_id] = _Order(CustomerId(row.customer_id), member_id, state, False)
         refs = {_ref_key(e.customer): e.customer for e in events if not isinstance(e, Refund)}
-        by_shop_id = {key[0] for key in refs if key[0] is not None and key[1:] == (None, None)}
+        # The common case, in one query: references by the shop's id alone.
+        by_shop_id = {key[0]: key for key in refs if key[0] is not None and key[1:] == (None, None)}
         known = uow.customers.with_members_by_external(program_id, by_shop_id)
+        for shop_id, key in by_shop_id.items():
+            self.who[key] = known.get(shop_id)
         for key, ref in refs.items():
-            if key[0] is not None and key[1:] == (None, None):  # the common case, in bulk
-                self.who[key] = known.get(key[0])
-                continue
-            self.who[key] = self._resolve(ref)
+            if key not in self.who:
+                self.who[key] = self._resolve(ref)
         members = {who[1] for who in self.who.values() if isinstance(who, tuple) and who[1]}
         members |= {order.member_id for order in self.orders.values() if order.member_id}
         self.first = min((event.occurred_at for event in events), default=self.now)
