@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Row, Select, Table, any_, bindparam
+from sqlalchemy import ColumnElement, Row, Select, Table, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
@@ -31,13 +31,17 @@ IN_CHUNK = 500  # values per IN (...) list, well under SQLite's and PostgreSQL's
 
 
 def among(connection: Connection, column: ColumnElement[Any], values: Iterable[Any]) -> Any:
-    """`column IN (values)`; on PostgreSQL `column = ANY(array)`, one parameter for all.
+    """`column IN (values)`; on PostgreSQL `column IN (SELECT unnest(array))`, one parameter.
 
-    A list of 1,000 ids as 1,000 parameters takes about 10 ms to compile and send;
-    as one array, about 1 ms.
+    A list of 1,000 ids as 1,000 parameters takes about 10 ms to compile and send; as one
+    array, about 1 ms. Not `column = ANY(array)`: once psycopg prepares a statement
+    (its sixth run), PostgreSQL may plan it once for any array, and such a plan tests
+    each row against the array element by element. 500 order ids against 5,000 orders
+    took 45 ms that way, against 0.7 ms as a join with the unnested array.
     """
     if connection.dialect.name == "postgresql":
-        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+        array = bindparam(None, list(values), type_=ARRAY(column.type))
+        return column.in_(select(func.unnest(array)).scalar_subquery())
     return column.in_(values)
 
 
