@@ -202,3 +202,70 @@ def _described(state: MemberState, transactions: list[Transaction]) -> list[obje
     ]
     left = [(place[id(lot)], lot.remaining, lot.pending_until) for lot in state.wallet.lots]
     return [moves, left, state.wallet.debt]
+
+
+INACTIVE = CAFE.model_copy(
+    update={"expiry": CAFE.expiry.model_copy(update={"policy": "inactivity", "days": 540})}
+)
+
+
+def buy_under(state: MemberState, amount: str, at: datetime, ref: str) -> None:
+    order = OrderState(ref, at, int(Decimal(amount) * 100), "EUR")
+    members.purchase(INACTIVE, state, order, Decimal(amount))
+
+
+def test_under_inactivity_the_whole_balance_expires_days_after_the_last_purchase() -> None:
+    state = MemberState(MemberId(1), T0)
+    members.enroll(INACTIVE, state)
+    buy_under(state, "30.00", T0, "o1")
+    members.activity(INACTIVE, state, "review", T0 + timedelta(days=100))  # 20, moves nothing
+    buy_under(state, "12.00", T0 + timedelta(days=200), "o2")
+    deadline = T0 + timedelta(days=740)
+    assert [lot.expires_at for lot in state.wallet.lots] == [deadline] * 3
+    assert state.due_at(INACTIVE) == deadline - timedelta(days=30)  # the reminder
+    reminded = members.advance(INACTIVE, state, deadline - timedelta(days=1))
+    assert [(e.kind, e.data) for e in reminded.effects] == [
+        ("points.expiring", {"points": 62, "expires_at": deadline.isoformat()})
+    ]
+    assert reminded.transactions == []
+    expired = members.advance(INACTIVE, state, deadline)
+    assert [(t.kind, t.occurred_at, t.points(Account.EXPIRED)) for t in expired.transactions] == [
+        (Kind.EXPIRE, deadline, 62)
+    ]
+    assert state.wallet.available == 0 and state.wallet.lots == []
+
+
+def test_a_purchase_moves_the_expiry_of_every_open_lot_and_says_which() -> None:
+    state = MemberState(MemberId(1), T0)
+    members.enroll(INACTIVE, state)
+    buy_under(state, "30.00", T0, "o1")
+    first = state.wallet.lots[0]
+    order = OrderState("o2", T0 + timedelta(days=10), 500, "EUR")
+    outcome = members.purchase(INACTIVE, state, order, Decimal("5.00"))
+    assert outcome.rescheduled == [first]
+    assert first.expires_at == T0 + timedelta(days=550)
+    # A purchase sent late, older than the last one, moves nothing.
+    late = OrderState("o0", T0 + timedelta(days=5), 500, "EUR")
+    assert members.purchase(INACTIVE, state, late, Decimal("5.00")).rescheduled == []
+    assert {lot.expires_at for lot in state.wallet.lots} == {T0 + timedelta(days=550)}
+    assert state.last_purchase_at == T0 + timedelta(days=10)
+
+
+def test_without_a_purchase_the_points_expire_days_after_enrolling() -> None:
+    state = MemberState(MemberId(1), T0)
+    members.enroll(INACTIVE, state)
+    members.activity(INACTIVE, state, "review", T0 + timedelta(days=3))
+    assert [lot.expires_at for lot in state.wallet.lots] == [T0 + timedelta(days=540)]
+
+
+def test_points_a_lapsed_member_earns_without_buying_expire_days_after_they_were_earned() -> None:
+    state = MemberState(MemberId(1), T0)
+    members.enroll(INACTIVE, state)
+    buy_under(state, "30.00", T0, "o1")
+    back = T0 + timedelta(days=600)  # the 30 points expired at day 540
+    outcome = members.activity(INACTIVE, state, "review", back)
+    assert [t.kind for t in outcome.transactions] == [Kind.EXPIRE, Kind.EARN]
+    assert [lot.expires_at for lot in state.wallet.lots] == [back + timedelta(days=540)]
+    buy_under(state, "5.00", back + timedelta(days=1), "o2")  # buying again aligns them
+    deadline = back + timedelta(days=541)
+    assert [lot.expires_at for lot in state.wallet.lots] == [deadline, deadline]

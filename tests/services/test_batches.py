@@ -83,9 +83,11 @@ draws = st.lists(
 )
 
 
-def fresh_program(uow: UnitOfWork) -> ProgramId:
-    text = example("cafe.yaml").replace(
-        "program: cafe-lumiere", f"program: b{next(_program_numbers)}"
+def fresh_program(uow: UnitOfWork, policy: str = "rolling") -> ProgramId:
+    text = (
+        example("cafe.yaml")
+        .replace("program: cafe-lumiere", f"program: b{next(_program_numbers)}")
+        .replace("policy: rolling ", f"policy: {policy} ")
     )
     program_id = programs.apply(uow, text, now=T0).program_id
     for email in EMAILS:
@@ -142,15 +144,17 @@ def accounts(uow: UnitOfWork, program_id: ProgramId) -> dict[str, Any]:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(draws=draws)
+# Under an inactivity policy a purchase moves the expiry of lots, stored or not yet.
+@pytest.mark.parametrize("policy", ["rolling", "inactivity"])
 def test_a_batch_does_what_the_same_events_one_at_a_time_do(
-    uow: UnitOfWork, draws: list[tuple[Any, ...]]
+    uow: UnitOfWork, policy: str, draws: list[tuple[Any, ...]]
 ) -> None:
     sent = story(draws)
     now = T0 + timedelta(days=len(draws) * 20)
     parsed = [parse_event(data) for data in sent]
     # The first events are history both copies get one at a time; the rest are the batch.
     history, batch = parsed[: len(parsed) // 3], parsed[len(parsed) // 3 :]
-    one_by_one, batched = fresh_program(uow), fresh_program(uow)
+    one_by_one, batched = fresh_program(uow, policy), fresh_program(uow, policy)
     for program_id, event in itertools.product((batched, one_by_one), history):
         one_at_a_time(uow, program_id, event, now)
     singly = [one_at_a_time(uow, one_by_one, event, now) for event in batch]

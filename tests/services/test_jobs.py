@@ -135,3 +135,33 @@ def test_a_member_is_found_only_by_a_well_formed_reference(
     assert caught.value.field == "member"
     with pytest.raises(InvalidInput):
         members.show(uow, cafe, "abc", by_member_id=True)
+
+
+def test_under_inactivity_a_purchase_keeps_every_lot_alive_until_days_after_it(
+    uow: UnitOfWork,
+) -> None:
+    text = example("cafe.yaml").replace("policy: rolling ", "policy: inactivity")
+    program_id = programs.apply(uow, text, now=T0).program_id
+    enroll(uow, program_id, "ana@example.com", T0)
+    purchase(uow, program_id, "ana@example.com", "A1", "30.00", T0)
+    purchase(uow, program_id, "ana@example.com", "A2", "20.00", T0 + timedelta(days=300))
+    deadline = T0 + timedelta(days=665)
+    lots = members.show(uow, program_id, "ana@example.com")["lots"]
+    assert [datetime.fromisoformat(lot["expires_at"]) for lot in lots] == [deadline] * 2
+    expiry = members.balance(uow, program_id, "ana@example.com")["next_expiry"]
+    assert (datetime.fromisoformat(expiry["at"]), expiry["points"]) == (deadline, 50)
+    assert jobs.run_due(uow, program_id, now=T0 + timedelta(days=640)) == {
+        "members": 1,
+        "points.expiring": 1,
+    }
+    assert balance(uow, program_id, "ana@example.com") == (50, 0, 0)
+    assert jobs.run_due(uow, program_id, now=deadline)["points_expired"] == 50
+    assert balance(uow, program_id, "ana@example.com") == (0, 0, 0)
+    with uow:
+        reminders = uow.connection.execute(
+            select(outbox.c.data).where(outbox.c.kind == "points.expiring")
+        ).scalars()
+        assert [(r["points"], datetime.fromisoformat(r["expires_at"])) for r in reminders] == [
+            (50, deadline)
+        ]
+    assert ledger.verify(uow, program_id).ok

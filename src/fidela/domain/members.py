@@ -43,6 +43,7 @@ class Effect:
 class Outcome:
     transactions: list[Transaction] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)
+    rescheduled: list[Lot] = field(default_factory=list)  # lots whose expiry moved
 
     def add(self, transaction: Transaction | None) -> None:
         if transaction is not None:
@@ -51,6 +52,7 @@ class Outcome:
     def extend(self, other: Outcome) -> None:
         self.transactions.extend(other.transactions)
         self.effects.extend(other.effects)
+        self.rescheduled.extend(other.rescheduled)
 
 
 @dataclass
@@ -65,6 +67,7 @@ class MemberState:
     tier_since: datetime | None = None
     tier_review_at: datetime | None = None
     purchase_count: int = 0
+    last_purchase_at: datetime | None = None
     last_birthday_year: int | None = None
     reminded_until: datetime | None = None
     qualifying: list[tuple[datetime, int]] = field(default_factory=list)
@@ -117,6 +120,7 @@ def purchase(
     at = order.occurred_at
     outcome = advance(program, state, at)
     state.purchase_count += 1
+    outcome.rescheduled.extend(_keep_alive(program, state, at))
     grants = purchase_grants(
         program,
         amount,
@@ -310,7 +314,7 @@ def _remind(program: Program, state: MemberState, now: datetime) -> list[Effect]
 
 def _reminder_lead(program: Program) -> timedelta | None:
     expiry = program.expiry
-    if expiry is None or expiry.policy != "rolling" or expiry.remind_days_before is None:
+    if expiry is None or expiry.remind_days_before is None:
         return None
     return timedelta(days=expiry.remind_days_before)
 
@@ -332,7 +336,7 @@ def _earn(
     *,
     order_ref: str | None = None,
 ) -> Transaction | None:
-    expires_at = lot_expiry(program, at)
+    expires_at = lot_expiry(program, state, at)
     pending_until = at + timedelta(days=program.pending_days) if program.pending_days else None
     transaction = state.wallet.earn(
         grants, at, expires_at=expires_at, pending_until=pending_until, order_ref=order_ref
@@ -346,12 +350,45 @@ def _earn(
     return transaction
 
 
-def lot_expiry(program: Program, earned_at: datetime) -> datetime | None:
-    """When points earned at `earned_at` expire: `days` later under a rolling policy."""
+def lot_expiry(program: Program, state: MemberState, earned_at: datetime) -> datetime | None:
+    """When points earned at `earned_at` expire: `days` later under a rolling policy; under
+    an inactivity policy, with the rest of the balance, `days` after the last purchase.
+
+    Points a lapsed member earns without buying (a review long after their last
+    purchase, when the rest already expired) expire `days` after they were earned.
+    """
     expiry = program.expiry
-    if expiry is None or expiry.policy != "rolling":
+    if expiry is None:
         return None
-    return earned_at + timedelta(days=expiry.days)
+    rolling = earned_at + timedelta(days=expiry.days)
+    if expiry.policy == "inactivity":
+        deadline = inactive_from(program, state)
+        assert deadline is not None
+        return deadline if deadline > earned_at else rolling
+    return rolling
+
+
+def inactive_from(program: Program, state: MemberState) -> datetime | None:
+    """When the whole balance expires if the member buys nothing before: `days` after their
+    last purchase (after enrolling, if they never bought); None without that policy."""
+    expiry = program.expiry
+    if expiry is None or expiry.policy != "inactivity":
+        return None
+    return (state.last_purchase_at or state.enrolled_at) + timedelta(days=expiry.days)
+
+
+def _keep_alive(program: Program, state: MemberState, at: datetime) -> list[Lot]:
+    """A purchase at `at`: under an inactivity policy, every open lot now expires `days`
+    after it (or after a later purchase already recorded); the lots whose expiry moved."""
+    if state.last_purchase_at is None or at > state.last_purchase_at:
+        state.last_purchase_at = at
+    until = inactive_from(program, state)
+    if until is None:
+        return []
+    moved = [lot for lot in state.wallet.lots if lot.expires_at is None or lot.expires_at < until]
+    for lot in moved:
+        lot.expires_at = until
+    return moved
 
 
 def _uses(program: Program, state: MemberState, when: str, at: datetime) -> dict[str, int]:

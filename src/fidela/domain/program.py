@@ -372,8 +372,6 @@ def inactive_sections(program: Program) -> list[str]:
         )
         if getattr(program, section)
     ]
-    if program.expiry and program.expiry.policy == "inactivity":
-        inactive.append("expiry.policy: inactivity")
     for i, reward in enumerate(program.rewards):
         if reward.kind in ("experience", "points_as_payment"):
             inactive.append(f"rewards[{i}] ({reward.id}): kind {reward.kind}")

@@ -36,7 +36,7 @@ def adjust(
     with uow:
         program = uow.programs.current(program_id).program
         state, outcome = catch_up(uow, program, member_id, now)
-        expires_at = lot_expiry(program, now)
+        expires_at = lot_expiry(program, state, now)
         adjustment = state.wallet.adjust(
             points, now, expires_at=expires_at, actor=actor, reason=reason.strip()
         )

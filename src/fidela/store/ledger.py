@@ -108,6 +108,7 @@ MEMBER_STATE_COLUMNS = (
     "tier_since",
     "tier_review_at",
     "purchase_count",
+    "last_purchase_at",
     "last_birthday_year",
     "reminded_until",
     "due_at",
@@ -143,6 +144,7 @@ class Changes:
         default_factory=list
     )
     changed_orders: list[OrderState] = field(default_factory=list)
+    rescheduled: list[Lot] = field(default_factory=list)  # lots whose expiry moved
     states: dict[MemberId, MemberState] = field(default_factory=dict)
     effects: list[tuple[MemberId | None, Effect]] = field(default_factory=list)
     announce: bool = True  # False: effects are not written to the outbox (replayed history)
@@ -157,6 +159,7 @@ class Changes:
         """Keep what `outcome` did to a member: its transactions, effects, and new state."""
         self.states[member_id] = state
         self.effects.extend((member_id, effect) for effect in outcome.effects)
+        self.rescheduled.extend(outcome.rescheduled)
         for transaction in outcome.transactions:
             # What the passing of time did before the event (expiries...) is not the event's doing.
             caused_by = cause if transaction.actor != SCHEDULER else None
@@ -230,10 +233,16 @@ class LedgerRepository:
         )
         write.update(
             lots,
-            ("remaining", "pending_until"),
+            ("remaining", "pending_until", "expires_at"),
             ("program_id", "lot_no"),
             [
-                (lot.remaining, time(lot.pending_until), program_id, lot.lot_no)
+                (
+                    lot.remaining,
+                    time(lot.pending_until),
+                    time(lot.expires_at),
+                    program_id,
+                    lot.lot_no,
+                )
                 for lot in changed_lots
             ],
         )
@@ -286,9 +295,9 @@ class LedgerRepository:
 
     @staticmethod
     def _number_lots(head: Head, changes: Changes) -> tuple[list[tuple[Lot, MemberId]], list[Lot]]:
-        """Lots the transactions create (numbered now) and those they change."""
+        """Lots the transactions create (numbered now) and the stored ones that changed."""
         new: dict[int, tuple[Lot, MemberId]] = {}
-        changed: dict[int, Lot] = {}
+        changed: dict[int, Lot] = {id(lot): lot for lot in changes.rescheduled}
         for transaction, member_id, _cause in changes.transactions:
             for line in transaction.lines:
                 lot = line.lot
@@ -298,9 +307,10 @@ class LedgerRepository:
                     head.last_lot_no += 1
                     lot.lot_no = LotNo(head.last_lot_no)
                     new[id(lot)] = (lot, member_id)
-                elif id(lot) not in new:
+                else:
                     changed[id(lot)] = lot
-        return list(new.values()), list(changed.values())
+        # A lot created by these very changes is inserted as it is now: never updated too.
+        return list(new.values()), [lot for key, lot in changed.items() if key not in new]
 
     def _write_orders(self, write: BatchWriter, program_id: ProgramId, changes: Changes) -> None:
         time, as_json = write.time, write.json
@@ -357,6 +367,7 @@ class LedgerRepository:
                     time(state.tier_since),
                     time(state.tier_review_at),
                     state.purchase_count,
+                    time(state.last_purchase_at),
                     state.last_birthday_year,
                     time(state.reminded_until),
                     time(state.due_at(program)),

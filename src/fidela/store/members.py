@@ -135,6 +135,7 @@ class MemberRepository:
                 tier_since=row.tier_since,
                 tier_review_at=row.tier_review_at,
                 purchase_count=row.purchase_count,
+                last_purchase_at=row.last_purchase_at,
                 last_birthday_year=row.last_birthday_year,
                 reminded_until=row.reminded_until,
             )

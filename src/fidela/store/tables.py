@@ -141,6 +141,7 @@ members = Table(
     Column("tier_since", UTCDateTime),
     Column("tier_review_at", UTCDateTime),
     Column("purchase_count", Integer, nullable=False),
+    Column("last_purchase_at", UTCDateTime),  # an inactivity policy counts from it
     Column("last_birthday_year", Integer),
     Column("reminded_until", UTCDateTime),
     Column("due_at", UTCDateTime),
