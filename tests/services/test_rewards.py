@@ -8,9 +8,9 @@ from sqlalchemy import Engine
 
 from fidela.domain.errors import Conflict, InsufficientPoints, InvalidInput, NotFound
 from fidela.domain.ids import MemberId, ProgramId
-from fidela.services import adjustments, ledger, members, rewards
+from fidela.services import adjustments, ledger, members, programs, rewards
 from fidela.store.unit_of_work import UnitOfWork
-from tests.conftest import T0
+from tests.conftest import T0, example
 from tests.services.helpers import balance, enroll, purchase
 
 
@@ -104,3 +104,53 @@ def test_adjustments_need_a_reason_and_never_overdraw(
     last = members.show(uow, cafe, "ana@example.com")["history"][-1]
     assert last["cause"] == {"kind": "adjust", "actor": "sam", "reason": "coffee was cold"}
     assert ledger.summary(uow, cafe)["adjusted"] == 30
+
+
+@pytest.fixture
+def stocked(uow: UnitOfWork) -> ProgramId:
+    """The café with 10 free coffees in stock, at most 2 per member."""
+    text = example("cafe.yaml").replace(
+        "    sku: COFFEE\n", "    sku: COFFEE\n    stock: 10\n    per_member_limit: 2\n"
+    )
+    return programs.apply(uow, text, now=T0).program_id
+
+
+def test_20_members_redeeming_at_once_never_take_more_than_the_stock(
+    engine: Engine, uow: UnitOfWork, stocked: ProgramId
+) -> None:
+    people = []
+    for n in range(20):
+        email = f"m{n}@example.com"
+        people.append(enroll(uow, stocked, email, T0))
+        purchase(uow, stocked, email, f"O{n}", "100.00", T0)  # 100 tokens: 2 coffees each
+
+    def attempt(member_id: MemberId) -> str:
+        try:
+            rewards.redeem(UnitOfWork(engine), stocked, member_id, "free-coffee", now=T0)
+        except Conflict as refused:
+            return refused.reason
+        return "redeemed"
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        outcomes = list(pool.map(attempt, people))
+    assert sorted(set(outcomes)) == ["out of stock: all 10 were redeemed", "redeemed"]
+    assert outcomes.count("redeemed") == 10
+    catalog = {r["id"]: r for r in programs.described(uow, stocked)["rewards"]}
+    assert catalog["free-coffee"]["stock_left"] == 0 and "stock_left" not in catalog["voucher-10"]
+    assert ledger.verify(uow, stocked).ok
+
+
+def test_a_member_redeems_at_most_the_limit_and_a_cancelled_one_counts_no_more(
+    uow: UnitOfWork, stocked: ProgramId
+) -> None:
+    ana = enroll(uow, stocked, "ana@example.com", T0)
+    purchase(uow, stocked, "ana@example.com", "A1", "200.00", T0)
+    first = rewards.redeem(uow, stocked, ana, "free-coffee", now=T0)
+    rewards.redeem(uow, stocked, ana, "free-coffee", now=T0)
+    with pytest.raises(Conflict, match="the limit per member"):
+        rewards.redeem(uow, stocked, ana, "free-coffee", now=T0)
+    assert balance(uow, stocked, "ana@example.com") == (120, 0, 0)  # the refusal took nothing
+    rewards.cancel(uow, stocked, first["redemption_id"], now=T0)
+    rewards.redeem(uow, stocked, ana, "free-coffee", now=T0)
+    catalog = {r["id"]: r for r in programs.described(uow, stocked)["rewards"]}
+    assert catalog["free-coffee"]["stock_left"] == 8

@@ -375,9 +375,6 @@ def inactive_sections(program: Program) -> list[str]:
     for i, reward in enumerate(program.rewards):
         if reward.kind in ("experience", "points_as_payment"):
             inactive.append(f"rewards[{i}] ({reward.id}): kind {reward.kind}")
-        for key in ("stock", "per_member_limit"):
-            if getattr(reward, key) is not None:
-                inactive.append(f"rewards[{i}].{key}")
     return inactive
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fidela.domain.errors import InvalidInput, NotFound
+from fidela.domain.errors import Conflict, InvalidInput, NotFound
 from fidela.domain.program import Program, Reward
 
 ACTIVE_KINDS = ("discount", "free_product")
@@ -23,6 +23,21 @@ def redeemable(program: Program, reward_id: str, tier: str | None) -> Reward:
         if tier is None or program.tiers.rank(tier) < program.tiers.rank(reward.min_tier):
             raise InvalidInput("reward_id", f"needs tier {reward.min_tier} or above")
     return reward
+
+
+def within_limits(reward: Reward, by_member: int, by_everyone: int) -> None:
+    """Refuse a redemption past the reward's `per_member_limit` or its `stock`, given how
+    many were redeemed (and not cancelled) by this member and by everyone."""
+    limit = reward.per_member_limit
+    if limit is not None and by_member >= limit:
+        raise Conflict("reward_id", f"redeemed {by_member} times already, the limit per member")
+    if reward.stock is not None and by_everyone >= reward.stock:
+        raise Conflict("reward_id", f"out of stock: all {reward.stock} were redeemed")
+
+
+def stock_left(reward: Reward, by_everyone: int) -> int | None:
+    """What the catalog shows: how many are left (None: no stock is kept)."""
+    return None if reward.stock is None else max(reward.stock - by_everyone, 0)
 
 
 def voucher_terms(program: Program, reward: Reward) -> dict[str, Any]:

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from fidela.domain import rewards
 from fidela.domain.errors import InvalidInput
 from fidela.domain.ids import ProgramId
-from fidela.domain.program import Program, inactive_sections, parse_program
+from fidela.domain.program import Program, Reward, inactive_sections, parse_program
 from fidela.store.programs import StoredVersion
 from fidela.store.unit_of_work import UnitOfWork, run
 
@@ -69,6 +70,8 @@ def described(uow: UnitOfWork, program_id: ProgramId) -> dict[str, Any]:
     """The current version as callers see it: identity, units, rewards, what is not active."""
     with uow.reading() as reader:
         stored = reader.programs.current(program_id)
+        stocked = any(reward.stock is not None for reward in stored.program.rewards)
+        redeemed = reader.redemptions.redeemed(program_id) if stocked else {}
     program = stored.program
     return {
         "program": program_id,
@@ -81,6 +84,12 @@ def described(uow: UnitOfWork, program_id: ProgramId) -> dict[str, Any]:
         "inactive": stored.inactive,
         "rewards": [
             reward.model_dump(mode="json", exclude_none=True, by_alias=True)
+            | _stock_left(reward, redeemed.get(reward.id, 0))
             for reward in program.rewards
         ],
     }
+
+
+def _stock_left(reward: Reward, by_everyone: int) -> dict[str, int]:
+    left = rewards.stock_left(reward, by_everyone)
+    return {} if left is None else {"stock_left": left}

@@ -26,6 +26,12 @@ def redeem(
         state, outcome = catch_up(uow, program, member_id, now)
         reward = rewards.redeemable(program, reward_id, state.tier)
         assert reward.cost is not None
+        if reward.per_member_limit is not None or reward.stock is not None:
+            # The member is locked (catch_up); the stock holds under the ledger head's lock.
+            uow.ledger.lock(program_id)
+            by_member = uow.redemptions.redeemed(program_id, member_id).get(reward_id, 0)
+            by_everyone = uow.redemptions.redeemed(program_id).get(reward_id, 0)
+            rewards.within_limits(reward, by_member, by_everyone)
         outcome.add(state.wallet.redeem(reward.cost, now, reason=f"reward {reward.id}"))
         changes = Changes(program)
         changes.record(member_id, state, outcome)

@@ -200,10 +200,7 @@ class LedgerRepository:
         goes on computing its next batch (an import); `wait` or the unit of work's commit
         lets that write finish. Only one write is ever in flight on the connection.
         """
-        head = self._heads.get(program_id)
-        if head is None:
-            self.wait()
-            head = self._heads[program_id] = self.head(program_id, lock=True)
+        head = self.lock(program_id)
         write = BatchWriter(self.connection)
         time = write.time
         recorded = time(recorded_at)
@@ -277,6 +274,18 @@ class LedgerRepository:
         else:
             write.run()
         return seqs
+
+    def lock(self, program_id: ProgramId) -> Head:
+        """Lock the program's ledger head until the transaction ends (once per transaction).
+
+        Whatever posts to the program waits for it: a check made after taking it (the
+        stock left of a reward) holds until this transaction commits.
+        """
+        head = self._heads.get(program_id)
+        if head is None:
+            self.wait()
+            head = self._heads[program_id] = self.head(program_id, lock=True)
+        return head
 
     def wait(self) -> None:
         """Let the write in flight finish, raising what it raised."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from fidela.domain.ids import MemberId, ProgramId, Seq
@@ -44,6 +44,17 @@ class RedemptionRepository:
             .returning(redemptions.c.id)
         )
         return int(result.scalar_one())
+
+    def redeemed(self, program_id: ProgramId, member_id: MemberId | None = None) -> dict[str, int]:
+        """How many of each reward were redeemed and not cancelled, by one member or by all."""
+        query = (
+            select(redemptions.c.reward_id, func.count())
+            .where(redemptions.c.program_id == program_id, redemptions.c.status != "cancelled")
+            .group_by(redemptions.c.reward_id)
+        )
+        if member_id is not None:
+            query = query.where(redemptions.c.member_id == member_id)
+        return {row[0]: row[1] for row in self.connection.execute(query)}
 
     def get(self, program_id: ProgramId, redemption_id: int) -> Row[Any] | None:
         return self.connection.execute(
