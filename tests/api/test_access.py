@@ -43,6 +43,12 @@ ENDPOINTS: list[tuple[str, str, Any, set[str]]] = [
     ("GET", f"{CAFE}/members/nobody@example.com", None, INTEGRATION),
     ("PATCH", f"{CAFE}/members/nobody@example.com", {"name": "N"}, INTEGRATION),
     ("POST", f"{CAFE}/members/nobody@example.com/redemptions", {"reward_id": "x"}, INTEGRATION),
+    (
+        "GET",
+        f"{CAFE}/members/nobody@example.com/rewards/x/quote?order_amount=80",
+        None,
+        INTEGRATION,
+    ),
     ("POST", f"{CAFE}/redemptions/1/cancel", None, INTEGRATION),
     ("GET", f"{CAFE}/vouchers/FID-AAAA-AAAA", None, INTEGRATION),
     ("POST", f"{CAFE}/vouchers/FID-AAAA-AAAA/consume", {}, INTEGRATION),

@@ -6,6 +6,8 @@ from fastapi.testclient import TestClient
 
 from tests.api.conftest import Keys
 from tests.api.test_access import CAFE, PURCHASE
+from tests.api.test_programs import YAML
+from tests.conftest import example
 
 ANA = f"{CAFE}/members/ana@example.com"
 
@@ -75,3 +77,36 @@ def test_cancelling_an_unused_redemption_gives_the_points_back(
     cancel = f"{CAFE}/redemptions/{redeemed['redemption_id']}/cancel"
     response = client.post(cancel, headers=api_keys.integration)
     assert response.status_code == 200 and response.json()["available"] == before
+
+
+PAY_WITH_TOKENS = """  - id: pay-with-tokens
+    name: "Pay part of an order with tokens"
+    kind: points_as_payment
+    max_share_of_order: "0.5"
+tiers:"""
+
+
+def test_a_till_asks_how_many_points_can_pay_then_spends_them(
+    client: TestClient, api_keys: Keys
+) -> None:
+    program = example("cafe.yaml").replace("tiers:", PAY_WITH_TOKENS, 1)
+    applied = client.post(f"{CAFE}/versions", content=program, headers=api_keys.admin | YAML)
+    assert applied.status_code == 201, applied.text
+    rich_member(client, api_keys)  # 120 tokens, at 0.10 EUR each
+    quote = f"{ANA}/rewards/pay-with-tokens/quote"
+    quoted = client.get(quote, params={"order_amount": "20.00"}, headers=api_keys.integration)
+    assert quoted.status_code == 200, quoted.text
+    assert (quoted.json()["points"], quoted.json()["amount"]) == (100, "10.00")  # half of 20
+    bad = client.get(quote, params={"order_amount": "-1"}, headers=api_keys.integration)
+    assert bad.status_code == 422 and bad.json()["field"] == "query.order_amount"
+    payment = {"order_amount": "20.00", "currency": "EUR", "points": 101}
+    body = {"reward_id": "pay-with-tokens", "payment": payment}
+    refused = client.post(f"{ANA}/redemptions", json=body, headers=api_keys.integration)
+    assert refused.status_code == 422 and refused.json()["field"] == "payment.points"
+    body["payment"] = payment | {"points": 100, "order_id": "T-9"}
+    paid = client.post(f"{ANA}/redemptions", json=body, headers=api_keys.integration)
+    assert paid.status_code == 201, paid.text
+    assert paid.json()["voucher"] == {
+        "kind": "discount", "amount": "10.00", "currency": "EUR", "order_id": "T-9"
+    }  # fmt: skip
+    assert client.get(ANA, headers=api_keys.integration).json()["available"] == 20

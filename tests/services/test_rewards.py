@@ -2,12 +2,14 @@
 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import Engine
 
 from fidela.domain.errors import Conflict, InsufficientPoints, InvalidInput, NotFound
 from fidela.domain.ids import MemberId, ProgramId
+from fidela.domain.rewards import parse_payment
 from fidela.services import adjustments, ledger, members, programs, rewards
 from fidela.store.unit_of_work import UnitOfWork
 from tests.conftest import T0, example
@@ -154,3 +156,54 @@ def test_a_member_redeems_at_most_the_limit_and_a_cancelled_one_counts_no_more(
     rewards.redeem(uow, stocked, ana, "free-coffee", now=T0)
     catalog = {r["id"]: r for r in programs.described(uow, stocked)["rewards"]}
     assert catalog["free-coffee"]["stock_left"] == 8
+
+
+@pytest.fixture
+def shop(uow: UnitOfWork) -> ProgramId:
+    return programs.apply(uow, example("shop.yaml"), now=T0).program_id
+
+
+def test_points_pay_for_part_of_an_order_up_to_its_share(uow: UnitOfWork, shop: ProgramId) -> None:
+    ana = enroll(uow, shop, "ana@example.com", T0)  # the welcome rule: 200, pending 30 days
+    adjustments.adjust(uow, shop, ana, 3000, actor="sam", reason="goodwill", now=T0)
+    quoted = rewards.quote(uow, shop, ana, "points-and-cash", Decimal("80.00"), now=T0)
+    assert (quoted["available"], quoted["points"], quoted["amount"]) == (3000, 3000, "30.00")
+    small = rewards.quote(uow, shop, ana, "points-and-cash", Decimal("20.00"), now=T0)
+    assert (small["points"], small["amount"]) == (1000, "10.00")  # half of 20 EUR
+    payment = parse_payment(
+        {"order_amount": "80.00", "currency": "EUR", "points": 1500, "order_id": "W-1"}
+    )
+    paid = rewards.redeem(uow, shop, ana, "points-and-cash", payment=payment, now=T0)
+    assert paid["points"] == 1500 and paid["available"] == 1500
+    assert paid["voucher"] == {
+        "kind": "discount", "amount": "15.00", "currency": "EUR", "order_id": "W-1"
+    }  # fmt: skip
+    too_many = parse_payment({"order_amount": "80.00", "currency": "EUR", "points": 2000})
+    with pytest.raises(InsufficientPoints):
+        rewards.redeem(uow, shop, ana, "points-and-cash", payment=too_many, now=T0)
+    rewards.cancel(uow, shop, paid["redemption_id"], now=T0)  # the checkout was abandoned
+    assert balance(uow, shop, "ana@example.com") == (3000, 200, 0)
+    assert ledger.verify(uow, shop).ok
+
+
+def test_an_experience_is_a_booking_the_staff_confirm_once_per_member(
+    uow: UnitOfWork, shop: ProgramId
+) -> None:
+    ana = enroll(uow, shop, "ana@example.com", T0)
+    purchase(uow, shop, "ana@example.com", "A1", "1500.00", T0)  # 7,500 points: gold at once
+    bob = enroll(uow, shop, "bob@example.com", T0)
+    adjustments.adjust(uow, shop, bob, 6000, actor="sam", reason="test", now=T0)  # not earned
+    later = T0 + timedelta(days=31)  # past the 30 pending days
+    with pytest.raises(InvalidInput, match="needs tier gold"):
+        rewards.redeem(uow, shop, bob, "masterclass", now=later)
+    booked = rewards.redeem(uow, shop, ana, "masterclass", now=later)
+    assert booked["voucher"] == {
+        "kind": "experience",
+        "name": "Invitation to a skincare masterclass",
+    }
+    with pytest.raises(Conflict, match="limit per member"):
+        rewards.redeem(uow, shop, ana, "masterclass", now=later)
+    confirmed = rewards.consume_voucher(uow, shop, booked["voucher_code"], order_id=None, now=later)
+    assert confirmed["status"] == "consumed"
+    catalog = {r["id"]: r for r in programs.described(uow, shop)["rewards"]}
+    assert catalog["masterclass"]["stock_left"] == 39

@@ -52,7 +52,9 @@ def redeem(
     """Redeem a reward from the member's own points."""
 
     def work() -> Answer:
-        redeemed = rewards.redeem(uow, caller.program_id, _member(caller), body.reward_id, now=now)
+        redeemed = rewards.redeem(
+            uow, caller.program_id, _member(caller), body.reward_id, payment=body.payment, now=now
+        )
         return Answer(201, redeemed)
 
     return write.once(caller, body.model_dump(), work)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from fidela.api.dependencies import Anyone, Idempotent, Integration, MemberRef, Now, Uow
 from fidela.domain.events import Text, WithoutNul
 from fidela.domain.ids import ID_MAX
+from fidela.domain.program import Positive
+from fidela.domain.rewards import Payment
 from fidela.services import members, programs, rewards
 from fidela.services.idempotency import Answer
 
@@ -22,6 +24,9 @@ class RedemptionBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reward_id: str = Field(min_length=1, max_length=64)
+    payment: Payment | None = Field(
+        None, description="For a points_as_payment reward only: the order and the points."
+    )
 
 
 class ConsumptionBody(BaseModel):
@@ -50,10 +55,26 @@ def redeem(
 
     def work() -> Answer:
         member_id = members.locate(uow, caller.program_id, ref)
-        redeemed = rewards.redeem(uow, caller.program_id, member_id, body.reward_id, now=now)
+        redeemed = rewards.redeem(
+            uow, caller.program_id, member_id, body.reward_id, payment=body.payment, now=now
+        )
         return Answer(201, redeemed)
 
-    return write.once(caller, body.model_dump(), work)
+    return write.once(caller, body.model_dump(mode="json"), work)
+
+
+@router.get("/members/{ref}/rewards/{reward_id}/quote")
+def quote(
+    caller: Integration,
+    uow: Uow,
+    now: Now,
+    ref: MemberRef,
+    reward_id: Annotated[str, Path(min_length=1, max_length=64)],
+    order_amount: Annotated[Positive, Query(description="The order's amount, e.g. 80.00.")],
+) -> dict[str, Any]:
+    """How many of the member's points can pay for this order (a points_as_payment reward)."""
+    member_id = members.locate(uow, caller.program_id, ref)
+    return rewards.quote(uow, caller.program_id, member_id, reward_id, order_amount, now=now)
 
 
 @router.post("/redemptions/{redemption_id}/cancel")

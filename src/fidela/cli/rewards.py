@@ -16,17 +16,28 @@ from fidela.cli.common import (
     _program,
     _uow,
 )
-from fidela.services import members, rewards
+from fidela.domain.money import parse_amount
+from fidela.domain.rewards import parse_payment
+from fidela.services import members, programs, rewards
 
 reward_app = typer.Typer(help="Redeem rewards and cancel redemptions.", no_args_is_help=True)
 voucher_app = typer.Typer(help="Validate and consume vouchers at the till.", no_args_is_help=True)
 
 
+RewardArgument = Annotated[str, typer.Argument(help="Reward id from the catalog.")]
+OrderAmount = Annotated[
+    str | None, typer.Option(help="points_as_payment: the order's amount, e.g. 80.00.")
+]
+
+
 @reward_app.command("redeem")
 def reward_redeem(
     member: MemberArgument,
-    reward: Annotated[str, typer.Argument(help="Reward id from the catalog.")],
+    reward: RewardArgument,
     program: ProgramOption = None,
+    points: Annotated[int | None, typer.Option(help="points_as_payment: points to spend.")] = None,
+    order_amount: OrderAmount = None,
+    order_id: Annotated[str | None, typer.Option(help="points_as_payment: the order.")] = None,
     now: NowOption = None,
 ) -> None:
     """Redeem a reward for a member and print the voucher."""
@@ -34,7 +45,34 @@ def reward_redeem(
         uow = _uow()
         program_id = _program(uow, program)
         member_id = members.locate(uow, program_id, member)
-        _print_json(rewards.redeem(uow, program_id, member_id, reward, now=_now(now)))
+        payment = None
+        if points is not None or order_amount is not None:
+            currency = programs.described(uow, program_id)["currency"]
+            payment = parse_payment(
+                {"points": points, "order_amount": order_amount, "currency": currency}
+                | ({"order_id": order_id} if order_id else {})
+            )
+        redeemed = rewards.redeem(
+            uow, program_id, member_id, reward, payment=payment, now=_now(now)
+        )
+        _print_json(redeemed)
+
+
+@reward_app.command("quote")
+def reward_quote(
+    member: MemberArgument,
+    reward: RewardArgument,
+    order_amount: Annotated[str, typer.Option(help="The order's amount, e.g. 80.00.")],
+    program: ProgramOption = None,
+    now: NowOption = None,
+) -> None:
+    """How many of a member's points can pay for an order (a points_as_payment reward)."""
+    with _errors():
+        uow = _uow()
+        program_id = _program(uow, program)
+        member_id = members.locate(uow, program_id, member)
+        amount = parse_amount(order_amount, "--order-amount")
+        _print_json(rewards.quote(uow, program_id, member_id, reward, amount, now=_now(now)))
 
 
 @reward_app.command("cancel")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from fidela.domain.errors import InvalidInput
 
@@ -29,3 +29,14 @@ def to_minor(amount: Decimal, currency: str, field: str = "amount") -> int:
     if scaled != scaled.to_integral_value():
         raise InvalidInput(field, f"{amount} has more decimals than {currency} allows")
     return int(scaled)
+
+
+def parse_amount(text: str, field: str) -> Decimal:
+    """A positive amount typed by a person (`80.00`); InvalidInput naming `field` if not."""
+    try:
+        amount = Decimal(text.strip())
+    except InvalidOperation:
+        raise InvalidInput(field, f"{text!r} is not an amount like 80.00") from None
+    if not amount.is_finite() or amount <= 0:
+        raise InvalidInput(field, f"{text!r} is not an amount greater than 0")
+    return amount

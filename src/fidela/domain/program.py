@@ -302,6 +302,8 @@ class Program(_Section):
                 raise ValueError(f"reward {reward.id}: min_tier {reward.min_tier} is no tier")
             if reward.amount is not None:
                 _check_places(f"reward {reward.id}: amount", reward.amount, self.currency)
+            if reward.kind == "points_as_payment" and self.point_value == 0:
+                raise ValueError(f"reward {reward.id}: points can pay only with a point_value")
         if self.tiers and self.tiers.metric == "spend":
             for level in self.tiers.levels:
                 _check_places(f"tier {level.id}: from", level.threshold, self.currency)
@@ -359,7 +361,7 @@ def inactive_sections(program: Program) -> list[str]:
 
     Applying such a program succeeds, and these are reported to the person applying it.
     """
-    inactive = [
+    return [
         section
         for section in (
             "caps",
@@ -372,10 +374,6 @@ def inactive_sections(program: Program) -> list[str]:
         )
         if getattr(program, section)
     ]
-    for i, reward in enumerate(program.rewards):
-        if reward.kind in ("experience", "points_as_payment"):
-            inactive.append(f"rewards[{i}] ({reward.id}): kind {reward.kind}")
-    return inactive
 
 
 def parse_program(text: str) -> Program:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from decimal import ROUND_DOWN, Decimal
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
 from fidela.domain.errors import Conflict, InvalidInput, NotFound
-from fidela.domain.program import Program, Reward
+from fidela.domain.events import Text, invalid_input
+from fidela.domain.money import exponent, to_minor
+from fidela.domain.program import Positive, Program, Reward
 
-ACTIVE_KINDS = ("discount", "free_product")
 VOUCHER_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread at a till
 
 
@@ -16,8 +20,6 @@ def redeemable(program: Program, reward_id: str, tier: str | None) -> Reward:
     reward = program.reward(reward_id)
     if reward is None:
         raise NotFound("reward_id", f"no reward {reward_id} in the catalog")
-    if reward.kind not in ACTIVE_KINDS:
-        raise InvalidInput("reward_id", f"{reward.kind} rewards are not active yet")
     if reward.min_tier is not None:
         assert program.tiers is not None
         if tier is None or program.tiers.rank(tier) < program.tiers.rank(reward.min_tier):
@@ -40,11 +42,74 @@ def stock_left(reward: Reward, by_everyone: int) -> int | None:
     return None if reward.stock is None else max(reward.stock - by_everyone, 0)
 
 
-def voucher_terms(program: Program, reward: Reward) -> dict[str, Any]:
-    """What the shop gives for the voucher: an amount off, or a product."""
-    if reward.kind == "discount":
-        assert reward.amount is not None
-        return {"kind": "discount", "amount": str(reward.amount), "currency": program.currency}
+class Payment(BaseModel):
+    """Points paying for part of an order at checkout (a `points_as_payment` reward)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    order_amount: Positive
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+    points: PositiveInt
+    order_id: Text | None = None
+
+
+def parse_payment(data: dict[str, Any]) -> Payment:
+    """A payment from loose input (the command line): InvalidInput naming the field if bad."""
+    try:
+        return Payment.model_validate(data)
+    except ValidationError as error:
+        raise invalid_input(error) from None
+
+
+def most_points_for(program: Program, reward: Reward, order_amount: Decimal) -> int:
+    """The most points that may pay for an order of `order_amount`: its
+    `max_share_of_order`, in whole points at the program's `point_value`."""
+    assert reward.max_share_of_order is not None
+    share = order_amount * reward.max_share_of_order
+    return int((share / program.point_value).to_integral_value(ROUND_DOWN))
+
+
+def paid_amount(program: Program, points: int) -> Decimal:
+    """What `points` take off an order, rounded down to the currency's smallest unit."""
+    quantum = Decimal(1).scaleb(-exponent(program.currency))
+    return (points * program.point_value).quantize(quantum, rounding=ROUND_DOWN)
+
+
+def payment_points(program: Program, reward: Reward, payment: Payment | None) -> int:
+    """The points a redemption spends: the reward's cost, or for `points_as_payment` those
+    the payment names, if the order allows that many (the wallet says if the member has
+    them)."""
+    if reward.kind != "points_as_payment":
+        if payment is not None:
+            raise InvalidInput("payment", f"only points_as_payment takes one, not {reward.kind}")
+        assert reward.cost is not None
+        return reward.cost
+    if payment is None:
+        raise InvalidInput("payment", "points_as_payment needs the order's amount and the points")
+    program.check_currency(payment.currency, "payment.currency")
+    to_minor(payment.order_amount, payment.currency, "payment.order_amount")
+    most = most_points_for(program, reward, payment.order_amount)
+    if payment.points > most:
+        share = reward.max_share_of_order
+        raise InvalidInput("payment.points", f"more than {share} of the order: at most {most}")
+    return payment.points
+
+
+def voucher_terms(
+    program: Program, reward: Reward, points: int, payment: Payment | None = None
+) -> dict[str, Any]:
+    """What the shop gives for the voucher: an amount off, a product, or an experience
+    (the voucher is the booking, which the staff confirm by consuming it)."""
+    match reward.kind:
+        case "discount":
+            assert reward.amount is not None
+            return {"kind": "discount", "amount": str(reward.amount), "currency": program.currency}
+        case "points_as_payment":
+            amount = str(paid_amount(program, points))
+            terms = {"kind": "discount", "amount": amount, "currency": program.currency}
+            return terms | ({"order_id": payment.order_id} if payment and payment.order_id else {})
+        case "experience":
+            return {"kind": "experience", "name": reward.name}
     return {"kind": "free_product", "sku": reward.sku}
 
 

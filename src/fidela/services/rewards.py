@@ -4,45 +4,58 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
+from fidela.domain import members as member_rules
 from fidela.domain import rewards
-from fidela.domain.errors import Conflict, NotFound
+from fidela.domain.errors import Conflict, InvalidInput, NotFound
 from fidela.domain.ids import LotNo, MemberId, ProgramId, Seq
 from fidela.domain.ledger import Account
 from fidela.domain.members import Effect
+from fidela.domain.money import to_minor
 from fidela.services.members import catch_up
 from fidela.store.ledger import Changes
 from fidela.store.unit_of_work import UnitOfWork, run
 
 
 def redeem(
-    uow: UnitOfWork, program_id: ProgramId, member_id: MemberId, reward_id: str, *, now: datetime
+    uow: UnitOfWork,
+    program_id: ProgramId,
+    member_id: MemberId,
+    reward_id: str,
+    *,
+    payment: rewards.Payment | None = None,
+    now: datetime,
 ) -> dict[str, Any]:
-    """Spend the reward's cost and issue its voucher; never takes the balance below zero."""
+    """Spend the reward's cost and issue its voucher; never takes the balance below zero.
+
+    A `points_as_payment` reward spends the points `payment` names for an order, and its
+    voucher is the amount they take off.
+    """
 
     def work(uow: UnitOfWork) -> dict[str, Any]:
         program = uow.programs.current(program_id).program
         state, outcome = catch_up(uow, program, member_id, now)
         reward = rewards.redeemable(program, reward_id, state.tier)
-        assert reward.cost is not None
+        points = rewards.payment_points(program, reward, payment)
         if reward.per_member_limit is not None or reward.stock is not None:
             # The member is locked (catch_up); the stock holds under the ledger head's lock.
             uow.ledger.lock(program_id)
             by_member = uow.redemptions.redeemed(program_id, member_id).get(reward_id, 0)
             by_everyone = uow.redemptions.redeemed(program_id).get(reward_id, 0)
             rewards.within_limits(reward, by_member, by_everyone)
-        outcome.add(state.wallet.redeem(reward.cost, now, reason=f"reward {reward.id}"))
+        outcome.add(state.wallet.redeem(points, now, reason=f"reward {reward.id}"))
         changes = Changes(program)
         changes.record(member_id, state, outcome)
         seq = uow.ledger.post(program_id, changes, now)[-1]
         code = _new_code()
-        terms = rewards.voucher_terms(program, reward)
+        terms = rewards.voucher_terms(program, reward, points, payment)
         redemption_id = uow.redemptions.add(
             program_id,
             member_id,
             reward_id=reward_id,
-            points=reward.cost,
+            points=points,
             seq=seq,
             voucher_code=code,
             voucher=terms,
@@ -52,19 +65,51 @@ def redeem(
         uow.webhooks.announce(
             program_id,
             member_id,
-            Effect("reward.redeemed", now, announced | {"points": reward.cost}),
+            Effect("reward.redeemed", now, announced | {"points": points}),
         )
         uow.commit()
         return {
             "redemption_id": redemption_id,
             "reward_id": reward_id,
-            "points": reward.cost,
+            "points": points,
             "voucher_code": code,
             "voucher": terms,
             "available": state.wallet.available,
         }
 
     return run(uow, work)
+
+
+def quote(
+    uow: UnitOfWork,
+    program_id: ProgramId,
+    member_id: MemberId,
+    reward_id: str,
+    order_amount: Decimal,
+    *,
+    now: datetime,
+) -> dict[str, Any]:
+    """How many of the member's points can pay for an order of `order_amount` with a
+    `points_as_payment` reward, and what they take off. Changes nothing."""
+    with uow.reading() as reader:
+        program = reader.programs.current(program_id).program
+        state = reader.members.load_states(program, [member_id], now, lock=False).get(member_id)
+    if state is None:
+        raise NotFound("member_id", f"no member {member_id} in {program_id}")
+    member_rules.advance(program, state, now)  # what expired or was released by now
+    reward = rewards.redeemable(program, reward_id, state.tier)
+    if reward.kind != "points_as_payment":
+        raise InvalidInput("reward_id", f"{reward_id} is a {reward.kind}, not points_as_payment")
+    to_minor(order_amount, program.currency, "order_amount")
+    points = min(rewards.most_points_for(program, reward, order_amount), state.wallet.available)
+    return {
+        "reward_id": reward_id,
+        "order_amount": str(order_amount),
+        "currency": program.currency,
+        "available": state.wallet.available,
+        "points": points,
+        "amount": str(rewards.paid_amount(program, points)),
+    }
 
 
 def cancel(
