@@ -153,6 +153,28 @@ def test_a_list_of_events_with_a_bad_one_records_none(fidela) -> None:  # type: 
     assert "is not JSON" in not_json.stderr
 
 
+def test_points_pay_part_of_an_order_from_the_command_line(fidela) -> None:  # type: ignore[no-untyped-def]
+    fidela("program", "apply", str(EXAMPLES / "shop.yaml"), "--now", NOW)
+    fidela("member", "enroll", "--email", "ana@example.com", "--now", NOW)
+    fidela(
+        "adjust", "ana@example.com", "3000", "--reason", "goodwill", "--actor", "sam", "--now", NOW
+    )
+    quoted = fidela("reward", "quote", "ana@example.com", "points-and-cash", "--order-amount", "80")
+    assert quoted.returncode == 0, quoted.stderr
+    assert (json.loads(quoted.stdout)["points"], json.loads(quoted.stdout)["amount"]) == (
+        3000,
+        "30.00",
+    )
+    pay = ["reward", "redeem", "ana@example.com", "points-and-cash", "--order-amount", "80"]
+    paid = fidela(*pay, "--points", "1500", "--order-id", "W-1", "--now", NOW)
+    assert paid.returncode == 0, paid.stderr
+    assert json.loads(paid.stdout)["voucher"]["amount"] == "15.00"
+    too_many = fidela(*pay, "--points", "4001", "--now", NOW)
+    assert too_many.returncode == 2 and "payment.points" in too_many.stderr
+    bad = fidela("reward", "quote", "ana@example.com", "points-and-cash", "--order-amount", "x")
+    assert bad.returncode == 2 and "--order-amount" in bad.stderr
+
+
 def test_verifying_an_unknown_program_is_an_error_not_a_broken_ledger(fidela) -> None:  # type: ignore[no-untyped-def]
     verified = fidela("ledger", "verify", "--program", "nope")
     assert verified.returncode == 2

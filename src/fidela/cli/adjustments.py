@@ -11,12 +11,11 @@ from fidela.cli.common import (
     NowOption,
     ProgramOption,
     _errors,
+    _member,
     _now,
     _print_json,
-    _program,
-    _uow,
 )
-from fidela.services import adjustments, members
+from fidela.services import adjustments
 
 
 def adjust(
@@ -29,9 +28,7 @@ def adjust(
 ) -> None:
     """Add or take points by hand, with a mandatory reason."""
     with _errors():
-        uow = _uow()
-        program_id = _program(uow, program)
-        member_id = members.locate(uow, program_id, member)
+        uow, program_id, member_id = _member(member, program)
         _print_json(
             adjustments.adjust(
                 uow, program_id, member_id, points, actor=actor, reason=reason, now=_now(now)

@@ -18,8 +18,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from fidela.config import Settings
 from fidela.domain.errors import FidelaError, InvalidInput, NotFound, ProgramInvalid
-from fidela.domain.ids import ProgramId
-from fidela.services import programs
+from fidela.domain.ids import MemberId, ProgramId
+from fidela.services import members, programs
 from fidela.store.database import check_schema, make_engine
 from fidela.store.unit_of_work import UnitOfWork
 
@@ -93,6 +93,13 @@ def _program(uow: UnitOfWork, given: str | None) -> ProgramId:
     if not ids:
         raise NotFound("--program", "no program yet: run `fidela program apply FILE`")
     raise InvalidInput("--program", f"several programs exist ({', '.join(ids)}): name one")
+
+
+def _member(member: str, program: str | None) -> tuple[UnitOfWork, ProgramId, MemberId]:
+    """The unit of work, program and member a member command names."""
+    uow = _uow()
+    program_id = _program(uow, program)
+    return uow, program_id, members.locate(uow, program_id, member)
 
 
 def _print_json(data: Any) -> None:

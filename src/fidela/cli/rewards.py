@@ -11,6 +11,7 @@ from fidela.cli.common import (
     NowOption,
     ProgramOption,
     _errors,
+    _member,
     _now,
     _print_json,
     _program,
@@ -18,7 +19,7 @@ from fidela.cli.common import (
 )
 from fidela.domain.money import parse_amount
 from fidela.domain.rewards import parse_payment
-from fidela.services import members, programs, rewards
+from fidela.services import programs, rewards
 
 reward_app = typer.Typer(help="Redeem rewards and cancel redemptions.", no_args_is_help=True)
 voucher_app = typer.Typer(help="Validate and consume vouchers at the till.", no_args_is_help=True)
@@ -42,9 +43,7 @@ def reward_redeem(
 ) -> None:
     """Redeem a reward for a member and print the voucher."""
     with _errors():
-        uow = _uow()
-        program_id = _program(uow, program)
-        member_id = members.locate(uow, program_id, member)
+        uow, program_id, member_id = _member(member, program)
         payment = None
         if points is not None or order_amount is not None:
             currency = programs.described(uow, program_id)["currency"]
@@ -68,9 +67,7 @@ def reward_quote(
 ) -> None:
     """How many of a member's points can pay for an order (a points_as_payment reward)."""
     with _errors():
-        uow = _uow()
-        program_id = _program(uow, program)
-        member_id = members.locate(uow, program_id, member)
+        uow, program_id, member_id = _member(member, program)
         amount = parse_amount(order_amount, "--order-amount")
         _print_json(rewards.quote(uow, program_id, member_id, reward, amount, now=_now(now)))
 
