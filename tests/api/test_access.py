@@ -50,6 +50,9 @@ ENDPOINTS: list[tuple[str, str, Any, set[str]]] = [
         INTEGRATION,
     ),
     ("POST", f"{CAFE}/redemptions/1/cancel", None, INTEGRATION),
+    ("GET", f"{CAFE}/held", None, ADMIN),
+    ("POST", f"{CAFE}/held/1/release", {"reason": "ok"}, ADMIN),
+    ("POST", f"{CAFE}/held/1/reject", {"reason": "no"}, ADMIN),
     ("GET", f"{CAFE}/vouchers/FID-AAAA-AAAA", None, INTEGRATION),
     ("POST", f"{CAFE}/vouchers/FID-AAAA-AAAA/consume", {}, INTEGRATION),
     (

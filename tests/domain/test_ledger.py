@@ -43,17 +43,38 @@ class WalletMachine(RuleBasedStateMachine):
         points=st.integers(1, 500),
         expires_in=st.none() | st.integers(1, 60),
         pending_for=st.none() | st.integers(1, 20),
+        held=st.sampled_from([0, 0, 40, 300]),
     )
-    def earn(self, points: int, expires_in: int | None, pending_for: int | None) -> None:
+    def earn(self, points: int, expires_in: int | None, pending_for: int | None, held: int) -> None:
         expires = self.now + timedelta(days=expires_in) if expires_in else None
         pending = self.now + timedelta(days=pending_for) if pending_for else None
         transaction = self.wallet.earn(
-            [Grant("base", points)], self.now, expires_at=expires, pending_until=pending
+            [Grant("base", points)],
+            self.now,
+            expires_at=expires,
+            pending_until=pending,
+            held=[Grant("base", held)],
         )
         assert transaction is not None
         self._keep(transaction)
         own = [line.lot for line in transaction.lines if line.lot is not None]
-        self.orders.append((own, points, 0))
+        self.orders.append((own, points + held, 0))
+
+    @precondition(lambda self: any(lot.held for lot in self.wallet.lots))
+    @rule(index=st.integers(0, 100), release=st.booleans(), pending_for=st.none() | st.just(5))
+    def decide_held(self, index: int, release: bool, pending_for: int | None) -> None:
+        held = [lot for lot in self.wallet.lots if lot.held]
+        lot = held[index % len(held)]
+        if release:
+            pending = self.now + timedelta(days=pending_for) if pending_for else None
+            expires = self.now + timedelta(days=30)
+            self._keep(
+                self.wallet.release_held(
+                    lot, self.now, expires_at=expires, pending_until=pending, actor="a", reason="r"
+                )
+            )
+        else:
+            self._keep(self.wallet.reject_held(lot, self.now, actor="a", reason="r"))
 
     @rule(points=st.integers(1, 800))
     def redeem(self, points: int) -> None:
@@ -106,9 +127,10 @@ class WalletMachine(RuleBasedStateMachine):
                 sums[line.account] += line.amount
         assert sums[Account.AVAILABLE] == self.wallet.available
         assert sums[Account.PENDING] == self.wallet.pending
+        assert sums[Account.HELD] == self.wallet.held
         assert sums[Account.DEBT] == -self.wallet.debt
-        available = sum(lot.remaining for lot in self.wallet.lots if lot.pending_until is None)
-        assert available == self.wallet.available
+        open_lots = sum(lot.remaining for lot in self.wallet.lots)
+        assert open_lots == self.wallet.available + self.wallet.pending + self.wallet.held
 
     @invariant()
     def each_lot_holds_the_sum_of_its_lines(self) -> None:
@@ -125,6 +147,7 @@ class WalletMachine(RuleBasedStateMachine):
     def the_balance_is_never_negative_and_debt_never_sits_beside_points(self) -> None:
         assert self.wallet.available >= 0
         assert self.wallet.pending >= 0
+        assert self.wallet.held >= 0
         assert self.wallet.debt >= 0
         assert self.wallet.debt == 0 or self.wallet.available == 0
 

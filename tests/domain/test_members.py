@@ -10,12 +10,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fidela.domain import members
-from fidela.domain.errors import InvalidInput
+from fidela.domain.errors import InvalidInput, NotFound
 from fidela.domain.events import CustomerRef, OrderLine, Refund, RefundLine
-from fidela.domain.ids import MemberId
+from fidela.domain.ids import LotNo, MemberId
 from fidela.domain.ledger import Account, Grant, Kind, Transaction
 from fidela.domain.members import MemberState, OrderState
-from fidela.domain.program import parse_program
+from fidela.domain.program import Caps, parse_program
 from tests.conftest import example
 
 CAFE = parse_program(example("cafe.yaml"))
@@ -242,11 +242,11 @@ def test_a_purchase_moves_the_expiry_of_every_open_lot_and_says_which() -> None:
     first = state.wallet.lots[0]
     order = OrderState("o2", T0 + timedelta(days=10), 500, "EUR")
     outcome = members.purchase(INACTIVE, state, order, Decimal("5.00"))
-    assert outcome.rescheduled == [first]
+    assert outcome.restated == [first]
     assert first.expires_at == T0 + timedelta(days=550)
     # A purchase sent late, older than the last one, moves nothing.
     late = OrderState("o0", T0 + timedelta(days=5), 500, "EUR")
-    assert members.purchase(INACTIVE, state, late, Decimal("5.00")).rescheduled == []
+    assert members.purchase(INACTIVE, state, late, Decimal("5.00")).restated == []
     assert {lot.expires_at for lot in state.wallet.lots} == {T0 + timedelta(days=550)}
     assert state.last_purchase_at == T0 + timedelta(days=10)
 
@@ -269,3 +269,56 @@ def test_points_a_lapsed_member_earns_without_buying_expire_days_after_they_were
     buy_under(state, "5.00", back + timedelta(days=1), "o2")  # buying again aligns them
     deadline = back + timedelta(days=541)
     assert [lot.expires_at for lot in state.wallet.lots] == [deadline, deadline]
+
+
+CAPPED = CAFE.model_copy(
+    update={"caps": Caps(points_per_member_per_day=100), "tiers": None, "pending_days": 14}
+)
+
+
+def test_points_above_the_daily_cap_are_held_not_granted_and_not_lost() -> None:
+    state = MemberState(MemberId(1), T0)
+    members.enroll(CAPPED, state)
+    first = OrderState("o1", T0, 8000, "EUR")
+    members.purchase(CAPPED, state, first, Decimal("80.00"))
+    second = OrderState("o2", T0 + timedelta(hours=3), 5000, "EUR")
+    outcome = members.purchase(CAPPED, state, second, Decimal("50.00"))
+    (transaction,) = outcome.transactions
+    assert (transaction.points(Account.PENDING), transaction.points(Account.HELD)) == (20, 30)
+    assert (state.wallet.pending, state.wallet.held) == (100, 30)
+    assert second.points == 50  # issued, so that a refund takes back held points too
+    # The next day (in Paris) starts a new count.
+    third = OrderState("o3", datetime(2026, 1, 5, 23, 30, tzinfo=UTC), 3000, "EUR")
+    members.purchase(CAPPED, state, third, Decimal("30.00"))
+    assert (state.wallet.pending, state.wallet.held) == (130, 30)
+
+
+def test_released_held_points_wait_out_the_purchase_window_and_rejected_ones_are_reversed() -> None:
+    state = MemberState(MemberId(1), T0)
+    members.enroll(CAPPED, state)
+    members.purchase(CAPPED, state, OrderState("o1", T0, 25000, "EUR"), Decimal("250.00"))
+    (held,) = [lot for lot in state.wallet.lots if lot.held]
+    held.lot_no = LotNo(7)
+    assert held.remaining == 150 and held.expires_at is None
+    with pytest.raises(NotFound):
+        members.release_held(CAPPED, state, 8, T0, actor="sam", reason="ok")
+    outcome = members.release_held(
+        CAPPED, state, 7, T0 + timedelta(days=2), actor="sam", reason="a real order"
+    )
+    assert outcome.restated == [held]  # stored again with its new expiry and hold
+    (released,) = outcome.transactions
+    assert (released.kind, released.actor, released.points(Account.PENDING)) == (
+        Kind.RELEASE, "sam", 150
+    )  # fmt: skip
+    assert held.pending_until == T0 + timedelta(days=14)  # the purchase's window, not longer
+    assert held.expires_at == T0 + timedelta(days=367)  # a year after the release
+    members.purchase(
+        CAPPED, state, OrderState("o2", T0 + timedelta(days=3), 50000, "EUR"), Decimal("500.00")
+    )
+    (again,) = [lot for lot in state.wallet.lots if lot.held]
+    again.lot_no = LotNo(8)
+    (rejected,) = members.reject_held(
+        state, 8, T0 + timedelta(days=4), actor="sam", reason="fraud"
+    ).transactions
+    assert (rejected.kind, rejected.points(Account.REVERSED)) == (Kind.REVERSE, 400)
+    assert state.wallet.held == 0

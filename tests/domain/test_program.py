@@ -83,7 +83,6 @@ def test_the_cafe_program_is_fully_active() -> None:
 
 def test_the_shop_program_names_what_is_not_active_yet() -> None:
     assert inactive_sections(parse_program(example("shop.yaml"))) == [
-        "caps",
         "referral",
         "memberships",
         "punch_cards",

@@ -14,6 +14,7 @@ from fidela.cli import (
     database,
     demo,
     events,
+    held,
     imports,
     jobs,
     keys,
@@ -39,6 +40,7 @@ for name, sub in (
     ("import", imports.import_app),
     ("keys", keys.keys_app),
     ("webhooks", webhooks.webhooks_app),
+    ("held", held.held_app),
 ):
     app.add_typer(sub, name=name)
 app.command()(database.init)

@@ -2,9 +2,10 @@
 
 Every transaction's lines sum to zero. Member accounts hold what members own
 (positive); program accounts are their counterpart (issued is negative, redeemed,
-expired and reversed positive). Every line on a member's available or pending
+expired and reversed positive). Every line on a member's available, pending or held
 account names the lot it changes, so a lot's remaining points always equal the
-sum of its lines, and the member's balance the sum of their open lots.
+sum of its lines, and the member's balance the sum of their open lots. Held points
+(above the program's daily cap) wait for an admin to release or reject them.
 A member's debt (points reversed after they were spent) lives on its own account
 and is repaid by the next points the member earns.
 """
@@ -26,6 +27,7 @@ from fidela.domain.ids import EventNo, LotNo, MemberId, ProgramId, Seq
 class Account(StrEnum):
     AVAILABLE = "member.available"
     PENDING = "member.pending"
+    HELD = "member.held"  # above the daily cap, until an admin releases or rejects them
     DEBT = "member.debt"
     ISSUED = "program.issued"
     REDEEMED = "program.redeemed"
@@ -39,7 +41,7 @@ POINTS_MAX = 10**12
 SCHEDULER = "scheduler"  # the actor of changes caused by the passing of time
 
 
-MEMBER_ACCOUNTS = frozenset({Account.AVAILABLE, Account.PENDING, Account.DEBT})
+MEMBER_ACCOUNTS = frozenset({Account.AVAILABLE, Account.PENDING, Account.HELD, Account.DEBT})
 
 
 class Kind(StrEnum):
@@ -66,10 +68,17 @@ class Lot:
     rule_id: str | None = None
     order_ref: str | None = None
     lot_no: LotNo | None = None
+    held: bool = False  # above the daily cap: neither expires nor is released while held
 
     @property
     def account(self) -> Account:
+        if self.held:
+            return Account.HELD
         return Account.PENDING if self.pending_until is not None else Account.AVAILABLE
+
+    @property
+    def spendable(self) -> bool:
+        return self.pending_until is None and not self.held
 
     def spend_order(self) -> tuple[bool, datetime, datetime]:
         """Sort key: soonest expiry first, lots that never expire last, then oldest first."""
@@ -124,11 +133,15 @@ class Wallet:
 
     @property
     def available(self) -> int:
-        return sum(lot.remaining for lot in self.lots if lot.pending_until is None)
+        return sum(lot.remaining for lot in self.lots if lot.spendable)
 
     @property
     def pending(self) -> int:
         return sum(lot.remaining for lot in self.lots if lot.pending_until is not None)
+
+    @property
+    def held(self) -> int:
+        return sum(lot.remaining for lot in self.lots if lot.held)
 
     def earn(
         self,
@@ -138,8 +151,10 @@ class Wallet:
         expires_at: datetime | None,
         pending_until: datetime | None = None,
         order_ref: str | None = None,
+        held: Sequence[Grant] = (),
     ) -> Transaction | None:
-        """Issue the grants as new lots, repaying any debt first."""
+        """Issue the grants as new lots, repaying any debt first; `held` grants are issued
+        to held lots, which repay nothing until an admin releases them."""
         lines: list[Line] = []
         for grant in grants:
             if grant.points <= 0:
@@ -148,7 +163,43 @@ class Wallet:
             lines.extend(
                 self._credit(grant.points, at, expires_at, pending_until, grant, order_ref)
             )
+        for grant in held:
+            if grant.points <= 0:
+                continue
+            lot = Lot(
+                grant.points, grant.points, at, None, None, grant.rule_id, order_ref, held=True
+            )
+            self.lots.append(lot)
+            lines.append(Line(Account.ISSUED, -grant.points, rule_id=grant.rule_id))
+            lines.append(Line(Account.HELD, grant.points, lot))
         return Transaction(Kind.EARN, at, lines) if lines else None
+
+    def release_held(
+        self,
+        lot: Lot,
+        at: datetime,
+        *,
+        expires_at: datetime | None,
+        pending_until: datetime | None,
+        actor: str,
+        reason: str,
+    ) -> Transaction:
+        """An admin grants held points after all: the lot becomes pending or available."""
+        assert lot.held
+        assert lot in self.lots
+        lot.held, lot.expires_at, lot.pending_until = False, expires_at, pending_until
+        lines = [Line(Account.HELD, -lot.remaining, lot), Line(lot.account, lot.remaining, lot)]
+        lines.extend(self._settle_debt())
+        return Transaction(Kind.RELEASE, at, lines, reason=reason, actor=actor)
+
+    def reject_held(self, lot: Lot, at: datetime, *, actor: str, reason: str) -> Transaction:
+        """An admin refuses held points: they are reversed, as a refund would."""
+        assert lot.held
+        assert lot in self.lots
+        points = lot.remaining
+        lines = [self._take(lot, points), Line(Account.REVERSED, points)]
+        self._drop_empty()
+        return Transaction(Kind.REVERSE, at, lines, reason=reason, actor=actor)
 
     def adjust(
         self, points: int, at: datetime, *, expires_at: datetime | None, actor: str, reason: str
@@ -193,7 +244,7 @@ class Wallet:
         left = points
         open_own = [lot for lot in own_lots if lot.remaining > 0]
         others = sorted(
-            (lot for lot in self.lots if lot.pending_until is None and lot not in open_own),
+            (lot for lot in self.lots if lot.spendable and lot not in open_own),
             key=Lot.spend_order,
         )
         for lot in [*open_own, *others]:
@@ -278,8 +329,7 @@ class Wallet:
             raise InsufficientPoints(self.available, points)
         lines = []
         left = points
-        spendable = (lot for lot in self.lots if lot.pending_until is None)
-        for lot in sorted(spendable, key=Lot.spend_order):
+        for lot in sorted((lot for lot in self.lots if lot.spendable), key=Lot.spend_order):
             if not left:
                 break
             take = min(left, lot.remaining)

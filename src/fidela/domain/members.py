@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from fidela.domain.errors import InvalidInput
+from fidela.domain.errors import InvalidInput, NotFound
 from fidela.domain.events import OrderLine, Refund
 from fidela.domain.ids import MemberId
 from fidela.domain.ledger import SCHEDULER, Grant, Lot, Transaction, Wallet
@@ -23,6 +23,7 @@ from fidela.domain.money import exponent, to_minor
 from fidela.domain.program import Program
 from fidela.domain.rules import (
     activity_grants,
+    capped,
     local_midnight,
     purchase_grants,
     uses_in_period,
@@ -43,7 +44,7 @@ class Effect:
 class Outcome:
     transactions: list[Transaction] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)
-    rescheduled: list[Lot] = field(default_factory=list)  # lots whose expiry moved
+    restated: list[Lot] = field(default_factory=list)  # lots whose expiry or hold changed
 
     def add(self, transaction: Transaction | None) -> None:
         if transaction is not None:
@@ -52,7 +53,7 @@ class Outcome:
     def extend(self, other: Outcome) -> None:
         self.transactions.extend(other.transactions)
         self.effects.extend(other.effects)
-        self.rescheduled.extend(other.rescheduled)
+        self.restated.extend(other.restated)
 
 
 @dataclass
@@ -72,6 +73,7 @@ class MemberState:
     reminded_until: datetime | None = None
     qualifying: list[tuple[datetime, int]] = field(default_factory=list)
     grant_times: dict[str, list[datetime]] = field(default_factory=dict)
+    granted: list[tuple[datetime, int]] = field(default_factory=list)  # what the cap counts
 
     def due_at(self, program: Program) -> datetime | None:
         """The next instant something happens to this member without an event."""
@@ -120,7 +122,7 @@ def purchase(
     at = order.occurred_at
     outcome = advance(program, state, at)
     state.purchase_count += 1
-    outcome.rescheduled.extend(_keep_alive(program, state, at))
+    outcome.restated.extend(_keep_alive(program, state, at))
     grants = purchase_grants(
         program,
         amount,
@@ -138,6 +140,40 @@ def purchase(
         state.qualifying.append((at, order.amount_minor))
     outcome.effects.extend(_upgrade(program, state, at))
     return outcome
+
+
+def release_held(
+    program: Program, state: MemberState, lot_no: int, at: datetime, *, actor: str, reason: str
+) -> Outcome:
+    """Grant points the daily cap held: spendable now, or when the purchase's waiting time
+    (`pending_days` from when they were earned) is over; they expire as if earned now."""
+    lot = _held_lot(state, lot_no)
+    waiting = timedelta(days=program.pending_days)
+    pending_until = lot.earned_at + waiting if lot.earned_at + waiting > at else None
+    released = state.wallet.release_held(
+        lot,
+        at,
+        expires_at=lot_expiry(program, state, at),
+        pending_until=pending_until,
+        actor=actor,
+        reason=reason,
+    )
+    return Outcome([released], restated=[lot])
+
+
+def reject_held(
+    state: MemberState, lot_no: int, at: datetime, *, actor: str, reason: str
+) -> Outcome:
+    """Refuse points the daily cap held: they are reversed."""
+    lot = _held_lot(state, lot_no)
+    return Outcome([state.wallet.reject_held(lot, at, actor=actor, reason=reason)])
+
+
+def _held_lot(state: MemberState, lot_no: int) -> Lot:
+    lot = next((lot for lot in state.wallet.lots if lot.lot_no == lot_no), None)
+    if lot is None or not lot.held:
+        raise NotFound("lot_no", f"no held points in lot {lot_no}")
+    return lot
 
 
 def refund_amount(order: OrderState, refund: Refund) -> tuple[int, dict[str, int]]:
@@ -338,9 +374,12 @@ def _earn(
 ) -> Transaction | None:
     expires_at = lot_expiry(program, state, at)
     pending_until = at + timedelta(days=program.pending_days) if program.pending_days else None
+    kept, held = capped(program, grants, state.granted, at)
     transaction = state.wallet.earn(
-        grants, at, expires_at=expires_at, pending_until=pending_until, order_ref=order_ref
+        kept, at, expires_at=expires_at, pending_until=pending_until, order_ref=order_ref, held=held
     )
+    if program.caps is not None:
+        state.granted.append((at, sum(grant.points for grant in kept)))
     limited = program.limited_rule_ids
     for grant in grants:
         if grant.rule_id in limited:
@@ -385,7 +424,11 @@ def _keep_alive(program: Program, state: MemberState, at: datetime) -> list[Lot]
     until = inactive_from(program, state)
     if until is None:
         return []
-    moved = [lot for lot in state.wallet.lots if lot.expires_at is None or lot.expires_at < until]
+    moved = [
+        lot
+        for lot in state.wallet.lots
+        if not lot.held and (lot.expires_at is None or lot.expires_at < until)
+    ]
     for lot in moved:
         lot.expires_at = until
     return moved

@@ -364,7 +364,6 @@ def inactive_sections(program: Program) -> list[str]:
     return [
         section
         for section in (
-            "caps",
             "referral",
             "memberships",
             "punch_cards",

@@ -92,6 +92,32 @@ def uses_in_period(
     return sum(1 for t in grant_times if period_start(per, t, zone) == start)
 
 
+def capped(
+    program: Program, grants: Sequence[Grant], granted: Sequence[tuple[datetime, int]], at: datetime
+) -> tuple[list[Grant], list[Grant]]:
+    """Split grants at the program's daily cap: those granted, and what is held above it.
+
+    `granted` lists the points the member's rules granted (not held) and when; the cap
+    counts those of the calendar day of `at` in the program's zone. Grants fill what is
+    left of the day's cap in order; the one that crosses it is split.
+    """
+    if program.caps is None:
+        return list(grants), []
+    zone = program.zone
+    day = at.astimezone(zone).date()
+    today = sum(points for t, points in granted if t.astimezone(zone).date() == day)
+    room = max(program.caps.points_per_member_per_day - today, 0)
+    kept, held = [], []
+    for grant in grants:
+        take = min(grant.points, room)
+        room -= take
+        if take:
+            kept.append(Grant(grant.rule_id, take))
+        if grant.points > take:
+            held.append(Grant(grant.rule_id, grant.points - take))
+    return kept, held
+
+
 def _rules_for(program: Program, when: str, uses: Mapping[str, int]) -> list[EarnRule]:
     return [
         rule

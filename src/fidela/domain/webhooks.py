@@ -95,8 +95,14 @@ def announced(transaction: Transaction) -> Effect | None:
             order_id = next((lot.order_ref for lot in lots if lot.order_ref), None)
             rules = sorted({line.rule_id for line in transaction.lines if line.rule_id})
             pending = any(line.account == Account.PENDING for line in transaction.lines)
-            data = {"points": transaction.points_issued(), "rules": rules, "pending": pending}
-            return Effect("points.earned", at, data | {"order_id": order_id})
+            held = transaction.points(Account.HELD)
+            data = {
+                "points": transaction.points_issued() - held,
+                "rules": rules,
+                "pending": pending,
+            }
+            data |= {"order_id": order_id} | ({"held": held} if held else {})
+            return Effect("points.earned", at, data)
         case Kind.REVERSE:
             return Effect("points.reversed", at, {"points": transaction.points(Account.REVERSED)})
         case Kind.EXPIRE:

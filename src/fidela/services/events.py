@@ -21,7 +21,7 @@ from fidela.domain.events import (
     parse_event,
 )
 from fidela.domain.ids import CustomerId, MemberId, ProgramId
-from fidela.domain.ledger import MEMBER_ACCOUNTS, SCHEDULER
+from fidela.domain.ledger import MEMBER_ACCOUNTS, SCHEDULER, Account
 from fidela.domain.members import MemberState, OrderState, Outcome
 from fidela.domain.money import to_minor
 from fidela.services.members import resolve
@@ -378,18 +378,18 @@ def new_order(purchase: Purchase) -> OrderState:
 
 
 def event_result(cause: NewEvent, outcome: Outcome, state: MemberState | None) -> dict[str, Any]:
-    """What the event did, kept so that a retry gets the same answer."""
+    """What the event did, kept so that a retry gets the same answer.
+
+    `points` are those granted; `held`, if any, those the daily cap held for review.
+    """
     own = [t for t in outcome.transactions if t.actor != SCHEDULER]
-    points = sum(
-        line.amount
-        for transaction in own
-        for line in transaction.lines
-        if line.account in MEMBER_ACCOUNTS
-    )
+    lines = [line for transaction in own for line in transaction.lines]
+    held = sum(line.amount for line in lines if line.account == Account.HELD)
+    points = sum(line.amount for line in lines if line.account in MEMBER_ACCOUNTS) - held
     return {
         "type": cause.type,
         "member_id": cause.member_id,
         "points": points,
-        "rules": sorted({line.rule_id for t in own for line in t.lines if line.rule_id}),
+        "rules": sorted({line.rule_id for line in lines if line.rule_id}),
         "tier": state.tier if state else None,
-    }
+    } | ({"held": held} if held else {})

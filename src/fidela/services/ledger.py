@@ -39,6 +39,7 @@ def summary(uow: UnitOfWork, program_id: ProgramId) -> dict[str, Any]:
         "adjusted": -total(Account.ADJUSTED),
         "outstanding": outstanding,
         "pending": pending,
+        "held": total(Account.HELD),
         "debt": -total(Account.DEBT),
         "point_value": str(program.point_value),
         "currency": program.currency,
@@ -128,6 +129,7 @@ def _balance_problem(uow: UnitOfWork, program_id: ProgramId) -> str | None:
         for account, cached in (
             (Account.AVAILABLE, row.available),
             (Account.PENDING, row.pending),
+            (Account.HELD, row.held),
             (Account.DEBT, row.debt),
         ):
             actual = sums.get((MemberId(row.id), account.value), 0)

@@ -211,6 +211,7 @@ def show(
         "point_name": program.point_name,
         "available": member.available,
         "pending": member.pending,
+        "held": member.held,
         "debt": -member.debt,
         "tier": _tier(program, member),
         "erased_at": _time(program, member.erased_at),
@@ -246,6 +247,7 @@ def balance(
         "point_name": program.point_name,
         "available": row.available,
         "pending": row.pending,
+        "held": row.held,
         "debt": -row.debt,
         "tier": row.tier,
         "next_expiry": expiry,
@@ -289,6 +291,7 @@ def _lot(program: Program, lot: Any) -> dict[str, Any]:
         "earned_at": _time(program, lot.earned_at),
         "expires_at": _time(program, lot.expires_at),
         "pending_until": _time(program, lot.pending_until),
+        "held": lot.held,
         "rule": lot.rule_id,
         "order_id": lot.order_ref,
     }

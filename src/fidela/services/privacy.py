@@ -84,6 +84,8 @@ def erase(
                     -forfeited, now, expires_at=None, actor=actor, reason=FORFEIT_REASON
                 )
             )
+        for lot in [lot for lot in state.wallet.lots if lot.held]:  # off the admin's queue
+            outcome.add(state.wallet.reject_held(lot, now, actor=actor, reason=FORFEIT_REASON))
         changes = Changes(program)
         changes.record(member_id, state, outcome)
         uow.ledger.post(program_id, changes, now)

@@ -83,6 +83,7 @@ LOT_COLUMNS = (
     "pending_until",
     "rule_id",
     "order_ref",
+    "held",
 )
 ORDER_COLUMNS = (
     "program_id",
@@ -103,6 +104,7 @@ ORDER_LINES = TypeAdapter(tuple[OrderLine, ...])
 MEMBER_STATE_COLUMNS = (
     "available",
     "pending",
+    "held",
     "debt",
     "tier",
     "tier_since",
@@ -144,7 +146,7 @@ class Changes:
         default_factory=list
     )
     changed_orders: list[OrderState] = field(default_factory=list)
-    rescheduled: list[Lot] = field(default_factory=list)  # lots whose expiry moved
+    restated: list[Lot] = field(default_factory=list)  # lots whose expiry or hold changed
     states: dict[MemberId, MemberState] = field(default_factory=dict)
     effects: list[tuple[MemberId | None, Effect]] = field(default_factory=list)
     announce: bool = True  # False: effects are not written to the outbox (replayed history)
@@ -159,7 +161,7 @@ class Changes:
         """Keep what `outcome` did to a member: its transactions, effects, and new state."""
         self.states[member_id] = state
         self.effects.extend((member_id, effect) for effect in outcome.effects)
-        self.rescheduled.extend(outcome.rescheduled)
+        self.restated.extend(outcome.restated)
         for transaction in outcome.transactions:
             # What the passing of time did before the event (expiries...) is not the event's doing.
             caused_by = cause if transaction.actor != SCHEDULER else None
@@ -205,7 +207,7 @@ class LedgerRepository:
         time = write.time
         recorded = time(recorded_at)
         write.insert(events, EVENT_COLUMNS, _event_rows(head, program_id, changes, write, recorded))
-        new_lots, changed_lots = self._number_lots(head, changes)
+        new_lots, changed_lots, restated_lots = self._number_lots(head, changes)
         seqs, transaction_rows, line_rows = _chain(head, program_id, changes, write, recorded)
         write.insert(transactions, TRANSACTION_COLUMNS, transaction_rows)
         write.insert(lines, LINE_COLUMNS, line_rows)
@@ -224,23 +226,34 @@ class LedgerRepository:
                     time(lot.pending_until),
                     lot.rule_id,
                     lot.order_ref,
+                    lot.held,
                 )
                 for lot, member_id in new_lots
             ],
         )
         write.update(
             lots,
-            ("remaining", "pending_until", "expires_at"),
+            ("remaining", "pending_until"),
+            ("program_id", "lot_no"),
+            [
+                (lot.remaining, time(lot.pending_until), program_id, lot.lot_no)
+                for lot in changed_lots
+            ],
+        )
+        write.update(
+            lots,
+            ("remaining", "pending_until", "expires_at", "held"),
             ("program_id", "lot_no"),
             [
                 (
                     lot.remaining,
                     time(lot.pending_until),
                     time(lot.expires_at),
+                    lot.held,
                     program_id,
                     lot.lot_no,
                 )
-                for lot in changed_lots
+                for lot in restated_lots
             ],
         )
         self._write_orders(write, program_id, changes)
@@ -303,10 +316,13 @@ class LedgerRepository:
                 self._background = None
 
     @staticmethod
-    def _number_lots(head: Head, changes: Changes) -> tuple[list[tuple[Lot, MemberId]], list[Lot]]:
-        """Lots the transactions create (numbered now) and the stored ones that changed."""
+    def _number_lots(
+        head: Head, changes: Changes
+    ) -> tuple[list[tuple[Lot, MemberId]], list[Lot], list[Lot]]:
+        """Lots the transactions create (numbered now), the stored ones whose points
+        changed, and the stored ones restated (expiry or hold changed too)."""
         new: dict[int, tuple[Lot, MemberId]] = {}
-        changed: dict[int, Lot] = {id(lot): lot for lot in changes.rescheduled}
+        changed: dict[int, Lot] = {}
         for transaction, member_id, _cause in changes.transactions:
             for line in transaction.lines:
                 lot = line.lot
@@ -319,7 +335,12 @@ class LedgerRepository:
                 else:
                     changed[id(lot)] = lot
         # A lot created by these very changes is inserted as it is now: never updated too.
-        return list(new.values()), [lot for key, lot in changed.items() if key not in new]
+        restated = {id(lot): lot for lot in changes.restated if id(lot) not in new}
+        return (
+            list(new.values()),
+            [lot for key, lot in changed.items() if key not in new and key not in restated],
+            list(restated.values()),
+        )
 
     def _write_orders(self, write: BatchWriter, program_id: ProgramId, changes: Changes) -> None:
         time, as_json = write.time, write.json
@@ -371,6 +392,7 @@ class LedgerRepository:
                 (
                     state.wallet.available,
                     state.wallet.pending,
+                    state.wallet.held,
                     -state.wallet.debt,
                     state.tier,
                     time(state.tier_since),
@@ -393,6 +415,15 @@ class LedgerRepository:
             )
         )
         return {row.lot_no: lot_from_row(row) for row in rows}
+
+    def held_lots(self, program_id: ProgramId, lot_no: LotNo | None = None) -> list[Row[Any]]:
+        """The program's lots held by the daily cap (or that one), oldest first."""
+        query = select(lots).where(
+            lots.c.program_id == program_id, lots.c.held.is_(True), lots.c.remaining > 0
+        )
+        if lot_no is not None:
+            query = query.where(lots.c.lot_no == lot_no)
+        return list(self.connection.execute(query.order_by(lots.c.lot_no)))
 
     def lines_of(self, program_id: ProgramId, seq: Seq) -> list[Row[Any]]:
         return list(

@@ -6,13 +6,14 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, func, insert, or_, select, true, update
+from sqlalchemy import Row, Select, and_, func, insert, or_, select, true, update
 from sqlalchemy.engine import Connection
 
 from fidela.domain.ids import CustomerId, MemberId, ProgramId
-from fidela.domain.ledger import Account, Wallet
+from fidela.domain.ledger import Account, Kind, Wallet
 from fidela.domain.members import MemberState
 from fidela.domain.program import Program
+from fidela.domain.rules import local_midnight
 from fidela.store.batches import IN_CHUNK, BatchWriter, among, rows_in_chunks
 from fidela.store.ledger import LOT_FIELDS, lot_from_row
 from fidela.store.tables import (
@@ -151,6 +152,9 @@ class MemberRepository:
             since = min([at, *reviews]) - timedelta(days=program.tiers.window_days)
             for row in self._qualifying(program, member_ids, since):
                 states[MemberId(row[0])].qualifying.append((row[1], int(row[2])))
+        if program.caps is not None:
+            for member_id, t, points in execute(self._granted(member_ids, at, program)):
+                states[MemberId(member_id)].granted.append((t, int(points)))
         limited = [rule.id for rule in program.limited_rules]
         if limited:
             grants = (
@@ -165,6 +169,25 @@ class MemberRepository:
             for member_id, rule_id, t in execute(grants):
                 states[MemberId(member_id)].grant_times.setdefault(rule_id, []).append(t)
         return states
+
+    def _granted(
+        self, member_ids: Sequence[MemberId], at: datetime, program: Program
+    ) -> Select[Any]:
+        """What the rules granted each member (not held) from the start of `at`'s day in
+        the program's zone on: the daily cap counts it."""
+        since = local_midnight(at.astimezone(program.zone).date(), program.zone)
+        granted = [Account.AVAILABLE.value, Account.PENDING.value, Account.DEBT.value]
+        return (
+            select(lines.c.member_id, transactions.c.occurred_at, func.sum(lines.c.amount))
+            .join(transactions, line_of_transaction())
+            .where(
+                among(self.connection, lines.c.member_id, member_ids),
+                transactions.c.kind == Kind.EARN.value,
+                transactions.c.occurred_at >= since,
+                lines.c.account.in_(granted),
+            )
+            .group_by(lines.c.member_id, transactions.c.seq, transactions.c.occurred_at)
+        )
 
     def _qualifying(
         self, program: Program, member_ids: Sequence[MemberId], since: datetime
@@ -239,16 +262,17 @@ class MemberRepository:
         return [MemberId(member_id) for member_id in rows.scalars()]
 
     def balances(self, program_id: ProgramId) -> list[Row[Any]]:
-        """Every member's cached balances: (id, available, pending, debt)."""
+        """Every member's cached balances: (id, available, pending, held, debt)."""
+        cached = (members.c.available, members.c.pending, members.c.held, members.c.debt)
         return list(
             self.connection.execute(
-                select(members.c.id, members.c.available, members.c.pending, members.c.debt)
+                select(members.c.id, *cached)
                 .where(members.c.program_id == program_id)
                 .order_by(members.c.id)
             )
         )
 
-    def balance(self, member_id: MemberId) -> Row[Any, Any, Any, Any, Any, Any]:
+    def balance(self, member_id: MemberId) -> Row[Any, Any, Any, Any, Any, Any, Any]:
         """The member's balances and tier, and their next expiry (`expires_at`, `expiring`):
         the soonest instant available points expire, and how many, if any do."""
         soonest = (
@@ -264,7 +288,13 @@ class MemberRepository:
             .limit(1)
             .subquery()
         )
-        state = (members.c.available, members.c.pending, members.c.debt, members.c.tier)
+        state = (
+            members.c.available,
+            members.c.pending,
+            members.c.held,
+            members.c.debt,
+            members.c.tier,
+        )
         return self.connection.execute(
             select(*state, soonest.c.expires_at, soonest.c.expiring)
             .select_from(members.outerjoin(soonest, true()))
@@ -360,6 +390,7 @@ def _new_member(
         "enrolled_at": enrolled_at,
         "available": 0,
         "pending": 0,
+        "held": 0,
         "debt": 0,
         "purchase_count": 0,
     }

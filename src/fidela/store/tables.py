@@ -136,6 +136,7 @@ members = Table(
     Column("enrolled_at", UTCDateTime, nullable=False),
     Column("available", BigInteger, nullable=False),
     Column("pending", BigInteger, nullable=False),
+    Column("held", BigInteger, nullable=False, server_default="0"),
     Column("debt", BigInteger, nullable=False),
     Column("tier", String(64)),
     Column("tier_since", UTCDateTime),
@@ -237,6 +238,7 @@ lots = Table(
     Column("pending_until", UTCDateTime),
     Column("rule_id", String(64)),
     Column("order_ref", String(200)),
+    Column("held", Boolean, nullable=False, server_default="0"),  # above the daily cap
     PrimaryKeyConstraint("program_id", "lot_no"),
     Index(None, "member_id", "remaining"),
     Index(None, "program_id", "order_ref"),
