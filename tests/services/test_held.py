@@ -49,12 +49,13 @@ def test_rejected_points_are_reversed_and_a_refund_takes_back_held_ones_too(
 ) -> None:
     enroll(uow, shop, "ana@example.com", T0)
     purchase(uow, shop, "ana@example.com", "A1", "1000.00", T0)
-    purchase(uow, shop, "ana@example.com", "A2", "100.00", T0)  # the day is full: all held
-    assert points(uow, shop) == (0, 5000, 700)
+    # Silver since A1 (x1.25); the day is full, so all 625 points are held.
+    purchase(uow, shop, "ana@example.com", "A2", "100.00", T0)
+    assert points(uow, shop) == (0, 5000, 825)
     second = next(item for item in held.listed(uow, shop) if item["order_id"] == "A2")
     held.reject(uow, shop, second["lot"], actor="sam", reason="too many orders", now=T0)
     assert points(uow, shop) == (0, 5000, 200)
-    assert ledger.summary(uow, shop)["reversed"] == 500
+    assert ledger.summary(uow, shop)["reversed"] == 625
     send(uow, shop, T0, idempotency_key="r1", type="refund", order_id="A1")  # all of it
     assert points(uow, shop) == (0, 200, 0)  # the welcome points stay
     assert held.listed(uow, shop) == []

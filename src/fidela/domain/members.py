@@ -148,8 +148,8 @@ def release_held(
     """Grant points the daily cap held: spendable now, or when the purchase's waiting time
     (`pending_days` from when they were earned) is over; they expire as if earned now."""
     lot = _held_lot(state, lot_no)
-    waiting = timedelta(days=program.pending_days)
-    pending_until = lot.earned_at + waiting if lot.earned_at + waiting > at else None
+    window_ends = lot.earned_at + timedelta(days=program.pending_days)
+    pending_until = window_ends if program.pending_days and window_ends > at else None
     released = state.wallet.release_held(
         lot,
         at,
