@@ -9,8 +9,7 @@ from fidela.domain.errors import InvalidInput
 from fidela.domain.ids import MemberId, ProgramId
 from fidela.domain.ledger import POINTS_MAX
 from fidela.domain.members import lot_expiry
-from fidela.services.members import catch_up
-from fidela.store.ledger import Changes
+from fidela.services.members import catch_up, post_member
 from fidela.store.unit_of_work import UnitOfWork
 
 
@@ -41,9 +40,7 @@ def adjust(
             points, now, expires_at=expires_at, actor=actor, reason=reason.strip()
         )
         outcome.add(adjustment)
-        changes = Changes(program)
-        changes.record(member_id, state, outcome)
-        seq = uow.ledger.post(program_id, changes, now)[-1]
+        seq = post_member(uow, program, member_id, state, outcome, now)[-1]
         uow.commit()
     return {
         "seq": seq,

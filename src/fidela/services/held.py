@@ -11,8 +11,7 @@ from fidela.domain.errors import InvalidInput, NotFound
 from fidela.domain.ids import LotNo, MemberId, ProgramId
 from fidela.domain.members import MemberState, Outcome
 from fidela.domain.program import Program
-from fidela.services.members import catch_up
-from fidela.store.ledger import Changes
+from fidela.services.members import catch_up, post_member
 from fidela.store.unit_of_work import UnitOfWork
 
 
@@ -77,9 +76,7 @@ def _decide(
         member_id = MemberId(found[0].member_id)
         state, outcome = catch_up(uow, program, member_id, now)  # locks the member
         outcome.extend(decide(program, state))  # NotFound if another admin decided meanwhile
-        changes = Changes(program)
-        changes.record(member_id, state, outcome)
-        seq = uow.ledger.post(program_id, changes, now)[-1]
+        seq = post_member(uow, program, member_id, state, outcome, now)[-1]
         uow.commit()
     return {
         "lot": lot_no,

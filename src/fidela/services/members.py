@@ -9,7 +9,7 @@ from typing import Any
 from fidela.domain import members as member_rules
 from fidela.domain.errors import Conflict, InvalidInput, NotFound
 from fidela.domain.events import CustomerRef, Enrollment, MemberUpdate, normalize_email
-from fidela.domain.ids import CustomerId, MemberId, ProgramId
+from fidela.domain.ids import CustomerId, MemberId, ProgramId, Seq
 from fidela.domain.ledger import MEMBER_ACCOUNTS
 from fidela.domain.members import MemberState, Outcome
 from fidela.domain.program import Program
@@ -62,9 +62,7 @@ def enroll(
         )
         state = MemberState(member_id, enrollment.enrolled_at, enrollment.birthday)
         outcome = member_rules.enroll(program, state)
-        changes = Changes(program)
-        changes.record(member_id, state, outcome)
-        uow.ledger.post(program_id, changes, now)
+        post_member(uow, program, member_id, state, outcome, now)
         uow.commit()
         return Enrolled(member_id, customer_id, created=True)
 
@@ -110,6 +108,20 @@ def catch_up(
     if state is None:
         raise NotFound("member_id", f"no member {member_id} in {program.program}")
     return state, member_rules.advance(program, state, now)
+
+
+def post_member(
+    uow: UnitOfWork,
+    program: Program,
+    member_id: MemberId,
+    state: MemberState,
+    outcome: Outcome,
+    now: datetime,
+) -> list[Seq]:
+    """Post what one use case did to one member; the new transactions' seqs."""
+    changes = Changes(program)
+    changes.record(member_id, state, outcome)
+    return uow.ledger.post(ProgramId(program.program), changes, now)
 
 
 def resolve(

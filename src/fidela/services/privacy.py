@@ -13,8 +13,7 @@ from typing import Any
 
 from fidela.domain.errors import Conflict
 from fidela.domain.ids import CustomerId, MemberId, ProgramId
-from fidela.services.members import catch_up, show
-from fidela.store.ledger import Changes
+from fidela.services.members import catch_up, post_member, show
 from fidela.store.unit_of_work import UnitOfWork
 
 FORFEIT_REASON = "the member's data was erased on request: the account is closed"
@@ -86,9 +85,7 @@ def erase(
             )
         for lot in [lot for lot in state.wallet.lots if lot.held]:  # off the admin's queue
             outcome.add(state.wallet.reject_held(lot, now, actor=actor, reason=FORFEIT_REASON))
-        changes = Changes(program)
-        changes.record(member_id, state, outcome)
-        uow.ledger.post(program_id, changes, now)
+        post_member(uow, program, member_id, state, outcome, now)
         scrubbed = uow.privacy.erase(program_id, member_id, CustomerId(member.customer_id), now)
         uow.commit()
     return {

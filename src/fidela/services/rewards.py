@@ -14,8 +14,7 @@ from fidela.domain.ids import LotNo, MemberId, ProgramId, Seq
 from fidela.domain.ledger import Account
 from fidela.domain.members import Effect
 from fidela.domain.money import to_minor
-from fidela.services.members import catch_up
-from fidela.store.ledger import Changes
+from fidela.services.members import catch_up, post_member
 from fidela.store.unit_of_work import UnitOfWork, run
 
 
@@ -46,9 +45,7 @@ def redeem(
             by_everyone = uow.redemptions.redeemed(program_id).get(reward_id, 0)
             rewards.within_limits(reward, by_member, by_everyone)
         outcome.add(state.wallet.redeem(points, now, reason=f"reward {reward.id}"))
-        changes = Changes(program)
-        changes.record(member_id, state, outcome)
-        seq = uow.ledger.post(program_id, changes, now)[-1]
+        seq = post_member(uow, program, member_id, state, outcome, now)[-1]
         code = _new_code()
         terms = rewards.voucher_terms(program, reward, points, payment)
         redemption_id = uow.redemptions.add(
@@ -142,9 +139,7 @@ def cancel(
         ]
         reason = f"redemption {redemption_id} of {redemption.reward_id} cancelled"
         outcome.add(state.wallet.give_back(spent, now, reason=reason))
-        changes = Changes(program)
-        changes.record(member_id, state, outcome)
-        seq = uow.ledger.post(program_id, changes, now)[-1]
+        seq = post_member(uow, program, member_id, state, outcome, now)[-1]
         if not uow.redemptions.close(redemption_id, status="cancelled", at=now, seq=seq):
             raise Conflict("redemption_id", "the voucher was used meanwhile")
         uow.commit()
