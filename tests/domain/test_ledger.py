@@ -223,3 +223,19 @@ def test_a_cancelled_redemption_returns_points_to_the_same_lots_or_expires_them(
     cancel = wallet.give_back(spent, later, reason="test")  # type: ignore[arg-type]
     assert cancel.points(Account.EXPIRED) == 40  # that lot expired meanwhile
     assert [(lot.rule_id, lot.remaining) for lot in wallet.lots] == [("new", 60)]
+
+
+def test_forfeiting_closes_every_open_lot_and_keeps_the_debt() -> None:
+    wallet = Wallet(debt=0)
+    wallet.earn([Grant("base", 30)], T0, expires_at=None)
+    wallet.earn([Grant("base", 20)], T0, expires_at=None, pending_until=T0 + timedelta(days=9))
+    wallet.earn([], T0, expires_at=None, held=[Grant("base", 5)])
+    forfeit = wallet.forfeit(T0, actor="dpo", reason="erased")
+    assert forfeit is not None
+    assert [(line.account, line.amount) for line in forfeit.lines] == [
+        (Account.AVAILABLE, -30),
+        (Account.PENDING, -20),
+        (Account.HELD, -5),
+        (Account.ADJUSTED, 55),
+    ]
+    assert (wallet.lots, wallet.forfeit(T0, actor="dpo", reason="again")) == ([], None)

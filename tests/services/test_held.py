@@ -72,7 +72,9 @@ def test_erasing_a_member_takes_their_held_points_off_the_queue(
 ) -> None:
     ana = enroll(uow, shop, "ana@example.com", T0)
     purchase(uow, shop, "ana@example.com", "A1", "1000.00", T0)
-    privacy.erase(uow, shop, ana, actor="dpo", now=T0)
+    erased = privacy.erase(uow, shop, ana, actor="dpo", now=T0)
+    assert erased["points_forfeited"] == 5000 + 200  # pending and held alike
     assert held.listed(uow, shop) == []
-    assert ledger.summary(uow, shop)["held"] == 0
+    summary = ledger.summary(uow, shop)
+    assert (summary["held"], summary["pending"], summary["adjusted"]) == (0, 0, -5200)
     assert ledger.verify(uow, shop).ok

@@ -212,6 +212,16 @@ class Wallet:
             lines = [*self._spend(-points), Line(Account.ADJUSTED, -points)]
         return Transaction(Kind.ADJUST, at, lines, reason=reason, actor=actor)
 
+    def forfeit(self, at: datetime, *, actor: str, reason: str) -> Transaction | None:
+        """Close the account: every open lot, spendable, pending or held, goes to
+        `program.adjusted` by an admin's decision; debt stays owed."""
+        lines = [self._take(lot, lot.remaining) for lot in self.lots]
+        if not lines:
+            return None
+        self._drop_empty()
+        lines.append(Line(Account.ADJUSTED, -sum(line.amount for line in lines)))
+        return Transaction(Kind.ADJUST, at, lines, reason=reason, actor=actor)
+
     def redeem(self, points: int, at: datetime, *, reason: str) -> Transaction:
         """Spend `points` from the soonest-expiring lots; never below zero."""
         lines = [*self._spend(points), Line(Account.REDEEMED, points)]

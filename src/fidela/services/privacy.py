@@ -13,6 +13,7 @@ from typing import Any
 
 from fidela.domain.errors import Conflict
 from fidela.domain.ids import CustomerId, MemberId, ProgramId
+from fidela.domain.ledger import Account
 from fidela.services.members import catch_up, post_member, show
 from fidela.store.unit_of_work import UnitOfWork
 
@@ -76,15 +77,9 @@ def erase(
         assert member is not None
         if member.erased_at is not None:
             raise Conflict("member", f"was erased on {member.erased_at.isoformat()}")
-        forfeited = state.wallet.available
-        if forfeited:
-            outcome.add(
-                state.wallet.adjust(
-                    -forfeited, now, expires_at=None, actor=actor, reason=FORFEIT_REASON
-                )
-            )
-        for lot in [lot for lot in state.wallet.lots if lot.held]:  # off the admin's queue
-            outcome.add(state.wallet.reject_held(lot, now, actor=actor, reason=FORFEIT_REASON))
+        forfeit = state.wallet.forfeit(now, actor=actor, reason=FORFEIT_REASON)
+        outcome.add(forfeit)
+        forfeited = forfeit.points(Account.ADJUSTED) if forfeit else 0
         post_member(uow, program, member_id, state, outcome, now)
         scrubbed = uow.privacy.erase(program_id, member_id, CustomerId(member.customer_id), now)
         uow.commit()
