@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -18,6 +19,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FIDELA_")
 
     database_url: str = ""
+    # Pooled connections per `fidela serve` worker: as many as requests a worker runs at
+    # once (anyio's 40 threads); fewer, and the pool closes and reopens them under load.
+    # A worker opens at most 10 more in a burst.
+    pool_size: int = Field(40, ge=1, le=1000)
 
     @property
     def url(self) -> str:

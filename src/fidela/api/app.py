@@ -32,7 +32,7 @@ from fidela.notify.webhooks import Worker, utc_now
 from fidela.store.database import make_engine
 
 Clock = Callable[[], datetime]
-SERVER_POOL_SIZE = 40
+SERVER_OVERFLOW = 10  # connections a worker may open beyond its pool, in a burst
 
 
 def create_app(
@@ -91,7 +91,6 @@ async def _delivering_webhooks(app: FastAPI) -> AsyncIterator[None]:
 
 def from_settings() -> FastAPI:
     """The app on the configured database: what each `fidela serve` worker runs."""
-    # As many pooled connections as requests a worker runs at once (anyio's 40 threads):
-    # fewer, and the pool closes and reopens connections under load.
-    engine = make_engine(Settings().url, pool_size=SERVER_POOL_SIZE)
+    settings = Settings()
+    engine = make_engine(settings.url, pool_size=settings.pool_size, max_overflow=SERVER_OVERFLOW)
     return create_app(engine, deliver_webhooks=True)

@@ -48,11 +48,13 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, *, pool_size: int = 5) -> Engine:
+def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 50) -> Engine:
     """An engine for `url`; SQLite gets WAL, foreign keys and `BEGIN IMMEDIATE` writes."""
     url = normalize_url(url)
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_size=pool_size, max_overflow=50, pool_pre_ping=True)
+        return create_engine(
+            url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True
+        )
     if sqlite3.sqlite_version_info < SQLITE_AT_LEAST:
         wanted = ".".join(map(str, SQLITE_AT_LEAST))
         have = sqlite3.sqlite_version
@@ -61,7 +63,9 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     # A connection is used by one thread at a time, but may be handed to the ledger's writer.
     connect_args = {"timeout": 60, "check_same_thread": False}
-    engine = create_engine(url, connect_args=connect_args, pool_size=pool_size, max_overflow=50)
+    engine = create_engine(
+        url, connect_args=connect_args, pool_size=pool_size, max_overflow=max_overflow
+    )
     event.listen(engine, "connect", _configure_sqlite)
     event.listen(engine, "begin", _begin_sqlite)
     return engine

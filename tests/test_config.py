@@ -1,0 +1,22 @@
+"""Settings from the environment reach what they configure."""
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from fidela.api.app import from_settings
+from fidela.config import Settings
+
+
+def test_the_pool_size_of_a_served_app_comes_from_fidela_pool_size(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("FIDELA_DATABASE_URL", f"sqlite:///{tmp_path / 'fidela.db'}")
+    monkeypatch.setenv("FIDELA_POOL_SIZE", "7")
+    engine = from_settings().state.engine
+    assert engine.pool.size() == 7
+    engine.dispose()
+    monkeypatch.setenv("FIDELA_POOL_SIZE", "0")
+    with pytest.raises(ValidationError, match="pool_size"):
+        Settings()
