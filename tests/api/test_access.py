@@ -51,6 +51,8 @@ ENDPOINTS: list[tuple[str, str, Any, set[str]]] = [
     ),
     ("POST", f"{CAFE}/redemptions/1/cancel", None, INTEGRATION),
     ("GET", f"{CAFE}/held", None, ADMIN),
+    ("GET", f"{CAFE}/segments", None, ADMIN),
+    ("POST", f"{CAFE}/segments/recompute", None, ADMIN),
     ("POST", f"{CAFE}/held/1/release", {"reason": "ok"}, ADMIN),
     ("POST", f"{CAFE}/held/1/reject", {"reason": "no"}, ADMIN),
     ("GET", f"{CAFE}/vouchers/FID-AAAA-AAAA", None, INTEGRATION),

@@ -51,6 +51,12 @@ def test_run_due_expires_what_is_due_by_the_apps_clock_and_verify_agrees(
         done = client.post(f"{CAFE}/run-due", headers=api_keys.admin)
         assert done.status_code == 200
         assert done.json()["members"] == 1 and done.json()["points_expired"] == 12
-        assert client.post(f"{CAFE}/run-due", headers=api_keys.admin).json() == {}
+        assert done.json()["segments_recomputed"] == 1  # the first time, then once a day
+        again = client.post(f"{CAFE}/run-due", headers=api_keys.admin).json()
+        assert again == {"segments_recomputed": 0}
+        sizes = client.get(f"{CAFE}/segments", headers=api_keys.admin).json()
+        assert sum(sizes["sizes"].values()) == 1 and sizes["sizes"]["loyal"] == 1  # 3, 3, 3
+        recomputed = client.post(f"{CAFE}/segments/recompute", headers=api_keys.admin).json()
+        assert (recomputed["members"], recomputed["moved"]) == (1, 0)
         verified = client.post(f"{CAFE}/ledger/verify", headers=api_keys.admin).json()
         assert verified["ok"] is True and verified["problem"] is None

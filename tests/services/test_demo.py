@@ -18,6 +18,8 @@ def test_the_demo_loads_verifies_and_hands_out_working_keys(uow: UnitOfWork) -> 
     assert report["import"]["imported"] == len(rows) == 6_919
     assert report["ledger verify"]["ok"] is True
     assert report["ledger summary"]["issued"] > 0
+    occupied = [name for name, size in report["segments"].items() if size]
+    assert len(occupied) >= 5 and sum(report["segments"].values()) > 1000
     first = report["api keys"]
     assert keys.authenticate(uow, first["admin"], now=T0).role == Role.ADMIN
     assert keys.authenticate(uow, first["integration"], now=T0).role == Role.INTEGRATION

@@ -24,6 +24,7 @@ from fidela.api import (
     problems,
     programs,
     rewards,
+    segments,
     webhooks,
 )
 from fidela.api.middleware import EveryRequest
@@ -69,6 +70,7 @@ def create_app(
         held,
         ledger,
         jobs,
+        segments,
         webhooks,
     ):
         app.include_router(module.router)

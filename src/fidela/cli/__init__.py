@@ -22,6 +22,7 @@ from fidela.cli import (
     members,
     programs,
     rewards,
+    segments,
     server,
     webhooks,
 )
@@ -41,6 +42,7 @@ for name, sub in (
     ("keys", keys.keys_app),
     ("webhooks", webhooks.webhooks_app),
     ("held", held.held_app),
+    ("segments", segments.segments_app),
 ):
     app.add_typer(sub, name=name)
 app.command()(database.init)

@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import typer
 
-from fidela.cli.common import NowOption, ProgramOption, _errors, _now, _print_json, _progress, _uow
+from fidela.cli.common import (
+    NowOption,
+    ProgramOption,
+    _errors,
+    _now,
+    _print_json,
+    _progress,
+    _uow,
+)
 from fidela.domain.ids import ProgramId
-from fidela.services import jobs, programs
+from fidela.services import jobs, programs, segments
 
 jobs_app = typer.Typer(help="Run scheduled work.", no_args_is_help=True)
 
 
 @jobs_app.command("run-due")
 def jobs_run_due(program: ProgramOption = None, now: NowOption = None) -> None:
-    """Run everything due up to --now: expiry, pending points, birthdays, tier reviews."""
+    """Run everything due up to --now: expiry, pending points, birthdays, tier reviews,
+    and the segments once a day."""
     with _errors():
         uow = _uow()
         program_ids = [ProgramId(program)] if program else programs.ids(uow)
@@ -21,4 +30,5 @@ def jobs_run_due(program: ProgramOption = None, now: NowOption = None) -> None:
             bar, advance = _progress(f"run-due {program_id}", None)
             with bar:
                 counts = jobs.run_due(uow, program_id, now=_now(now), progress=advance)
-            _print_json({"program": program_id, **counts})
+            recomputed = segments.recompute_if_due(uow, program_id, now=_now(now))
+            _print_json({"program": program_id, **counts, "segments_recomputed": int(recomputed)})

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from fidela.domain.ids import ProgramId
-from fidela.services import imports, jobs, keys, ledger, members, programs
+from fidela.services import imports, jobs, keys, ledger, members, programs, segments
 from fidela.services.imports import PurchaseRow
 from fidela.store.unit_of_work import UnitOfWork
 
@@ -32,6 +32,7 @@ def load(
     program_id = applied.program_id
     imported = imports.import_purchases(uow, program_id, history, now=now, progress=progress)
     due = jobs.run_due(uow, program_id, now=until, progress=progress)
+    segmented = segments.recompute(uow, program_id, now=until)
     with uow.reading() as reader:
         top = reader.members.richest(program_id, SHOWN_MEMBERS)
     shown = {
@@ -46,6 +47,7 @@ def load(
         "program": {"id": program_id, "version": applied.version, "inactive": applied.inactive},
         "import": imported,
         f"run-due until {until.isoformat()}": due,
+        "segments": segmented["sizes"],
         **shown,
         "ledger summary": ledger.summary(uow, program_id),
         "ledger verify": verified.report(),
@@ -70,6 +72,7 @@ def _brief(report: dict[str, Any]) -> dict[str, Any]:
         "customer_id": report["customer_id"],
         "available": report["available"],
         "tier": report["tier"]["id"] if report["tier"] else None,
+        "segment": report["segment"],
         "open_lots": len(report["lots"]),
         "last_changes": [
             {key: entry[key] for key in ("at", "cause", "points", "rules")}

@@ -13,6 +13,7 @@ from fidela.domain.ids import CustomerId, MemberId, ProgramId, Seq
 from fidela.domain.ledger import MEMBER_ACCOUNTS
 from fidela.domain.members import MemberState, Outcome
 from fidela.domain.program import Program
+from fidela.services import segments
 from fidela.store.ledger import Changes
 from fidela.store.unit_of_work import UnitOfWork, run
 
@@ -213,6 +214,7 @@ def show(
         open_lots = uow.members.open_lots(member_id)
         history = uow.members.history(program_id, member_id)
         redemptions = uow.redemptions.of_member(member_id)
+        segment_rows = uow.segments.of_member(member_id)
     return {
         "member_id": member_id,
         "customer_id": member.external_id,
@@ -226,6 +228,8 @@ def show(
         "held": member.held,
         "debt": -member.debt,
         "tier": _tier(program, member),
+        "segment": next((r.segment for r in segment_rows if r.until is None), None),
+        "segments": segments.described(segment_rows),
         "erased_at": _time(program, member.erased_at),
         "lots": [_lot(program, lot) for lot in open_lots],
         "history": _history(program, history),

@@ -350,3 +350,26 @@ webhook_attempts = Table(
     Column("duration_ms", Integer, nullable=False),
     Index(None, "delivery_id"),
 )
+
+member_segments = Table(  # each member's RFM segment over time: `until` is None for the current one
+    "member_segments",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("program_id", String(64), ForeignKey("programs.id"), nullable=False),
+    Column("member_id", Id, ForeignKey("members.id"), nullable=False),
+    Column("segment", String(32), nullable=False),
+    Column("recency", Integer, nullable=False),
+    Column("frequency", Integer, nullable=False),
+    Column("monetary", Integer, nullable=False),
+    Column("since", UTCDateTime, nullable=False),
+    Column("until", UTCDateTime),
+    Index(None, "program_id", "until", "segment"),
+    Index(None, "member_id", "since"),
+)
+
+segment_runs = Table(  # when a program's segments were last computed
+    "segment_runs",
+    metadata,
+    Column("program_id", String(64), ForeignKey("programs.id"), primary_key=True),
+    Column("computed_at", UTCDateTime, nullable=False),
+)

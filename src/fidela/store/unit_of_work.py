@@ -23,6 +23,7 @@ from fidela.store.members import MemberRepository
 from fidela.store.privacy import PrivacyRepository
 from fidela.store.programs import ProgramRepository
 from fidela.store.redemptions import RedemptionRepository
+from fidela.store.segments import SegmentRepository
 from fidela.store.webhooks import WebhookRepository
 
 T = TypeVar("T")
@@ -41,6 +42,7 @@ class UnitOfWork:
     idempotency: IdempotencyRepository
     webhooks: WebhookRepository
     privacy: PrivacyRepository
+    segments: SegmentRepository
 
     def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self.engine = engine
@@ -73,6 +75,7 @@ class UnitOfWork:
         self.idempotency = IdempotencyRepository(connection)
         self.webhooks = WebhookRepository(connection)
         self.privacy = PrivacyRepository(connection)
+        self.segments = SegmentRepository(connection)
         return self
 
     def __exit__(

@@ -1,0 +1,91 @@
+"""Segments: RFM scores by quintiles over a program's buyers, and the named segment of each.
+
+Recency, frequency and monetary value are scored 1 to 5 by quintiles of the buyers'
+mid-ranks: a member's score is 1 + 5 * (smaller + equal / 2) / buyers, rounded down,
+where `smaller` buyers have a smaller value and `equal` ones (the member too) the same.
+Each score holds about a fifth of the buyers, equal values get equal scores, and a
+value many buyers share lands in the middle (a program's only buyer scores 3, 3, 3).
+Recency ranks the last purchase (more recent scores higher), frequency the orders,
+monetary the spend net of refunds. The named segment comes from R and FM = (F + M) / 2,
+rounded half up:
+
+    R \\ FM   1                  2                  3         4          5
+    5        new                potential_loyalist loyal     champions  champions
+    4        promising          potential_loyalist loyal     champions  champions
+    3        needs_attention    needs_attention    loyal     loyal      loyal
+    2        hibernating        hibernating        at_risk   at_risk    at_risk
+    1        lost               lost               at_risk   cannot_lose cannot_lose
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
+from datetime import datetime
+from typing import NamedTuple
+
+from fidela.domain.ids import MemberId
+
+SEGMENTS = (
+    "champions",
+    "loyal",
+    "potential_loyalist",
+    "new",
+    "promising",
+    "needs_attention",
+    "at_risk",
+    "cannot_lose",
+    "hibernating",
+    "lost",
+)
+_GRID = {  # R: the segment for FM = 1..5
+    5: ("new", "potential_loyalist", "loyal", "champions", "champions"),
+    4: ("promising", "potential_loyalist", "loyal", "champions", "champions"),
+    3: ("needs_attention", "needs_attention", "loyal", "loyal", "loyal"),
+    2: ("hibernating", "hibernating", "at_risk", "at_risk", "at_risk"),
+    1: ("lost", "lost", "at_risk", "cannot_lose", "cannot_lose"),
+}
+
+
+class Buyer(NamedTuple):
+    """What RFM needs of a member: their last purchase, orders and net spend."""
+
+    member_id: MemberId
+    last_order_at: datetime
+    orders: int
+    spend_minor: int
+
+
+class Score(NamedTuple):
+    recency: int
+    frequency: int
+    monetary: int
+
+    @property
+    def segment(self) -> str:
+        fm = (self.frequency + self.monetary + 1) // 2
+        return _GRID[self.recency][fm - 1]
+
+
+def quintiles(values: Sequence[float]) -> list[int]:
+    """Each value's score, 1 to 5, by the quintile of its mid-rank among `values`."""
+    ordered = sorted(values)
+    count = len(ordered)
+
+    def score(value: float) -> int:
+        smaller = bisect_left(ordered, value)
+        equal = bisect_right(ordered, value) - smaller
+        return 1 + 5 * (2 * smaller + equal) // (2 * count)
+
+    return [score(value) for value in values]
+
+
+def scores(buyers: Sequence[Buyer]) -> dict[MemberId, Score]:
+    """The RFM scores of every buyer, against the others."""
+    recency = quintiles([buyer.last_order_at.timestamp() for buyer in buyers])
+    frequency = quintiles([buyer.orders for buyer in buyers])
+    monetary = quintiles([buyer.spend_minor for buyer in buyers])
+    return {
+        buyer.member_id: Score(r, f, m)
+        for buyer, r, f, m in zip(buyers, recency, frequency, monetary, strict=True)
+    }
