@@ -55,7 +55,7 @@ def test_run_due_expires_what_is_due_by_the_apps_clock_and_verify_agrees(
         again = client.post(f"{CAFE}/run-due", headers=api_keys.admin).json()
         assert again == {"segments_recomputed": 0}
         sizes = client.get(f"{CAFE}/segments", headers=api_keys.admin).json()
-        assert sum(sizes["sizes"].values()) == 1 and sizes["sizes"]["loyal"] == 1  # 3, 3, 3
+        assert sum(sizes["sizes"].values()) == 1 and sizes["sizes"]["lost"] == 1  # 1, 1, 1
         recomputed = client.post(f"{CAFE}/segments/recompute", headers=api_keys.admin).json()
         assert (recomputed["members"], recomputed["moved"]) == (1, 0)
         verified = client.post(f"{CAFE}/ledger/verify", headers=api_keys.admin).json()

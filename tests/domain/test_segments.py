@@ -11,11 +11,10 @@ from fidela.domain.segments import SEGMENTS, Buyer, Score, quintiles, scores
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
 
 
-def test_quintiles_give_each_fifth_a_score_and_equal_values_the_middle_one() -> None:
+def test_quintiles_give_each_fifth_a_score_and_equal_values_the_lowest_one() -> None:
     assert quintiles([10, 20, 30, 40, 50, 60, 70, 80, 90, 100]) == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
-    assert quintiles([7, 7, 7]) == [3, 3, 3]  # all alike: the middle
-    assert quintiles([1, 1, 1, 1, 9]) == [3, 3, 3, 3, 5]
-    assert quintiles([42]) == [3]
+    assert quintiles([7, 7, 7]) == [1, 1, 1]  # ties take the lowest score of their group
+    assert quintiles([1, 1, 1, 1, 9]) == [1, 1, 1, 1, 5]  # the one-time buyers, and one more
 
 
 @given(st.lists(st.integers(0, 50), min_size=1, max_size=60))

@@ -1,10 +1,10 @@
 """Segments: RFM scores by quintiles over a program's buyers, and the named segment of each.
 
-Recency, frequency and monetary value are scored 1 to 5 by quintiles of the buyers'
-mid-ranks: a member's score is 1 + 5 * (smaller + equal / 2) / buyers, rounded down,
-where `smaller` buyers have a smaller value and `equal` ones (the member too) the same.
-Each score holds about a fifth of the buyers, equal values get equal scores, and a
-value many buyers share lands in the middle (a program's only buyer scores 3, 3, 3).
+Recency, frequency and monetary value are scored 1 to 5 by quintiles: a member's
+score is 1 + 5 * (the share of buyers with a smaller value), rounded down. Each score
+holds about a fifth of the buyers, and equal values take the lowest score of their
+group: one-time buyers score frequency 1 however many they are (most shops' largest
+group), and a program's only buyer scores 1, 1, 1.
 Recency ranks the last purchase (more recent scores higher), frequency the orders,
 monetary the spend net of refunds. The named segment comes from R and FM = (F + M) / 2,
 rounded half up:
@@ -19,7 +19,7 @@ rounded half up:
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections.abc import Sequence
 from datetime import datetime
 from typing import NamedTuple
@@ -68,16 +68,10 @@ class Score(NamedTuple):
 
 
 def quintiles(values: Sequence[float]) -> list[int]:
-    """Each value's score, 1 to 5, by the quintile of its mid-rank among `values`."""
+    """Each value's score, 1 to 5: 1 + 5 * the share of values smaller than it."""
     ordered = sorted(values)
     count = len(ordered)
-
-    def score(value: float) -> int:
-        smaller = bisect_left(ordered, value)
-        equal = bisect_right(ordered, value) - smaller
-        return 1 + 5 * (2 * smaller + equal) // (2 * count)
-
-    return [score(value) for value in values]
+    return [1 + 5 * bisect_left(ordered, value) // count for value in values]
 
 
 def scores(buyers: Sequence[Buyer]) -> dict[MemberId, Score]:
