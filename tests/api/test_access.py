@@ -52,6 +52,7 @@ ENDPOINTS: list[tuple[str, str, Any, set[str]]] = [
     ("POST", f"{CAFE}/redemptions/1/cancel", None, INTEGRATION),
     ("GET", f"{CAFE}/held", None, ADMIN),
     ("GET", f"{CAFE}/segments", None, ADMIN),
+    ("GET", f"{CAFE}/campaigns", None, ADMIN),
     ("POST", f"{CAFE}/segments/recompute", None, ADMIN),
     ("POST", f"{CAFE}/held/1/release", {"reason": "ok"}, ADMIN),
     ("POST", f"{CAFE}/held/1/reject", {"reason": "no"}, ADMIN),

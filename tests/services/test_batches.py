@@ -89,6 +89,12 @@ VARIANTS = {  # the café, and what a variant changes in it
     "inactivity": {"policy: rolling ": "policy: inactivity "},
     # Points above 25 a day are held: the day's grants so far are read, then counted.
     "capped": {"pending_days: 0 ": "caps: {points_per_member_per_day: 25}\npending_days: 0 "},
+    # A budget read once per batch, then spent event by event.
+    "campaign": {
+        "\ntiers:": "\ncampaigns:\n  - {id: promo, name: Promo, when: purchase, multiplier: '2',"
+        " budget_points: 60, starts: '2026-01-01T00:00:00+00:00',"
+        " ends: '2028-01-01T00:00:00+00:00'}\ntiers:"
+    },
 }
 
 
@@ -219,8 +225,8 @@ def test_an_event_the_rules_refuse_halfway_leaves_nothing_and_the_batch_runs_aga
     real_purchase = member_rules.purchase
     calls: list[str] = []
 
-    def purchase_refusing_o2(program, state, order, amount):  # type: ignore[no-untyped-def]
-        outcome = real_purchase(program, state, order, amount)  # the lots are in the wallet
+    def purchase_refusing_o2(program, state, order, amount, **kw):  # type: ignore[no-untyped-def]
+        outcome = real_purchase(program, state, order, amount, **kw)  # lots are in the wallet
         calls.append(order.order_ref)
         if order.order_ref == "o2":
             raise InvalidInput("amount", "refused after the points were credited")

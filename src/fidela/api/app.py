@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from fidela import __version__
 from fidela.api import (
     adjustments,
+    campaigns,
     events,
     health,
     held,
@@ -71,6 +72,7 @@ def create_app(
         ledger,
         jobs,
         segments,
+        campaigns,
         webhooks,
     ):
         app.include_router(module.router)

@@ -11,6 +11,7 @@ import typer
 
 from fidela.cli import (
     adjustments,
+    campaigns,
     database,
     demo,
     events,
@@ -43,6 +44,7 @@ for name, sub in (
     ("webhooks", webhooks.webhooks_app),
     ("held", held.held_app),
     ("segments", segments.segments_app),
+    ("campaigns", campaigns.campaigns_app),
 ):
     app.add_typer(sub, name=name)
 app.command()(database.init)

@@ -20,12 +20,13 @@ from fidela.domain.events import OrderLine, Refund
 from fidela.domain.ids import MemberId
 from fidela.domain.ledger import SCHEDULER, Grant, Lot, Transaction, Wallet
 from fidela.domain.money import exponent, to_minor
-from fidela.domain.program import Program
+from fidela.domain.program import Campaign, Program
 from fidela.domain.rules import (
     activity_grants,
     capped,
     local_midnight,
     purchase_grants,
+    running_campaigns,
     uses_in_period,
 )
 from fidela.domain.tiers import level_for, metric
@@ -74,6 +75,7 @@ class MemberState:
     qualifying: list[tuple[datetime, int]] = field(default_factory=list)
     grant_times: dict[str, list[datetime]] = field(default_factory=dict)
     granted: list[tuple[datetime, int]] = field(default_factory=list)  # what the cap counts
+    segment: str | None = None  # the RFM segment now: campaigns may target it
 
     def due_at(self, program: Program) -> datetime | None:
         """The next instant something happens to this member without an event."""
@@ -117,8 +119,14 @@ def purchase(
     state: MemberState,
     order: OrderState,
     amount: Decimal,
+    *,
+    spent: dict[str, int] | None = None,
 ) -> Outcome:
-    """Earn on a purchase at the tier the member holds when it happens."""
+    """Earn on a purchase at the tier the member holds when it happens.
+
+    Campaigns apply when the caller passes `spent`: what each campaign of the program
+    granted so far (to everyone), which this updates.
+    """
     at = order.occurred_at
     outcome = advance(program, state, at)
     state.purchase_count += 1
@@ -130,6 +138,8 @@ def purchase(
         purchase_number=state.purchase_count,
         multiplier=_multiplier(program, state),
         uses=_uses(program, state, "purchase", at),
+        campaigns=_campaigns(program, state, "purchase", at, spent),
+        spent=spent,
     )
     transaction = _earn(program, state, grants, at, order_ref=order.order_ref)
     order.points = transaction.points_issued() if transaction else 0
@@ -229,20 +239,34 @@ def refund(
     return outcome
 
 
-def activity(program: Program, state: MemberState, name: str, at: datetime) -> Outcome:
-    """Earn on a named activity (review, visit...), or on a birthday sent by the shop."""
+def activity(
+    program: Program,
+    state: MemberState,
+    name: str,
+    at: datetime,
+    *,
+    spent: dict[str, int] | None = None,
+) -> Outcome:
+    """Earn on a named activity (review, visit...), or on a birthday sent by the shop;
+    with `spent`, as for `purchase`, campaigns add their bonus."""
     outcome = advance(program, state, at)
-    outcome.extend(_activity_now(program, state, name, at))
+    outcome.extend(_activity_now(program, state, name, at, spent))
     return outcome
 
 
-def _activity_now(program: Program, state: MemberState, name: str, at: datetime) -> Outcome:
+def _activity_now(
+    program: Program,
+    state: MemberState,
+    name: str,
+    at: datetime,
+    spent: dict[str, int] | None = None,
+) -> Outcome:
     if name == "birthday":
         year = at.astimezone(program.zone).year
         if state.last_birthday_year is not None and state.last_birthday_year >= year:
             return Outcome()
         state.last_birthday_year = year
-    return _grant_activity(program, state, name, at)
+    return _grant_activity(program, state, name, at, spent)
 
 
 def advance(program: Program, state: MemberState, to: datetime) -> Outcome:
@@ -355,9 +379,16 @@ def _reminder_lead(program: Program) -> timedelta | None:
     return timedelta(days=expiry.remind_days_before)
 
 
-def _grant_activity(program: Program, state: MemberState, name: str, at: datetime) -> Outcome:
+def _grant_activity(
+    program: Program,
+    state: MemberState,
+    name: str,
+    at: datetime,
+    spent: dict[str, int] | None = None,
+) -> Outcome:
     outcome = Outcome()
-    grants = activity_grants(program, name, _uses(program, state, name, at))
+    campaigns = _campaigns(program, state, name, at, spent)
+    grants = activity_grants(program, name, _uses(program, state, name, at), campaigns, spent)
     transaction = _earn(program, state, grants, at)
     outcome.add(transaction)
     outcome.effects.extend(_upgrade(program, state, at))
@@ -441,6 +472,12 @@ def _uses(program: Program, state: MemberState, when: str, at: datetime) -> dict
         for rule in program.limited_rules
         if rule.when == when
     }
+
+
+def _campaigns(
+    program: Program, state: MemberState, when: str, at: datetime, spent: dict[str, int] | None
+) -> list[Campaign]:
+    return [] if spent is None else running_campaigns(program, when, at, state.segment)
 
 
 def _multiplier(program: Program, state: MemberState) -> Decimal:

@@ -28,6 +28,7 @@ from pydantic import (
 
 from fidela.domain.errors import InvalidInput, Problem, ProgramInvalid
 from fidela.domain.money import CURRENCIES, exponent
+from fidela.domain.segments import SEGMENTS
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
 # Money and rates stay far below what 64-bit minor units hold, so that sums never overflow.
@@ -304,6 +305,12 @@ class Program(_Section):
                 _check_places(f"reward {reward.id}: amount", reward.amount, self.currency)
             if reward.kind == "points_as_payment" and self.point_value == 0:
                 raise ValueError(f"reward {reward.id}: points can pay only with a point_value")
+        for campaign in self.campaigns:
+            if campaign.segment is not None and campaign.segment not in SEGMENTS:
+                known = ", ".join(SEGMENTS)
+                raise ValueError(
+                    f"campaign {campaign.id}: segment {campaign.segment} is none of {known}"
+                )
         if self.tiers and self.tiers.metric == "spend":
             for level in self.tiers.levels:
                 _check_places(f"tier {level.id}: from", level.threshold, self.currency)
@@ -368,7 +375,6 @@ def inactive_sections(program: Program) -> list[str]:
             "memberships",
             "punch_cards",
             "cashback",
-            "campaigns",
             "challenges",
         )
         if getattr(program, section)

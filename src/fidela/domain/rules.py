@@ -8,14 +8,14 @@ calendar period of the program's time zone.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from fidela.domain.events import OrderLine
 from fidela.domain.ledger import Grant
-from fidela.domain.program import EarnRule, Period, Program
+from fidela.domain.program import Campaign, EarnRule, Period, Program
 
 _ROUNDING = {"floor": ROUND_FLOOR, "round": ROUND_HALF_UP, "ceil": ROUND_CEILING}
 
@@ -28,24 +28,84 @@ def purchase_grants(
     purchase_number: int,
     multiplier: Decimal,
     uses: Mapping[str, int],
+    campaigns: Sequence[Campaign] = (),
+    spent: MutableMapping[str, int] | None = None,
 ) -> list[Grant]:
-    """Points a purchase earns: `purchase_number` counts the member's purchases, this one too."""
+    """Points a purchase earns: `purchase_number` counts the member's purchases, this one too.
+
+    `campaigns` (those running for this member) add their own grants; `spent` holds
+    what each campaign granted so far, and is updated.
+    """
     grants = []
+    per_unit = []
     for rule in _rules_for(program, "purchase", uses):
         if rule.every_nth is not None:
             if purchase_number % rule.every_nth == 0:
                 grants.append(Grant(rule.id, _fixed(rule)))
         elif rule.points_per_unit is not None:
             raw = eligible_amount(rule, amount, lines) * rule.points_per_unit * multiplier
+            per_unit.append((rule, raw))
             grants.append(Grant(rule.id, round_points(raw, rule)))
         else:
             grants.append(Grant(rule.id, _fixed(rule)))
+    grants.extend(campaign_grants(campaigns, per_unit, {} if spent is None else spent))
     return [grant for grant in grants if grant.points > 0]
 
 
-def activity_grants(program: Program, name: str, uses: Mapping[str, int]) -> list[Grant]:
-    """Fixed points a named activity (review, birthday, signup...) earns, within limits."""
-    return [Grant(rule.id, _fixed(rule)) for rule in _rules_for(program, name, uses)]
+def activity_grants(
+    program: Program,
+    name: str,
+    uses: Mapping[str, int],
+    campaigns: Sequence[Campaign] = (),
+    spent: MutableMapping[str, int] | None = None,
+) -> list[Grant]:
+    """Fixed points a named activity (review, birthday, signup...) earns, within limits,
+    and the bonus of the campaigns running for it."""
+    grants = [Grant(rule.id, _fixed(rule)) for rule in _rules_for(program, name, uses)]
+    return grants + campaign_grants(campaigns, [], {} if spent is None else spent)
+
+
+def running_campaigns(
+    program: Program, when: str, at: datetime, segment: str | None
+) -> list[Campaign]:
+    """The campaigns for `when` running at `at` for a member of `segment`."""
+    return [
+        campaign
+        for campaign in program.campaigns
+        if campaign.when == when
+        and campaign.starts <= at <= campaign.ends
+        and (campaign.segment is None or campaign.segment == segment)
+    ]
+
+
+def campaign_grants(
+    campaigns: Sequence[Campaign],
+    per_unit: Sequence[tuple[EarnRule, Decimal]],
+    spent: MutableMapping[str, int],
+) -> list[Grant]:
+    """What each campaign adds, within what is left of its budget (`spent` is updated).
+
+    A multiplier applies to the per-unit rules' points before their rounding, after the
+    tier's: its grant is round(raw * tier * campaign) - round(raw * tier), per rule; a
+    multiplier below 1 takes nothing away. `bonus_points` are added once per event.
+    """
+    grants = []
+    for campaign in campaigns:
+        extra = campaign.bonus_points or 0
+        if campaign.multiplier is not None:
+            extra += max(
+                sum(
+                    round_points(raw * campaign.multiplier, rule) - round_points(raw, rule)
+                    for rule, raw in per_unit
+                ),
+                0,
+            )
+        if campaign.budget_points is not None:
+            extra = min(extra, campaign.budget_points - spent.get(campaign.id, 0))
+        if extra > 0:
+            spent[campaign.id] = spent.get(campaign.id, 0) + extra
+            grants.append(Grant(campaign.id, extra))
+    return grants
 
 
 def eligible_amount(rule: EarnRule, amount: Decimal, lines: Sequence[OrderLine]) -> Decimal:

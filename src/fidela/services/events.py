@@ -24,7 +24,7 @@ from fidela.domain.ids import CustomerId, MemberId, ProgramId
 from fidela.domain.ledger import MEMBER_ACCOUNTS, SCHEDULER, Account
 from fidela.domain.members import MemberState, OrderState, Outcome
 from fidela.domain.money import to_minor
-from fidela.services.members import resolve
+from fidela.services.members import campaign_spend, resolve
 from fidela.store.ledger import Changes, NewEvent
 from fidela.store.unit_of_work import UnitOfWork, run
 
@@ -128,6 +128,7 @@ class _Batch:
         self.keys: dict[str, NewEvent] = {}  # the keys this batch records
         self.ordered: set[str] = set()  # orders recorded before or by this batch
         self.first = now  # the earliest event's time: states are loaded as of then
+        self.spent: dict[str, int] = {}  # what each campaign granted so far
 
     def apply(
         self, events: Sequence[Event | FidelaError], refused: dict[int, FidelaError]
@@ -171,6 +172,7 @@ class _Batch:
         self.first = min((event.occurred_at for event in events), default=self.now)
         if members:
             self.states = self._load(members)
+            self.spent = campaign_spend(uow, self.program)  # locks the head after the members
         self.used = uow.events.hashes(program_id, [event.idempotency_key for event in events])
         purchases = [event.order_id for event in events if isinstance(event, Purchase)]
         self.ordered = uow.events.existing_orders(program_id, purchases)
@@ -292,7 +294,7 @@ class _Batch:
                 self.changes.new_orders.append((new, customer_id, cause.member_id, cause))
                 if state is None:
                     return Outcome()
-                return member_rules.purchase(program, state, new, event.amount)
+                return member_rules.purchase(program, state, new, event.amount, spent=self.spent)
             case Refund():
                 assert order is not None
                 assert refunded is not None
@@ -307,7 +309,9 @@ class _Batch:
             case Birthday() | Activity():
                 if state is None:
                     return Outcome()
-                return member_rules.activity(program, state, event.type, event.occurred_at)
+                return member_rules.activity(
+                    program, state, event.type, event.occurred_at, spent=self.spent
+                )
 
     def _add_customer(self, event: Purchase) -> CustomerId:
         ref = event.customer

@@ -34,6 +34,7 @@ from fidela.domain.money import to_minor
 from fidela.domain.program import Program
 from fidela.domain.rules import local_midnight
 from fidela.services.events import CLOCK_SKEW, event_result, new_event, new_order
+from fidela.services.members import campaign_spend
 from fidela.store.ledger import Changes
 from fidela.store.programs import StoredVersion
 from fidela.store.unit_of_work import UnitOfWork
@@ -309,6 +310,7 @@ def _replay(
     What a customer bought before enrolling stays a customer's purchase and earns nothing.
     """
     program = stored.program
+    spent = campaign_spend(uow, program)
     for checked in fresh:
         customer_id = roster.customers[checked.row.customer_id]
         member_id = roster.member_of.get(customer_id)
@@ -318,7 +320,7 @@ def _replay(
         elif member_id is not None and state is not None and member_id in roster.joining:
             changes.record(member_id, state, member_rules.enroll(program, state))
             roster.joining.discard(member_id)
-        _record_row(program, stored.version, changes, checked, customer_id, state)
+        _record_row(program, stored.version, changes, checked, customer_id, state, spent)
         if len(changes.events) >= CHUNK:
             # Member states are written once, with the last chunk: it is all one transaction.
             changes.states = {}
@@ -487,6 +489,7 @@ def _record_row(
     checked: _Checked,
     customer_id: CustomerId,
     state: MemberState | None,
+    spent: dict[str, int],
 ) -> None:
     event = checked.event
     member_id = state.member_id if state is not None else None
@@ -496,6 +499,6 @@ def _record_row(
     changes.new_orders.append((order, customer_id, member_id, cause))
     outcome = member_rules.Outcome()
     if state is not None and member_id is not None:
-        outcome = member_rules.purchase(program, state, order, event.amount)
+        outcome = member_rules.purchase(program, state, order, event.amount, spent=spent)
         changes.record(member_id, state, outcome, cause)
     cause.result = event_result(cause, outcome, state)

@@ -111,6 +111,21 @@ def catch_up(
     return state, member_rules.advance(program, state, now)
 
 
+def campaign_spend(uow: UnitOfWork, program: Program) -> dict[str, int]:
+    """What each campaign of the program granted so far, for the rules to go on from.
+
+    With a budget to keep, the ledger head is locked first, until the transaction ends:
+    whatever else posts to the program waits, so no two transactions spend the same
+    points of a budget.
+    """
+    if not program.campaigns:
+        return {}
+    program_id = ProgramId(program.program)
+    if any(campaign.budget_points is not None for campaign in program.campaigns):
+        uow.ledger.lock(program_id)
+    return uow.ledger.issued_by_rule(program_id, [c.id for c in program.campaigns])
+
+
 def post_member(
     uow: UnitOfWork,
     program: Program,

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from fidela.domain.events import OrderLine
 from fidela.domain.ids import CustomerId, EventNo, LotNo, MemberId, ProgramId, Seq
-from fidela.domain.ledger import SCHEDULER, Lot, Transaction, chain_hash
+from fidela.domain.ledger import SCHEDULER, Account, Lot, Transaction, chain_hash
 from fidela.domain.members import Effect, MemberState, OrderState, Outcome
 from fidela.domain.program import Program
 from fidela.domain.webhooks import announced
@@ -415,6 +415,19 @@ class LedgerRepository:
             )
         )
         return {row.lot_no: lot_from_row(row) for row in rows}
+
+    def issued_by_rule(self, program_id: ProgramId, rule_ids: Sequence[str]) -> dict[str, int]:
+        """The points each of these rules (or campaigns) issued so far, in the program."""
+        rows = self.connection.execute(
+            select(lines.c.rule_id, func.sum(lines.c.amount))
+            .where(
+                lines.c.program_id == program_id,
+                lines.c.account == Account.ISSUED.value,
+                lines.c.rule_id.in_(rule_ids),
+            )
+            .group_by(lines.c.rule_id)
+        )
+        return {rule_id: -int(total) for rule_id, total in rows}
 
     def held_lots(self, program_id: ProgramId, lot_no: LotNo | None = None) -> list[Row[Any]]:
         """The program's lots held by the daily cap (or that one), oldest first."""

@@ -22,6 +22,7 @@ from fidela.store.tables import (
     line_of_transaction,
     lines,
     lots,
+    member_segments,
     members,
     orders,
     transactions,
@@ -152,6 +153,13 @@ class MemberRepository:
             since = min([at, *reviews]) - timedelta(days=program.tiers.window_days)
             for row in self._qualifying(program, member_ids, since):
                 states[MemberId(row[0])].qualifying.append((row[1], int(row[2])))
+        if any(campaign.segment for campaign in program.campaigns):
+            segments = select(member_segments.c.member_id, member_segments.c.segment).where(
+                among(c, member_segments.c.member_id, member_ids),
+                member_segments.c.until.is_(None),
+            )
+            for member_id, segment in execute(segments):
+                states[MemberId(member_id)].segment = segment
         if program.caps is not None:
             for member_id, t, points in execute(self._granted(member_ids, at, program)):
                 states[MemberId(member_id)].granted.append((t, int(points)))
