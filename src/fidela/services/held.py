@@ -36,6 +36,7 @@ def release(
     uow: UnitOfWork, program_id: ProgramId, lot_no: int, *, actor: str, reason: str, now: datetime
 ) -> dict[str, Any]:
     """Grant held points after all: the member can spend them (after any waiting time)."""
+    reason = reason.strip()
 
     def decide(program: Program, state: MemberState) -> Outcome:
         return member_rules.release_held(program, state, lot_no, now, actor=actor, reason=reason)
@@ -47,6 +48,7 @@ def reject(
     uow: UnitOfWork, program_id: ProgramId, lot_no: int, *, actor: str, reason: str, now: datetime
 ) -> dict[str, Any]:
     """Refuse held points: they are reversed, and the member's history says why."""
+    reason = reason.strip()
 
     def decide(_program: Program, state: MemberState) -> Outcome:
         return member_rules.reject_held(state, lot_no, now, actor=actor, reason=reason)
@@ -64,7 +66,7 @@ def _decide(
     reason: str,
     now: datetime,
 ) -> dict[str, Any]:
-    if not reason.strip():
+    if not reason:
         raise InvalidInput("reason", "is required: say why the points are released or rejected")
     if not actor.strip():
         raise InvalidInput("actor", "is required: say who decides")
