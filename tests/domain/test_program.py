@@ -87,7 +87,6 @@ def test_the_shop_program_names_what_is_not_active_yet() -> None:
         "memberships",
         "punch_cards",
         "cashback",
-        "challenges",
     ]
 
 

@@ -95,6 +95,11 @@ VARIANTS = {  # the café, and what a variant changes in it
         " budget_points: 60, starts: '2026-01-01T00:00:00+00:00',"
         " ends: '2028-01-01T00:00:00+00:00'}\ntiers:"
     },
+    # Events counted from the store, then by the batch itself; a badge stored once.
+    "challenge": {
+        "\ntiers:": "\nchallenges:\n  - {id: two, name: Two, when: purchase, count: 2, within: day,"
+        " points: 5, badge: b}\ntiers:"
+    },
 }
 
 

@@ -13,10 +13,10 @@ from fidela.domain.errors import InsufficientPoints, InvalidInput
 from fidela.domain.ids import MemberId, ProgramId
 from fidela.domain.webhooks import KINDS, RETRY_DELAYS
 from fidela.notify.webhooks import post
-from fidela.services import adjustments, jobs, members, rewards, webhooks
+from fidela.services import adjustments, jobs, members, programs, rewards, webhooks
 from fidela.services.webhooks import Report
 from fidela.store.unit_of_work import UnitOfWork
-from tests.conftest import T0
+from tests.conftest import T0, example
 from tests.receiver import receiver
 from tests.services.helpers import enroll, purchase, send
 
@@ -71,6 +71,11 @@ def test_a_receiver_failing_twice_gets_the_event_once_and_it_verifies(
 
 
 def test_every_kind_of_event_is_announced(uow: UnitOfWork, cafe: ProgramId) -> None:
+    first_order = (
+        "challenges:\n  - {id: first, name: First, when: purchase, count: 1, within: year,"
+        " badge: hello}\n"
+    )
+    programs.apply(uow, example("cafe.yaml") + first_order, now=T0)  # badge.awarded too
     with receiver() as hooks:
         webhooks.subscribe(uow, cafe, hooks.url, None, now=T0)
         enroll(uow, cafe, "ana@example.com", T0)

@@ -21,7 +21,7 @@ from fidela.api.dependencies import (
 from fidela.domain.events import EnrollmentForm, MemberUpdate, parse_enrollment
 from fidela.domain.keys import TOKEN_TTL, TOKEN_TTL_MAX
 from fidela.domain.program import Slug
-from fidela.services import keys, members
+from fidela.services import challenges, keys, members
 
 router = APIRouter(prefix="/v1/programs/{program_id}/members", tags=["members"])
 SpentToo = Annotated[bool, Query(description="Also the lots spent, expired or reversed.")]
@@ -83,6 +83,15 @@ def balance(
 ) -> dict[str, Any]:
     """A member's points, tier and next expiry: the light read a till makes at checkout."""
     return members.balance(uow, caller.program_id, ref, by_member_id=by_member_id)
+
+
+@router.get("/{ref}/challenges")
+def challenge_progress(
+    caller: Integration, uow: Uow, now: Now, ref: MemberRef, by_member_id: ByMemberId = False
+) -> dict[str, Any]:
+    """Where the member stands on each challenge ("2 of 3 this month"), and their badges."""
+    member_id = members.locate(uow, caller.program_id, ref, by_member_id=by_member_id)
+    return challenges.progress(uow, caller.program_id, member_id, now=now)
 
 
 @router.patch("/{ref}")

@@ -12,6 +12,7 @@ from fidela.cli.common import (
     NowOption,
     ProgramOption,
     _errors,
+    _member,
     _now,
     _print_json,
     _program,
@@ -20,7 +21,7 @@ from fidela.cli.common import (
 )
 from fidela.domain.errors import InvalidInput
 from fidela.domain.events import parse_enrollment
-from fidela.services import members, privacy
+from fidela.services import challenges, members, privacy
 
 member_app = typer.Typer(help="Enroll, inspect, export and erase members.", no_args_is_help=True)
 MemberRef = Annotated[
@@ -71,6 +72,14 @@ def member_show(
             _print_json(report)
         else:
             _print_member(report)
+
+
+@member_app.command("challenges")
+def member_challenges(ref: MemberRef, program: ProgramOption = None, now: NowOption = None) -> None:
+    """Where a member stands on each challenge, and the badges they hold."""
+    with _errors():
+        uow, program_id, member_id = _member(ref, program)
+        _print_json(challenges.progress(uow, program_id, member_id, now=_now(now)))
 
 
 @member_app.command("export")

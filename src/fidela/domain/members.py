@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from fidela.domain.challenges import completed
 from fidela.domain.errors import InvalidInput, NotFound
 from fidela.domain.events import OrderLine, Refund
 from fidela.domain.ids import MemberId
@@ -46,6 +47,7 @@ class Outcome:
     transactions: list[Transaction] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)
     restated: list[Lot] = field(default_factory=list)  # lots whose expiry or hold changed
+    badges: list[tuple[str, str, datetime]] = field(default_factory=list)  # badge, challenge, at
 
     def add(self, transaction: Transaction | None) -> None:
         if transaction is not None:
@@ -55,6 +57,7 @@ class Outcome:
         self.transactions.extend(other.transactions)
         self.effects.extend(other.effects)
         self.restated.extend(other.restated)
+        self.badges.extend(other.badges)
 
 
 @dataclass
@@ -76,6 +79,8 @@ class MemberState:
     grant_times: dict[str, list[datetime]] = field(default_factory=dict)
     granted: list[tuple[datetime, int]] = field(default_factory=list)  # what the cap counts
     segment: str | None = None  # the RFM segment now: campaigns may target it
+    event_times: dict[str, list[datetime]] = field(default_factory=dict)  # for challenges
+    badges: set[str] = field(default_factory=set)
 
     def due_at(self, program: Program) -> datetime | None:
         """The next instant something happens to this member without an event."""
@@ -141,6 +146,7 @@ def purchase(
         campaigns=_campaigns(program, state, "purchase", at, spent),
         spent=spent,
     )
+    grants.extend(_challenges(program, state, "purchase", at, outcome))
     transaction = _earn(program, state, grants, at, order_ref=order.order_ref)
     order.points = transaction.points_issued() if transaction else 0
     if transaction:
@@ -250,7 +256,8 @@ def activity(
     """Earn on a named activity (review, visit...), or on a birthday sent by the shop;
     with `spent`, as for `purchase`, campaigns add their bonus."""
     outcome = advance(program, state, at)
-    outcome.extend(_activity_now(program, state, name, at, spent))
+    completed = _challenges(program, state, name, at, outcome)
+    outcome.extend(_activity_now(program, state, name, at, spent, completed))
     return outcome
 
 
@@ -260,13 +267,14 @@ def _activity_now(
     name: str,
     at: datetime,
     spent: dict[str, int] | None = None,
+    extra: Sequence[Grant] = (),
 ) -> Outcome:
     if name == "birthday":
         year = at.astimezone(program.zone).year
         if state.last_birthday_year is not None and state.last_birthday_year >= year:
-            return Outcome()
+            return _grant(program, state, list(extra), at)
         state.last_birthday_year = year
-    return _grant_activity(program, state, name, at, spent)
+    return _grant_activity(program, state, name, at, spent, extra)
 
 
 def advance(program: Program, state: MemberState, to: datetime) -> Outcome:
@@ -385,14 +393,39 @@ def _grant_activity(
     name: str,
     at: datetime,
     spent: dict[str, int] | None = None,
+    extra: Sequence[Grant] = (),
 ) -> Outcome:
-    outcome = Outcome()
     campaigns = _campaigns(program, state, name, at, spent)
     grants = activity_grants(program, name, _uses(program, state, name, at), campaigns, spent)
-    transaction = _earn(program, state, grants, at)
-    outcome.add(transaction)
+    return _grant(program, state, [*grants, *extra], at)
+
+
+def _grant(program: Program, state: MemberState, grants: list[Grant], at: datetime) -> Outcome:
+    outcome = Outcome()
+    outcome.add(_earn(program, state, grants, at))
     outcome.effects.extend(_upgrade(program, state, at))
     return outcome
+
+
+def _challenges(
+    program: Program, state: MemberState, kind: str, at: datetime, outcome: Outcome
+) -> list[Grant]:
+    """Count an event of `kind` for the challenges: the points of those it completes;
+    the badges it awards go to `outcome` (to store) with a `badge.awarded` effect."""
+    if not program.challenges:
+        return []
+    times = state.event_times.setdefault(kind, [])
+    times.append(at)
+    grants = []
+    for challenge, badge in completed(program, kind, at, times, state.badges):
+        if challenge.points:
+            grants.append(Grant(challenge.id, challenge.points))
+        if badge is not None:
+            outcome.badges.append((badge, challenge.id, at))
+            outcome.effects.append(
+                Effect("badge.awarded", at, {"badge": badge, "challenge": challenge.id})
+            )
+    return grants
 
 
 def _earn(

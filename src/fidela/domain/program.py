@@ -375,7 +375,6 @@ def inactive_sections(program: Program) -> list[str]:
             "memberships",
             "punch_cards",
             "cashback",
-            "challenges",
         )
         if getattr(program, section)
     ]

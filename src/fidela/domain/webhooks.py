@@ -31,6 +31,7 @@ KINDS = (
     "tier.changed",
     "reward.redeemed",
     "voucher.consumed",
+    "badge.awarded",
 )
 
 # After the first attempt fails: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (about 27 hours

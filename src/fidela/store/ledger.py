@@ -30,6 +30,7 @@ from fidela.store.tables import (
     line_of_transaction,
     lines,
     lots,
+    member_badges,
     members,
     orders,
     outbox,
@@ -147,6 +148,7 @@ class Changes:
     )
     changed_orders: list[OrderState] = field(default_factory=list)
     restated: list[Lot] = field(default_factory=list)  # lots whose expiry or hold changed
+    badges: list[tuple[MemberId, str, str, datetime]] = field(default_factory=list)
     states: dict[MemberId, MemberState] = field(default_factory=dict)
     effects: list[tuple[MemberId | None, Effect]] = field(default_factory=list)
     announce: bool = True  # False: effects are not written to the outbox (replayed history)
@@ -162,6 +164,7 @@ class Changes:
         self.states[member_id] = state
         self.effects.extend((member_id, effect) for effect in outcome.effects)
         self.restated.extend(outcome.restated)
+        self.badges.extend((member_id, *awarded) for awarded in outcome.badges)
         for transaction in outcome.transactions:
             # What the passing of time did before the event (expiries...) is not the event's doing.
             caused_by = cause if transaction.actor != SCHEDULER else None
@@ -258,6 +261,14 @@ class LedgerRepository:
         )
         self._write_orders(write, program_id, changes)
         self._write_states(write, changes)
+        write.insert(
+            member_badges,
+            ("program_id", "member_id", "badge", "challenge_id", "awarded_at"),
+            [
+                (program_id, member_id, badge, challenge, time(at))
+                for member_id, badge, challenge, at in changes.badges
+            ],
+        )
         write.insert(
             outbox,
             ("program_id", "member_id", "kind", "occurred_at", "data", "delivered"),

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Row, Select, and_, func, insert, or_, select, true, update
 from sqlalchemy.engine import Connection
 
+from fidela.domain import challenges
 from fidela.domain.ids import CustomerId, MemberId, ProgramId
 from fidela.domain.ledger import Account, Kind, Wallet
 from fidela.domain.members import MemberState
@@ -22,6 +23,7 @@ from fidela.store.tables import (
     line_of_transaction,
     lines,
     lots,
+    member_badges,
     member_segments,
     members,
     orders,
@@ -160,6 +162,17 @@ class MemberRepository:
             )
             for member_id, segment in execute(segments):
                 states[MemberId(member_id)].segment = segment
+        if (counted_from := challenges.since(program, at)) is not None:
+            recent = select(events.c.member_id, events.c.type, events.c.occurred_at).where(
+                among(c, events.c.member_id, member_ids), events.c.occurred_at >= counted_from
+            )
+            for member_id, kind, t in execute(recent.order_by(events.c.occurred_at)):
+                states[MemberId(member_id)].event_times.setdefault(kind, []).append(t)
+            badges = select(member_badges.c.member_id, member_badges.c.badge).where(
+                among(c, member_badges.c.member_id, member_ids)
+            )
+            for member_id, badge in execute(badges):
+                states[MemberId(member_id)].badges.add(badge)
         if program.caps is not None:
             for member_id, t, points in execute(self._granted(member_ids, at, program)):
                 states[MemberId(member_id)].granted.append((t, int(points)))

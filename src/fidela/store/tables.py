@@ -373,3 +373,14 @@ segment_runs = Table(  # when a program's segments were last computed
     Column("program_id", String(64), ForeignKey("programs.id"), primary_key=True),
     Column("computed_at", UTCDateTime, nullable=False),
 )
+
+member_badges = Table(  # badges are awarded once: the challenge that did it, and when
+    "member_badges",
+    metadata,
+    Column("program_id", String(64), ForeignKey("programs.id"), nullable=False),
+    Column("member_id", Id, ForeignKey("members.id"), nullable=False),
+    Column("badge", String(64), nullable=False),
+    Column("challenge_id", String(64), nullable=False),
+    Column("awarded_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("member_id", "badge"),
+)
