@@ -53,6 +53,7 @@ ENDPOINTS: list[tuple[str, str, Any, set[str]]] = [
     ("GET", f"{CAFE}/held", None, ADMIN),
     ("GET", f"{CAFE}/segments", None, ADMIN),
     ("GET", f"{CAFE}/campaigns", None, ADMIN),
+    ("GET", f"{CAFE}/leaderboard", None, ANYONE),
     ("GET", f"{CAFE}/members/nobody@example.com/challenges", None, INTEGRATION),
     ("POST", f"{CAFE}/segments/recompute", None, ADMIN),
     ("POST", f"{CAFE}/held/1/release", {"reason": "ok"}, ADMIN),

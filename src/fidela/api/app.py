@@ -17,6 +17,7 @@ from fidela.api import (
     health,
     held,
     jobs,
+    leaderboard,
     ledger,
     me,
     members,
@@ -73,6 +74,7 @@ def create_app(
         jobs,
         segments,
         campaigns,
+        leaderboard,
         webhooks,
     ):
         app.include_router(module.router)

@@ -19,6 +19,7 @@ from fidela.cli import (
     imports,
     jobs,
     keys,
+    leaderboard,
     ledger,
     members,
     programs,
@@ -49,6 +50,7 @@ for name, sub in (
     app.add_typer(sub, name=name)
 app.command()(database.init)
 app.command("adjust")(adjustments.adjust)
+app.command("leaderboard")(leaderboard.show)
 app.command()(demo.demo)
 app.command()(server.serve)
 app.command()(server.openapi)

@@ -197,8 +197,21 @@ class EnrollmentForm(_Input):
         return self
 
 
+def _no_email(name: str) -> str:
+    if "@" in name:
+        raise ValueError("a leaderboard shows no e-mail: choose a name without @")
+    return name
+
+
+# What the leaderboard shows for an opted-in member: never their e-mail.
+DisplayName = Annotated[
+    str, Field(min_length=1, max_length=40), WithoutNul, AfterValidator(_no_email)
+]
+
+
 class MemberUpdate(_Input):
-    """What a member may change: e-mail, name, birthday; a field left out stays as it is.
+    """What a member may change: e-mail, name, birthday, and their name on the leaderboard
+    (set to opt in, null to opt out); a field left out stays as it is.
 
     `name` and `birthday` may be set to null to forget them; the e-mail can't be removed.
     """
@@ -206,11 +219,12 @@ class MemberUpdate(_Input):
     email: EmailStr | None = None
     name: Text | None = None
     birthday: date | None = None
+    leaderboard_name: DisplayName | None = None
 
     @model_validator(mode="after")
     def _changes_something(self) -> MemberUpdate:
         if not self.model_fields_set:
-            raise ValueError("changes nothing: give email, name or birthday")
+            raise ValueError("changes nothing: give email, name, birthday or leaderboard_name")
         if "email" in self.model_fields_set and self.email is None:
             raise ValueError("email can be changed, not removed")
         return self

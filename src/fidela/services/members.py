@@ -86,14 +86,13 @@ def update(
             if any(holder.id != member.customer_id for holder in holders):
                 raise Conflict("email", "belongs to another customer of this program")
             uow.customers.set_email(CustomerId(member.customer_id), email)
-        profile = changes.model_dump(include={"name", "birthday"} & changes.model_fields_set)
+        editable = {"name", "birthday", "leaderboard_name"}
+        profile = changes.model_dump(include=editable & changes.model_fields_set)
         if profile:
             uow.members.set_profile(member_id, profile)
         # Bring the member up to now under the new birthday, and store when they are due next.
         state, outcome = catch_up(uow, program, member_id, now)
-        recorded = Changes(program)
-        recorded.record(member_id, state, outcome)
-        uow.ledger.post(program_id, recorded, now)
+        post_member(uow, program, member_id, state, outcome, now)
         uow.commit()
         return member_id
 
@@ -236,6 +235,7 @@ def show(
         "email": member.email,
         "name": member.name,
         "birthday": member.birthday.isoformat() if member.birthday else None,
+        "leaderboard_name": member.leaderboard_name,
         "enrolled_at": _time(program, member.enrolled_at),
         "point_name": program.point_name,
         "available": member.available,

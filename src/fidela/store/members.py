@@ -272,6 +272,31 @@ class MemberRepository:
             query = query.where(members.c.tier == tier)
         return list(self.connection.execute(query))
 
+    def leaders(
+        self, program_id: ProgramId, since: datetime, until: datetime, limit: int
+    ) -> list[Row[Any]]:
+        """The opted-in members who earned the most points from `since` to `until`: their
+        leaderboard name and points (issued to them by earnings, less reversals)."""
+        earned = -func.sum(lines.c.amount)  # issued lines are negative, reversals positive
+        return list(
+            self.connection.execute(
+                select(members.c.id, members.c.leaderboard_name, earned.label("points"))
+                .join(transactions, transactions.c.member_id == members.c.id)
+                .join(lines, line_of_transaction())
+                .where(
+                    members.c.program_id == program_id,
+                    members.c.leaderboard_name.is_not(None),
+                    transactions.c.occurred_at >= since,
+                    transactions.c.occurred_at <= until,
+                    lines.c.account.in_([Account.ISSUED.value, Account.REVERSED.value]),
+                )
+                .group_by(members.c.id, members.c.leaderboard_name)
+                .having(earned > 0)
+                .order_by(earned.desc(), members.c.id)
+                .limit(limit)
+            )
+        )
+
     def richest(self, program_id: ProgramId, count: int) -> list[MemberId]:
         """The members with the most available points, for the demo's report."""
         rows = self.connection.execute(

@@ -66,7 +66,7 @@ class PrivacyRepository:
         self.connection.execute(
             update(members)
             .where(members.c.id == member_id)
-            .values(name=None, birthday=None, erased_at=at)
+            .values(name=None, birthday=None, leaderboard_name=None, erased_at=at)
         )
         scrubbed = 0
         for row in self.events_of(program_id, customer_id):

@@ -147,6 +147,7 @@ members = Table(
     Column("reminded_until", UTCDateTime),
     Column("due_at", UTCDateTime),
     Column("erased_at", UTCDateTime),  # personal data removed on request
+    Column("leaderboard_name", String(40)),  # set: opted in to the leaderboard, shown so
     Index(None, "program_id", "due_at"),
 )
 
