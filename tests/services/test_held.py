@@ -1,5 +1,7 @@
 """The daily cap: points above it are held, then an admin releases or rejects them."""
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import func, select
 
@@ -78,3 +80,22 @@ def test_erasing_a_member_takes_their_held_points_off_the_queue(
     summary = ledger.summary(uow, shop)
     assert (summary["held"], summary["pending"], summary["adjusted"]) == (0, 0, -5200)
     assert ledger.verify(uow, shop).ok
+
+
+def test_more_events_a_minute_than_allowed_have_their_points_held(uow: UnitOfWork) -> None:
+    text = example("cafe.yaml").replace(
+        "pending_days: 0 ", "caps: {events_per_member_per_minute: 2}\npending_days: 0 "
+    )
+    cafe = programs.apply(uow, text, now=T0).program_id
+    enroll(uow, cafe, "ana@example.com", T0)
+    bought = [
+        purchase(uow, cafe, "ana@example.com", f"V{n}", "10.00", T0 + timedelta(seconds=20 * n))
+        for n in range(4)
+    ]
+    # The third purchase within a minute is held, and so is the fourth: the minute before
+    # it (after 0 s, up to 60 s) holds three purchases.
+    assert [(b.result["points"], b.result.get("held", 0)) for b in bought] == [
+        (10, 0), (10, 0), (0, 10), (0, 10)
+    ]  # fmt: skip
+    assert [item["order_id"] for item in held.listed(uow, cafe)] == ["V2", "V3"]
+    assert ledger.verify(uow, cafe).ok

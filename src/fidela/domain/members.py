@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from fidela.domain import challenges
 from fidela.domain.challenges import completed
 from fidela.domain.errors import InvalidInput, NotFound
 from fidela.domain.events import OrderLine, Refund
@@ -146,8 +147,10 @@ def purchase(
         campaigns=_campaigns(program, state, "purchase", at, spent),
         spent=spent,
     )
-    grants.extend(_challenges(program, state, "purchase", at, outcome))
-    transaction = _earn(program, state, grants, at, order_ref=order.order_ref)
+    times = _count_event(program, state, "purchase", at)
+    grants.extend(_challenges(program, state, "purchase", at, times, outcome))
+    hold_all = _too_fast(program, times, at)
+    transaction = _earn(program, state, grants, at, order_ref=order.order_ref, hold_all=hold_all)
     order.points = transaction.points_issued() if transaction else 0
     if transaction:
         order.lots = [line.lot for line in transaction.lines if line.lot is not None]
@@ -256,8 +259,10 @@ def activity(
     """Earn on a named activity (review, visit...), or on a birthday sent by the shop;
     with `spent`, as for `purchase`, campaigns add their bonus."""
     outcome = advance(program, state, at)
-    completed = _challenges(program, state, name, at, outcome)
-    outcome.extend(_activity_now(program, state, name, at, spent, completed))
+    times = _count_event(program, state, name, at)
+    completed = _challenges(program, state, name, at, times, outcome)
+    hold_all = _too_fast(program, times, at)
+    outcome.extend(_activity_now(program, state, name, at, spent, completed, hold_all))
     return outcome
 
 
@@ -268,13 +273,14 @@ def _activity_now(
     at: datetime,
     spent: dict[str, int] | None = None,
     extra: Sequence[Grant] = (),
+    hold_all: bool = False,
 ) -> Outcome:
     if name == "birthday":
         year = at.astimezone(program.zone).year
         if state.last_birthday_year is not None and state.last_birthday_year >= year:
-            return _grant(program, state, list(extra), at)
+            return _grant(program, state, list(extra), at, hold_all)
         state.last_birthday_year = year
-    return _grant_activity(program, state, name, at, spent, extra)
+    return _grant_activity(program, state, name, at, spent, extra, hold_all)
 
 
 def advance(program: Program, state: MemberState, to: datetime) -> Outcome:
@@ -394,28 +400,62 @@ def _grant_activity(
     at: datetime,
     spent: dict[str, int] | None = None,
     extra: Sequence[Grant] = (),
+    hold_all: bool = False,
 ) -> Outcome:
     campaigns = _campaigns(program, state, name, at, spent)
     grants = activity_grants(program, name, _uses(program, state, name, at), campaigns, spent)
-    return _grant(program, state, [*grants, *extra], at)
+    return _grant(program, state, [*grants, *extra], at, hold_all)
 
 
-def _grant(program: Program, state: MemberState, grants: list[Grant], at: datetime) -> Outcome:
+def _grant(
+    program: Program, state: MemberState, grants: list[Grant], at: datetime, hold_all: bool
+) -> Outcome:
     outcome = Outcome()
-    outcome.add(_earn(program, state, grants, at))
+    outcome.add(_earn(program, state, grants, at, hold_all=hold_all))
     outcome.effects.extend(_upgrade(program, state, at))
     return outcome
 
 
-def _challenges(
-    program: Program, state: MemberState, kind: str, at: datetime, outcome: Outcome
-) -> list[Grant]:
-    """Count an event of `kind` for the challenges: the points of those it completes;
-    the badges it awards go to `outcome` (to store) with a `badge.awarded` effect."""
-    if not program.challenges:
+VELOCITY_WINDOW = timedelta(minutes=1)
+
+
+def counted_since(program: Program, at: datetime) -> datetime | None:
+    """How far back a member's events matter (challenges, velocity) for events from `at`."""
+    starts = [challenges.since(program, at)]
+    if program.caps and program.caps.events_per_member_per_minute:
+        starts.append(at - VELOCITY_WINDOW)
+    return min((start for start in starts if start is not None), default=None)
+
+
+def _count_event(program: Program, state: MemberState, kind: str, at: datetime) -> list[datetime]:
+    """Record an event of `kind` where challenges or velocity count them: its kind's times."""
+    if counted_since(program, at) is None:
         return []
     times = state.event_times.setdefault(kind, [])
     times.append(at)
+    return times
+
+
+def _too_fast(program: Program, times: Sequence[datetime], at: datetime) -> bool:
+    """More events of this kind in the minute up to `at` than `events_per_member_per_minute`."""
+    limit = program.caps.events_per_member_per_minute if program.caps else None
+    if limit is None:
+        return False
+    return sum(1 for t in times if at - VELOCITY_WINDOW < t <= at) > limit
+
+
+def _challenges(
+    program: Program,
+    state: MemberState,
+    kind: str,
+    at: datetime,
+    times: Sequence[datetime],
+    outcome: Outcome,
+) -> list[Grant]:
+    """The points of the challenges an event of `kind` completes; the badges it awards go
+    to `outcome` (to store) with a `badge.awarded` effect."""
+    if not program.challenges:
+        return []
     grants = []
     for challenge, badge in completed(program, kind, at, times, state.badges):
         if challenge.points:
@@ -435,10 +475,13 @@ def _earn(
     at: datetime,
     *,
     order_ref: str | None = None,
+    hold_all: bool = False,
 ) -> Transaction | None:
+    """Issue the grants; those above the daily cap, or all of them (`hold_all`: too many
+    events a minute), to held lots."""
     expires_at = lot_expiry(program, state, at)
     pending_until = at + timedelta(days=program.pending_days) if program.pending_days else None
-    kept, held = capped(program, grants, state.granted, at)
+    kept, held = ([], list(grants)) if hold_all else capped(program, grants, state.granted, at)
     transaction = state.wallet.earn(
         kept, at, expires_at=expires_at, pending_until=pending_until, order_ref=order_ref, held=held
     )

@@ -162,7 +162,14 @@ class Tiers(_Section):
 
 
 class Caps(_Section):
-    points_per_member_per_day: PositiveInt
+    points_per_member_per_day: PositiveInt | None = None
+    events_per_member_per_minute: PositiveInt | None = None  # more: their points are held
+
+    @model_validator(mode="after")
+    def _caps_something(self) -> Caps:
+        if self.points_per_member_per_day is None and self.events_per_member_per_minute is None:
+            raise ValueError("needs points_per_member_per_day or events_per_member_per_minute")
+        return self
 
 
 class Referral(_Section):

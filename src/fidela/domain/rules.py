@@ -161,12 +161,13 @@ def capped(
     counts those of the calendar day of `at` in the program's zone. Grants fill what is
     left of the day's cap in order; the one that crosses it is split.
     """
-    if program.caps is None:
+    cap = program.caps.points_per_member_per_day if program.caps else None
+    if cap is None:
         return list(grants), []
     zone = program.zone
     day = at.astimezone(zone).date()
     today = sum(points for t, points in granted if t.astimezone(zone).date() == day)
-    room = max(program.caps.points_per_member_per_day - today, 0)
+    room = max(cap - today, 0)
     kept, held = [], []
     for grant in grants:
         take = min(grant.points, room)

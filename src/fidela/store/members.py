@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Row, Select, and_, func, insert, or_, select, true, update
 from sqlalchemy.engine import Connection
 
-from fidela.domain import challenges
+from fidela.domain import members as member_rules
 from fidela.domain.ids import CustomerId, MemberId, ProgramId
 from fidela.domain.ledger import Account, Kind, Wallet
 from fidela.domain.members import MemberState
@@ -162,7 +162,7 @@ class MemberRepository:
             )
             for member_id, segment in execute(segments):
                 states[MemberId(member_id)].segment = segment
-        if (counted_from := challenges.since(program, at)) is not None:
+        if (counted_from := member_rules.counted_since(program, at)) is not None:
             recent = select(events.c.member_id, events.c.type, events.c.occurred_at).where(
                 among(c, events.c.member_id, member_ids), events.c.occurred_at >= counted_from
             )
