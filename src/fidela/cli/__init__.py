@@ -44,6 +44,7 @@ for name, sub in (
     ("keys", keys.keys_app),
     ("webhooks", webhooks.webhooks_app),
     ("held", held.held_app),
+    ("flags", held.flags_app),
     ("segments", segments.segments_app),
     ("campaigns", campaigns.campaigns_app),
 ):

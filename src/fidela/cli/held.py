@@ -1,4 +1,5 @@
-"""`fidela held`: the points the daily cap held, and an admin's decision on them."""
+"""`fidela held` and `fidela flags`: the admin's review queue (held points, flagged
+members) and a decision on each."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Annotated
 import typer
 
 from fidela.cli.common import NowOption, ProgramOption, _errors, _now, _print_json, _program, _uow
-from fidela.services import held
+from fidela.services import flags, held
 
 held_app = typer.Typer(help="Points held above the daily cap: list, release, reject.")
 Reason = Annotated[str, typer.Option(help="Why: recorded in the member's history.")]
@@ -42,3 +43,36 @@ def held_reject(
         uow = _uow()
         program_id = _program(uow, program)
         _print_json(held.reject(uow, program_id, lot, actor=actor, reason=reason, now=_now(now)))
+
+
+flags_app = typer.Typer(help="Members flagged for review (refunds): list, release, reject.")
+
+
+@flags_app.command("list")
+def flags_list(program: ProgramOption = None) -> None:
+    """The open flags, oldest first."""
+    with _errors():
+        uow = _uow()
+        _print_json(flags.listed(uow, _program(uow, program)))
+
+
+@flags_app.command("release")
+def flags_release(
+    flag: int, reason: Reason, actor: Actor, program: ProgramOption = None, now: NowOption = None
+) -> None:
+    """Nothing wrong: close the flag as released."""
+    with _errors():
+        uow = _uow()
+        program_id = _program(uow, program)
+        _print_json(flags.release(uow, program_id, flag, actor=actor, reason=reason, now=_now(now)))
+
+
+@flags_app.command("reject")
+def flags_reject(
+    flag: int, reason: Reason, actor: Actor, program: ProgramOption = None, now: NowOption = None
+) -> None:
+    """Uphold the flag (the shop acts on it): close it as rejected."""
+    with _errors():
+        uow = _uow()
+        program_id = _program(uow, program)
+        _print_json(flags.reject(uow, program_id, flag, actor=actor, reason=reason, now=_now(now)))

@@ -164,11 +164,22 @@ class Tiers(_Section):
 class Caps(_Section):
     points_per_member_per_day: PositiveInt | None = None
     events_per_member_per_minute: PositiveInt | None = None  # more: their points are held
+    # A member whose refunds pass this share of what they bought (over at least
+    # `flag_after_orders` orders) is flagged for an admin.
+    flag_refund_share: Annotated[Decimal, Field(gt=0, le=1)] | None = None
+    flag_after_orders: PositiveInt = 3
 
     @model_validator(mode="after")
     def _caps_something(self) -> Caps:
-        if self.points_per_member_per_day is None and self.events_per_member_per_minute is None:
-            raise ValueError("needs points_per_member_per_day or events_per_member_per_minute")
+        caps = (
+            self.points_per_member_per_day,
+            self.events_per_member_per_minute,
+            self.flag_refund_share,
+        )
+        if all(cap is None for cap in caps):
+            raise ValueError(
+                "needs points_per_member_per_day, events_per_member_per_minute or flag_refund_share"
+            )
         return self
 
 

@@ -24,6 +24,7 @@ from fidela.domain.ids import CustomerId, MemberId, ProgramId
 from fidela.domain.ledger import MEMBER_ACCOUNTS, SCHEDULER, Account
 from fidela.domain.members import MemberState, OrderState, Outcome
 from fidela.domain.money import to_minor
+from fidela.services.flags import flag_refunds
 from fidela.services.members import campaign_spend, resolve
 from fidela.store.ledger import Changes, NewEvent
 from fidela.store.unit_of_work import UnitOfWork, run
@@ -129,6 +130,7 @@ class _Batch:
         self.ordered: set[str] = set()  # orders recorded before or by this batch
         self.first = now  # the earliest event's time: states are loaded as of then
         self.spent: dict[str, int] = {}  # what each campaign granted so far
+        self.refunded: set[MemberId] = set()  # members this batch refunded
 
     def apply(
         self, events: Sequence[Event | FidelaError], refused: dict[int, FidelaError]
@@ -147,6 +149,7 @@ class _Batch:
                 outcomes[index] = error
         if self.changes.events:  # retries and refusals alone never queue on the ledger head
             self.uow.ledger.post(self.program_id, self.changes, self.now)
+            flag_refunds(self.uow, self.program, self.refunded, self.now)
             self.uow.commit()
         return [_answer(outcomes[i]) for i in range(len(events))]
 
@@ -298,6 +301,8 @@ class _Batch:
             case Refund():
                 assert order is not None
                 assert refunded is not None
+                if order.member_id is not None:
+                    self.refunded.add(order.member_id)
                 amount, order.state.refunded_quantities = refunded
                 outcome = member_rules.refund(
                     program, state, order.state, amount, event.occurred_at

@@ -385,3 +385,20 @@ member_badges = Table(  # badges are awarded once: the challenge that did it, an
     Column("awarded_at", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("member_id", "badge"),
 )
+
+member_flags = Table(  # members flagged for an admin (refunds); open until decided
+    "member_flags",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("program_id", String(64), ForeignKey("programs.id"), nullable=False),
+    Column("member_id", Id, ForeignKey("members.id"), nullable=False),
+    Column("kind", String(32), nullable=False),  # refund_abuse
+    Column("details", JSON, nullable=False),
+    Column("flagged_at", UTCDateTime, nullable=False),
+    Column("status", String(16), nullable=False),  # open, released or rejected
+    Column("decided_at", UTCDateTime),
+    Column("decided_by", String(200)),
+    Column("reason", Text),
+    Index(None, "program_id", "status"),
+    Index(None, "member_id", "kind", "status"),
+)

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from fidela.store.customers import CustomerRepository
 from fidela.store.events import EventRepository
+from fidela.store.flags import FlagRepository
 from fidela.store.idempotency import IdempotencyRepository
 from fidela.store.keys import KeyRepository
 from fidela.store.ledger import LedgerRepository
@@ -43,6 +44,7 @@ class UnitOfWork:
     webhooks: WebhookRepository
     privacy: PrivacyRepository
     segments: SegmentRepository
+    flags: FlagRepository
 
     def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self.engine = engine
@@ -76,6 +78,7 @@ class UnitOfWork:
         self.webhooks = WebhookRepository(connection)
         self.privacy = PrivacyRepository(connection)
         self.segments = SegmentRepository(connection)
+        self.flags = FlagRepository(connection)
         return self
 
     def __exit__(
