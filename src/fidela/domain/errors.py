@@ -85,3 +85,14 @@ class ProgramInvalid(FidelaError):
 
     def __str__(self) -> str:
         return "\n".join(str(problem) for problem in self.problems)
+
+
+def accountable(actor: str, reason: str, *, why: str) -> tuple[str, str]:
+    """Who decides and why, trimmed: an admin's change must name both (`why` says what the
+    reason should explain)."""
+    actor, reason = actor.strip(), reason.strip()
+    if not reason:
+        raise InvalidInput("reason", f"is required: say why {why}")
+    if not actor:
+        raise InvalidInput("actor", "is required: say who decides")
+    return actor, reason

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fidela.domain.errors import InvalidInput
+from fidela.domain.errors import InvalidInput, accountable
 from fidela.domain.ids import MemberId, ProgramId
 from fidela.domain.ledger import POINTS_MAX
 from fidela.domain.members import lot_expiry
@@ -28,16 +28,13 @@ def adjust(
         raise InvalidInput("points", "must not be zero")
     if abs(points) > POINTS_MAX:
         raise InvalidInput("points", f"must be between -{POINTS_MAX:,} and {POINTS_MAX:,}")
-    if not reason.strip():
-        raise InvalidInput("reason", "is required: say why the points change")
-    if not actor.strip():
-        raise InvalidInput("actor", "is required: say who changes the points")
+    actor, reason = accountable(actor, reason, why="the points change")
     with uow:
         program = uow.programs.current(program_id).program
         state, outcome = catch_up(uow, program, member_id, now)
         expires_at = lot_expiry(program, state, now)
         adjustment = state.wallet.adjust(
-            points, now, expires_at=expires_at, actor=actor, reason=reason.strip()
+            points, now, expires_at=expires_at, actor=actor, reason=reason
         )
         outcome.add(adjustment)
         seq = post_member(uow, program, member_id, state, outcome, now)[-1]

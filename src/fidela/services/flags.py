@@ -7,7 +7,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from fidela.domain.errors import InvalidInput, NotFound
+from fidela.domain.errors import NotFound, accountable
 from fidela.domain.fraud import refunds_too_much
 from fidela.domain.ids import MemberId, ProgramId
 from fidela.domain.program import Program
@@ -71,12 +71,9 @@ def _decide(
     reason: str,
     now: datetime,
 ) -> dict[str, Any]:
-    if not reason.strip():
-        raise InvalidInput("reason", "is required: say why")
-    if not actor.strip():
-        raise InvalidInput("actor", "is required: say who decides")
+    actor, reason = accountable(actor, reason, why="the flag is closed that way")
     with uow:
-        if not uow.flags.decide(program_id, flag_id, status, actor, reason.strip(), now):
+        if not uow.flags.decide(program_id, flag_id, status, actor, reason, now):
             raise NotFound("flag_id", f"no open flag {flag_id} in {program_id}")
         uow.commit()
     return {"flag": flag_id, "status": status}

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from fidela.domain import members as member_rules
-from fidela.domain.errors import InvalidInput, NotFound
+from fidela.domain.errors import NotFound, accountable
 from fidela.domain.ids import LotNo, MemberId, ProgramId
 from fidela.domain.members import MemberState, Outcome
 from fidela.domain.program import Program
@@ -36,24 +36,24 @@ def release(
     uow: UnitOfWork, program_id: ProgramId, lot_no: int, *, actor: str, reason: str, now: datetime
 ) -> dict[str, Any]:
     """Grant held points after all: the member can spend them (after any waiting time)."""
-    reason = reason.strip()
+    actor, reason = accountable(actor, reason, why="the points are released")
 
     def decide(program: Program, state: MemberState) -> Outcome:
         return member_rules.release_held(program, state, lot_no, now, actor=actor, reason=reason)
 
-    return _decide(uow, program_id, lot_no, decide, actor=actor, reason=reason, now=now)
+    return _decide(uow, program_id, lot_no, decide, now=now)
 
 
 def reject(
     uow: UnitOfWork, program_id: ProgramId, lot_no: int, *, actor: str, reason: str, now: datetime
 ) -> dict[str, Any]:
     """Refuse held points: they are reversed, and the member's history says why."""
-    reason = reason.strip()
+    actor, reason = accountable(actor, reason, why="the points are rejected")
 
     def decide(_program: Program, state: MemberState) -> Outcome:
         return member_rules.reject_held(state, lot_no, now, actor=actor, reason=reason)
 
-    return _decide(uow, program_id, lot_no, decide, actor=actor, reason=reason, now=now)
+    return _decide(uow, program_id, lot_no, decide, now=now)
 
 
 def _decide(
@@ -62,14 +62,8 @@ def _decide(
     lot_no: int,
     decide: Callable[[Program, MemberState], Outcome],
     *,
-    actor: str,
-    reason: str,
     now: datetime,
 ) -> dict[str, Any]:
-    if not reason:
-        raise InvalidInput("reason", "is required: say why the points are released or rejected")
-    if not actor.strip():
-        raise InvalidInput("actor", "is required: say who decides")
     with uow:
         program = uow.programs.current(program_id).program
         found = uow.ledger.held_lots(program_id, LotNo(lot_no))
