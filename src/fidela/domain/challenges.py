@@ -16,7 +16,7 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from fidela.domain.program import Challenge, Period, Program
-from fidela.domain.rules import local_midnight, period_start
+from fidela.domain.rules import in_period, local_midnight, period_start
 
 
 class Completed(NamedTuple):
@@ -75,10 +75,8 @@ def _completes(
         streak = challenge.streak
         if streak.when != kind:
             return False
-        first_of_period = (
-            sum(1 for t in times if _index(streak.every, zone, t) == _index(streak.every, zone, at))
-            == 1
-        )
+        period = _index(streak.every, zone, at)
+        first_of_period = sum(1 for t in times if _index(streak.every, zone, t) == period) == 1
         return first_of_period and _run(streak.every, zone, at, times) == streak.length
     if challenge.when != kind:
         return False
@@ -87,8 +85,7 @@ def _completes(
 
 
 def _in_period(within: Period, zone: ZoneInfo, at: datetime, times: Sequence[datetime]) -> int:
-    start = period_start(within, at, zone)
-    return sum(1 for t in times if t <= at and period_start(within, t, zone) == start)
+    return in_period(within, [t for t in times if t <= at], at, zone)
 
 
 def _run(every: str, zone: ZoneInfo, at: datetime, times: Sequence[datetime]) -> int:

@@ -421,6 +421,8 @@ VELOCITY_WINDOW = timedelta(minutes=1)
 
 def counted_since(program: Program, at: datetime) -> datetime | None:
     """How far back a member's events matter (challenges, velocity) for events from `at`."""
+    if not program.counts_events:
+        return None
     starts = [challenges.since(program, at)]
     if program.caps and program.caps.events_per_member_per_minute:
         starts.append(at - VELOCITY_WINDOW)
@@ -429,7 +431,7 @@ def counted_since(program: Program, at: datetime) -> datetime | None:
 
 def _count_event(program: Program, state: MemberState, kind: str, at: datetime) -> list[datetime]:
     """Record an event of `kind` where challenges or velocity count them: its kind's times."""
-    if counted_since(program, at) is None:
+    if not program.counts_events:
         return []
     times = state.event_times.setdefault(kind, [])
     times.append(at)
@@ -485,7 +487,7 @@ def _earn(
     transaction = state.wallet.earn(
         kept, at, expires_at=expires_at, pending_until=pending_until, order_ref=order_ref, held=held
     )
-    if program.caps is not None:
+    if program.caps is not None and program.caps.points_per_member_per_day is not None:
         state.granted.append((at, sum(grant.points for grant in kept)))
     limited = program.limited_rule_ids
     for grant in grants:

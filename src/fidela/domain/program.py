@@ -348,6 +348,11 @@ class Program(_Section):
         return frozenset(rule.id for rule in self.limited_rules)
 
     @cached_property
+    def counts_events(self) -> bool:
+        """Whether members' recent events matter to the rules: challenges, or velocity."""
+        return bool(self.challenges) or bool(self.caps and self.caps.events_per_member_per_minute)
+
+    @cached_property
     def earns_on(self) -> frozenset[str]:
         """The events some earn rule answers (`purchase`, `birthday`, `review`...)."""
         return frozenset(rule.when for rule in self.earn)

@@ -147,9 +147,13 @@ def uses_in_period(
 ) -> int:
     """How many times `rule` granted in the calendar period that contains `at`."""
     assert rule.limit is not None
-    per = rule.limit.per
+    return in_period(rule.limit.per, grant_times, at, zone)
+
+
+def in_period(per: Period, times: Sequence[datetime], at: datetime, zone: ZoneInfo) -> int:
+    """How many of `times` fall in the calendar period (of `zone`) that contains `at`."""
     start = period_start(per, at, zone)
-    return sum(1 for t in grant_times if period_start(per, t, zone) == start)
+    return sum(1 for t in times if period_start(per, t, zone) == start)
 
 
 def capped(

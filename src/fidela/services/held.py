@@ -1,4 +1,4 @@
-"""Points held above the daily cap: the admin's queue, and releasing or rejecting them."""
+"""Held points (daily cap, velocity): the admin's queue, and releasing or rejecting them."""
 
 from __future__ import annotations
 

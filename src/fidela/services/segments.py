@@ -24,12 +24,12 @@ def recompute(uow: UnitOfWork, program_id: ProgramId, *, now: datetime) -> dict[
         new = scores(uow.segments.buyers(program_id, now))
         current = uow.segments.current(program_id)
         ended = [m for m, row in current.items() if m not in new or new[m].segment != row.segment]
-        started = {m: score for m, score in new.items() if m not in current or m in ended}
-        ended_set = set(ended)
+        moving = set(ended)
+        started = {m: score for m, score in new.items() if m not in current or m in moving}
         rescored = {
             row.id: new[m]
             for m, row in current.items()
-            if m not in ended_set and new[m] != (row.recency, row.frequency, row.monetary)
+            if m not in moving and new[m] != (row.recency, row.frequency, row.monetary)
         }
         uow.segments.move(program_id, ended, started, now)
         uow.segments.rescore(rescored)

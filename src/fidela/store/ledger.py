@@ -441,7 +441,7 @@ class LedgerRepository:
         return {rule_id: -int(total) for rule_id, total in rows}
 
     def held_lots(self, program_id: ProgramId, lot_no: LotNo | None = None) -> list[Row[Any]]:
-        """The program's lots held by the daily cap (or that one), oldest first."""
+        """The program's held lots (daily cap, velocity), or that one, oldest first."""
         query = select(lots).where(
             lots.c.program_id == program_id, lots.c.held.is_(True), lots.c.remaining > 0
         )

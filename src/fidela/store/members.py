@@ -14,7 +14,7 @@ from fidela.domain.ids import CustomerId, MemberId, ProgramId
 from fidela.domain.ledger import Account, Kind, Wallet
 from fidela.domain.members import MemberState
 from fidela.domain.program import Program
-from fidela.domain.rules import local_midnight
+from fidela.domain.rules import period_start
 from fidela.store.batches import IN_CHUNK, BatchWriter, among, rows_in_chunks
 from fidela.store.ledger import LOT_FIELDS, lot_from_row
 from fidela.store.tables import (
@@ -173,7 +173,7 @@ class MemberRepository:
             )
             for member_id, badge in execute(badges):
                 states[MemberId(member_id)].badges.add(badge)
-        if program.caps is not None:
+        if program.caps is not None and program.caps.points_per_member_per_day is not None:
             for member_id, t, points in execute(self._granted(member_ids, at, program)):
                 states[MemberId(member_id)].granted.append((t, int(points)))
         limited = [rule.id for rule in program.limited_rules]
@@ -196,7 +196,7 @@ class MemberRepository:
     ) -> Select[Any]:
         """What the rules granted each member (not held) from the start of `at`'s day in
         the program's zone on: the daily cap counts it."""
-        since = local_midnight(at.astimezone(program.zone).date(), program.zone)
+        since = period_start("day", at, program.zone)
         granted = [Account.AVAILABLE.value, Account.PENDING.value, Account.DEBT.value]
         return (
             select(lines.c.member_id, transactions.c.occurred_at, func.sum(lines.c.amount))
