@@ -50,6 +50,13 @@ ENDPOINTS: list[tuple[str, str, Any, set[str]]] = [
         INTEGRATION,
     ),
     ("POST", f"{CAFE}/redemptions/1/cancel", None, INTEGRATION),
+    (
+        "POST",
+        f"{CAFE}/members/nobody@example.com/credit/payments",
+        {"amount": "1.00", "currency": "EUR"},
+        INTEGRATION,
+    ),
+    ("POST", f"{CAFE}/credit-payments/1/cancel", None, INTEGRATION),
     ("GET", f"{CAFE}/held", None, ADMIN),
     ("GET", f"{CAFE}/flags", None, ADMIN),
     ("POST", f"{CAFE}/flags/1/release", {"reason": "ok"}, ADMIN),

@@ -62,10 +62,7 @@ def test_a_member_of_the_segment_earns_the_campaign_on_a_purchase() -> None:
     assert spent == {"spring-double": 200}
     # Without `spent` (the caller keeps no budget), no campaign applies.
     other = OrderState("o2", SPRING, 4000, "EUR")
-    assert (
-        members.purchase(SHOP, state, other, Decimal("40.00")).transactions[-1].points_issued()
-        == 200
-    )
+    assert members.purchase(SHOP, state, other, Decimal("40.00")).transactions[-1].issued() == 200
 
 
 def test_a_campaign_must_target_a_known_segment() -> None:

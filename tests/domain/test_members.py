@@ -104,7 +104,7 @@ def test_the_birthday_bonus_is_granted_once_a_year_on_the_birthday() -> None:
     state = member(birthday=date(1990, 3, 2))
     outcome = members.advance(CAFE, state, datetime(2027, 3, 10, tzinfo=UTC))
     birthdays = [t for t in outcome.transactions if t.kind == Kind.EARN]
-    assert [t.points_issued() for t in birthdays] == [100, 100]  # 2026 and 2027
+    assert [t.issued() for t in birthdays] == [100, 100]  # 2026 and 2027
     assert birthdays[0].occurred_at == datetime(2026, 3, 1, 23, 0, tzinfo=UTC)  # Paris midnight
     again = members.activity(CAFE, state, "birthday", datetime(2027, 3, 11, tzinfo=UTC))
     assert again.transactions == []
@@ -322,3 +322,20 @@ def test_released_held_points_wait_out_the_purchase_window_and_rejected_ones_are
     ).transactions
     assert (rejected.kind, rejected.points(Account.REVERSED)) == (Kind.REVERSE, 400)
     assert state.wallet.held == 0
+
+
+def test_points_and_cashback_are_two_books_earned_and_reversed_each_on_its_own() -> None:
+    program = parse_program(example("cafe.yaml") + "cashback:\n  - {id: back, rate: '0.02'}\n")
+    state = MemberState(MemberId(1), T0)
+    members.enroll(program, state)
+    order = OrderState("o", T0, 5000, "EUR")
+    outcome = members.purchase(program, state, order, Decimal("50.00"))
+    points, credit = outcome.transactions
+    assert points.lines[0].account == Account.ISSUED and points.issued() == 50
+    assert credit.lines[0].account == Account.CREDIT_ISSUED and credit.issued() == 100
+    assert (state.wallet.available, state.credit.available, order.cashback) == (50, 100, 100)
+    half = members.refund(program, state, order, 2500, T0 + timedelta(hours=1))
+    assert [t.book.unit for t in half.transactions] == ["points", "credit"]
+    assert (state.wallet.available, state.credit.available) == (25, 50)
+    for transaction in half.transactions:  # each balances within its own book
+        assert sum(line.amount for line in transaction.lines) == 0

@@ -86,7 +86,6 @@ def test_the_shop_program_names_what_is_not_active_yet() -> None:
         "referral",
         "memberships",
         "punch_cards",
-        "cashback",
     ]
 
 

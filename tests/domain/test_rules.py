@@ -9,7 +9,13 @@ import pytest
 from fidela.domain.events import OrderLine
 from fidela.domain.ledger import Grant
 from fidela.domain.program import parse_program
-from fidela.domain.rules import activity_grants, period_start, purchase_grants, uses_in_period
+from fidela.domain.rules import (
+    activity_grants,
+    cashback_grants,
+    period_start,
+    purchase_grants,
+    uses_in_period,
+)
 from tests.conftest import example
 
 CAFE = parse_program(example("cafe.yaml"))
@@ -84,3 +90,15 @@ def test_uses_are_counted_within_the_calendar_period_of_the_event() -> None:
     ]
     assert uses_in_period(rule, times, datetime(2026, 1, 20, tzinfo=UTC), paris) == 1
     assert uses_in_period(rule, times, datetime(2026, 2, 15, tzinfo=UTC), paris) == 2
+
+
+def test_cashback_is_a_rate_of_its_category_in_minor_units_rounded_down_once() -> None:
+    shop = parse_program(example("shop.yaml"))
+    lines = [
+        OrderLine(sku="LAMP", category="home", quantity=2, amount=Decimal("79.90")),
+        OrderLine(sku="MUG", category="home", amount=Decimal("0.10")),
+        OrderLine(sku="SERUM", category="beauty", amount=Decimal("20.00")),
+    ]
+    # 5 % of 80.00 of home lines: 4.00 EUR, as 400 cents; the beauty line earns none.
+    assert cashback_grants(shop, Decimal("100.00"), lines) == [Grant("home-cashback", 400)]
+    assert cashback_grants(shop, Decimal("0.19"), lines[1:2]) == []  # 0.005 rounds to nothing

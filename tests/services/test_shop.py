@@ -1,15 +1,17 @@
 """examples/shop.yaml, section by section, as a shop would use it (both databases).
 
-The sections of issue 4 not active yet (referral, memberships, punch cards, cashback,
-campaigns, challenges) get their stories as they become active.
+The sections of issue 4 not active yet (referral, memberships, punch cards) get their
+stories as they become active.
 """
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
+from fidela.domain.errors import Conflict, InsufficientCredit, InvalidInput
 from fidela.domain.ids import ProgramId
-from fidela.services import jobs, ledger, members, programs
+from fidela.services import credit, jobs, ledger, members, programs
 from fidela.store.unit_of_work import UnitOfWork
 from tests.conftest import T0, example
 from tests.services.helpers import enroll, purchase, send
@@ -37,7 +39,8 @@ def test_earn_rules_by_category_and_by_activity_within_their_limits(
     ]
     bought = purchase(uow, shop, "ana@example.com", "A1", "100.00", T0, lines=lines)
     # base: 5 a EUR on all but the gift card (50 EUR) = 250; double-beauty: 5 a EUR on 20 EUR
-    assert (bought.result["points"], bought.result["rules"]) == (350, ["base", "double-beauty"])
+    rules = ["base", "double-beauty", "home-cashback"]
+    assert (bought.result["points"], bought.result["rules"]) == (350, rules)
     at = T0 + timedelta(hours=1)
     assert [activity(uow, shop, "newsletter_signup", f"n{i}", at) for i in range(2)] == [50, 0]
     # 3 shares a month, counted in Paris: 23:30 UTC on 31 January is already February there.
@@ -63,3 +66,55 @@ def test_the_whole_balance_expires_540_days_after_the_last_purchase(
     assert members.balance(uow, shop, "ana@example.com")["available"] == 300
     assert jobs.run_due(uow, shop, now=deadline)["points_expired"] == 300
     assert ledger.summary(uow, shop)["expired"] == 300
+
+
+def test_cashback_is_store_credit_pending_then_spent_at_checkout_and_reversed_on_refund(
+    uow: UnitOfWork, shop: ProgramId
+) -> None:
+    member_id = enroll(uow, shop, "ana@example.com", T0)
+    lines = [
+        {"sku": "LAMP", "category": "home", "quantity": 2, "amount": "79.90"},
+        {"sku": "SERUM", "category": "beauty", "amount": "20.00"},
+    ]
+    bought = purchase(uow, shop, "ana@example.com", "A1", "99.90", T0, lines=lines)
+    assert bought.result["cashback"] == "3.99"  # 5 % of the home line, 3.995, rounded down
+    wallet = members.balance(uow, shop, "ana@example.com")["credit"]
+    assert wallet == {"currency": "EUR", "available": "0.00", "pending": "3.99", "debt": "0.00"}
+    with pytest.raises(InsufficientCredit, match=r"only 0\.00 EUR"):  # the return window first
+        credit.pay(uow, shop, member_id, Decimal("1.00"), "EUR", order_id="B1", now=T0)
+
+    after_window = T0 + timedelta(days=30)
+    jobs.run_due(uow, shop, now=after_window)
+    paid = credit.pay(uow, shop, member_id, Decimal("2.50"), "EUR", order_id="B1", now=after_window)
+    assert paid["available"] == "1.49"
+    assert credit.cancel(uow, shop, paid["payment_id"], now=after_window)["available"] == "3.99"
+    with pytest.raises(Conflict):
+        credit.cancel(uow, shop, paid["payment_id"], now=after_window)
+    with pytest.raises(InvalidInput, match="USD is not the program's currency"):
+        credit.pay(uow, shop, member_id, Decimal("1.00"), "USD", order_id="B2", now=after_window)
+    credit.pay(uow, shop, member_id, Decimal("3.00"), "EUR", order_id="B2", now=after_window)
+
+    # One lamp of two comes back: 39.95 of 99.90, so 1.59 of the 3.99; 0.99 are left to
+    # take, and the 0.60 already spent become a debt.
+    later = after_window + timedelta(days=1)
+    refund = {"type": "refund", "order_id": "A1", "lines": [{"sku": "LAMP", "quantity": 1}]}
+    returned = send(uow, shop, later, idempotency_key="r1", **refund)
+    assert returned.result["cashback"] == "-1.59"
+    wallet = members.balance(uow, shop, "ana@example.com")["credit"]
+    assert (wallet["available"], wallet["debt"]) == ("0.00", "0.60")
+    # The next cashback repays the debt first.
+    home = [{"sku": "VASE", "category": "home", "amount": "20.00"}]
+    purchase(uow, shop, "ana@example.com", "A2", "20.00", later, lines=home)
+    wallet = members.balance(uow, shop, "ana@example.com")["credit"]
+    assert (wallet["pending"], wallet["debt"]) == ("0.40", "0.00")
+
+    send(uow, shop, later, idempotency_key="r2", type="refund", order_id="A1")  # the rest
+    send(uow, shop, later, idempotency_key="r3", type="refund", order_id="A2")
+    totals = ledger.summary(uow, shop)["credit"]
+    assert (totals["issued"], totals["reversed"], totals["spent"]) == ("4.99", "4.99", "3.00")
+    wallet = members.balance(uow, shop, "ana@example.com")["credit"]
+    assert (wallet["available"], wallet["pending"], wallet["debt"]) == ("0.00", "0.00", "3.00")
+    history = members.show(uow, shop, "ana@example.com")["history"]
+    earned = next(entry for entry in history if entry["credit"] == "3.99")
+    assert earned["rules"] == ["home-cashback"] and earned["cause"]["event"] == "purchase"
+    assert ledger.verify(uow, shop).ok

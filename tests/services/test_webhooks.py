@@ -75,7 +75,8 @@ def test_every_kind_of_event_is_announced(uow: UnitOfWork, cafe: ProgramId) -> N
         "challenges:\n  - {id: first, name: First, when: purchase, count: 1, within: year,"
         " badge: hello}\n"
     )
-    programs.apply(uow, example("cafe.yaml") + first_order, now=T0)  # badge.awarded too
+    cashback = "cashback:\n  - {id: back, rate: '0.01'}\n"  # credit.earned and credit.reversed
+    programs.apply(uow, example("cafe.yaml") + first_order + cashback, now=T0)  # badge.awarded
     with receiver() as hooks:
         webhooks.subscribe(uow, cafe, hooks.url, None, now=T0)
         enroll(uow, cafe, "ana@example.com", T0)

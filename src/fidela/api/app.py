@@ -13,6 +13,7 @@ from fidela import __version__
 from fidela.api import (
     adjustments,
     campaigns,
+    credit,
     events,
     health,
     jobs,
@@ -68,6 +69,7 @@ def create_app(
         me,
         privacy,
         rewards,
+        credit,
         adjustments,
         review,
         ledger,

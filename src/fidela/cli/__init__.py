@@ -12,6 +12,7 @@ import typer
 from fidela.cli import (
     adjustments,
     campaigns,
+    credit,
     database,
     demo,
     events,
@@ -38,6 +39,7 @@ for name, sub in (
     ("event", events.event_app),
     ("reward", rewards.reward_app),
     ("voucher", rewards.voucher_app),
+    ("credit", credit.credit_app),
     ("ledger", ledger.ledger_app),
     ("jobs", jobs.jobs_app),
     ("import", imports.import_app),

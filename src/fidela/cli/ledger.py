@@ -48,5 +48,9 @@ def ledger_summary(program: ProgramOption = None, as_json: JsonOption = False) -
             return
         table = Table("total", "value", title=f"ledger of {totals['program']}")
         for key, value in totals.items():
-            table.add_row(key, str(value))
+            if isinstance(value, dict):  # the credit's totals
+                for part, amount in value.items():
+                    table.add_row(f"{key} {part}", str(amount))
+            else:
+                table.add_row(key, str(value))
         out.print(table)

@@ -60,6 +60,18 @@ class InsufficientPoints(FidelaError):
         self.needed = needed
 
 
+class InsufficientCredit(FidelaError):
+    """A payment with store credit would take the member's credit below zero."""
+
+    status = 409
+
+    def __init__(self, available: str, needed: str, currency: str) -> None:
+        reason = (
+            f"needs {needed} {currency} but only {available} {currency} of credit are available"
+        )
+        super().__init__("amount", reason)
+
+
 @dataclass(frozen=True)
 class Problem:
     """One located mistake in a program file."""

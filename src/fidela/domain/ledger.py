@@ -1,4 +1,4 @@
-"""The points ledger: accounts, lots, and the balanced transactions that move points.
+"""The ledger: accounts, lots, and the balanced transactions that move points and credit.
 
 Every transaction's lines sum to zero. Member accounts hold what members own
 (positive); program accounts are their counterpart (issued is negative, redeemed,
@@ -8,6 +8,10 @@ sum of its lines, and the member's balance the sum of their open lots. Held poin
 (above the program's daily cap) wait for an admin to release or reject them.
 A member's debt (points reversed after they were spent) lives on its own account
 and is repaid by the next points the member earns.
+
+Store credit (cashback) is kept the same way in a second book of accounts, in minor
+units of the program's currency: its own lots, pending, debt and counterparts. A
+transaction moves points or credit, never both, so each book balances on its own.
 """
 
 from __future__ import annotations
@@ -34,6 +38,56 @@ class Account(StrEnum):
     EXPIRED = "program.expired"
     REVERSED = "program.reversed"
     ADJUSTED = "program.adjusted"
+    CREDIT = "member.credit"  # store credit (cashback), in minor units of the currency
+    CREDIT_PENDING = "member.credit_pending"
+    CREDIT_DEBT = "member.credit_debt"
+    CREDIT_ISSUED = "program.credit_issued"
+    CREDIT_SPENT = "program.credit_spent"
+    CREDIT_REVERSED = "program.credit_reversed"
+    CREDIT_ADJUSTED = "program.credit_adjusted"
+
+
+class Book(NamedTuple):
+    """The accounts one unit moves through: points, or store credit."""
+
+    unit: str
+    available: Account
+    pending: Account
+    held: Account
+    debt: Account
+    issued: Account
+    redeemed: Account
+    expired: Account
+    reversed: Account
+    adjusted: Account
+
+
+POINTS = Book(
+    "points",
+    Account.AVAILABLE,
+    Account.PENDING,
+    Account.HELD,
+    Account.DEBT,
+    Account.ISSUED,
+    Account.REDEEMED,
+    Account.EXPIRED,
+    Account.REVERSED,
+    Account.ADJUSTED,
+)
+# Credit never expires and is never held: those two accounts stay unused.
+CREDIT = Book(
+    "credit",
+    Account.CREDIT,
+    Account.CREDIT_PENDING,
+    Account.CREDIT_PENDING,
+    Account.CREDIT_DEBT,
+    Account.CREDIT_ISSUED,
+    Account.CREDIT_SPENT,
+    Account.CREDIT_ADJUSTED,
+    Account.CREDIT_REVERSED,
+    Account.CREDIT_ADJUSTED,
+)
+BOOKS = {book.unit: book for book in (POINTS, CREDIT)}
 
 
 # More points than any real balance and far below 2**63, so that sums of them never overflow.
@@ -42,6 +96,7 @@ SCHEDULER = "scheduler"  # the actor of changes caused by the passing of time
 
 
 MEMBER_ACCOUNTS = frozenset({Account.AVAILABLE, Account.PENDING, Account.HELD, Account.DEBT})
+CREDIT_ACCOUNTS = frozenset({Account.CREDIT, Account.CREDIT_PENDING, Account.CREDIT_DEBT})
 
 
 class Kind(StrEnum):
@@ -58,7 +113,8 @@ class Kind(StrEnum):
 
 @dataclass(eq=False)
 class Lot:
-    """Points earned together, spent and expired together; `lot_no` is set once stored."""
+    """Points (or credit) earned together, spent and expired together; `lot_no` is set
+    once stored."""
 
     points: int
     remaining: int
@@ -69,12 +125,14 @@ class Lot:
     order_ref: str | None = None
     lot_no: LotNo | None = None
     held: bool = False  # above the daily cap: neither expires nor is released while held
+    unit: str = "points"  # or "credit"
 
     @property
     def account(self) -> Account:
+        book = BOOKS[self.unit]
         if self.held:
-            return Account.HELD
-        return Account.PENDING if self.pending_until is not None else Account.AVAILABLE
+            return book.held
+        return book.pending if self.pending_until is not None else book.available
 
     @property
     def spendable(self) -> bool:
@@ -113,8 +171,18 @@ class Transaction:
     def points(self, account: Account) -> int:
         return sum(line.amount for line in self.lines if line.account == account)
 
-    def points_issued(self) -> int:
-        return -self.points(Account.ISSUED)
+    def issued(self) -> int:
+        """What the transaction issued, in its book's unit (points, or minor units of credit)."""
+        return -self.points(self.book.issued)
+
+    @property
+    def book(self) -> Book:
+        """The book the transaction moves: credit if any line is on a credit account."""
+        credit = any(line.account.value.startswith(CREDIT_PREFIXES) for line in self.lines)
+        return CREDIT if credit else POINTS
+
+
+CREDIT_PREFIXES = ("member.credit", "program.credit")
 
 
 class Grant(NamedTuple):
@@ -126,10 +194,12 @@ class Grant(NamedTuple):
 
 @dataclass
 class Wallet:
-    """A member's open lots and debt: the only way to change a member's points."""
+    """A member's open lots and debt in one book: the only way to change a member's points
+    (or credit)."""
 
     lots: list[Lot] = field(default_factory=list)
     debt: int = 0
+    book: Book = POINTS
 
     @property
     def available(self) -> int:
@@ -159,7 +229,7 @@ class Wallet:
         for grant in grants:
             if grant.points <= 0:
                 continue
-            lines.append(Line(Account.ISSUED, -grant.points, rule_id=grant.rule_id))
+            lines.append(Line(self.book.issued, -grant.points, rule_id=grant.rule_id))
             lines.extend(
                 self._credit(grant.points, at, expires_at, pending_until, grant, order_ref)
             )
@@ -167,11 +237,19 @@ class Wallet:
             if grant.points <= 0:
                 continue
             lot = Lot(
-                grant.points, grant.points, at, None, None, grant.rule_id, order_ref, held=True
+                grant.points,
+                grant.points,
+                at,
+                None,
+                None,
+                grant.rule_id,
+                order_ref,
+                held=True,
+                unit=self.book.unit,
             )
             self.lots.append(lot)
-            lines.append(Line(Account.ISSUED, -grant.points, rule_id=grant.rule_id))
-            lines.append(Line(Account.HELD, grant.points, lot))
+            lines.append(Line(self.book.issued, -grant.points, rule_id=grant.rule_id))
+            lines.append(Line(self.book.held, grant.points, lot))
         return Transaction(Kind.EARN, at, lines) if lines else None
 
     def release_held(
@@ -188,7 +266,7 @@ class Wallet:
         assert lot.held
         assert lot in self.lots
         lot.held, lot.expires_at, lot.pending_until = False, expires_at, pending_until
-        lines = [Line(Account.HELD, -lot.remaining, lot), Line(lot.account, lot.remaining, lot)]
+        lines = [Line(self.book.held, -lot.remaining, lot), Line(lot.account, lot.remaining, lot)]
         lines.extend(self._settle_debt())
         return Transaction(Kind.RELEASE, at, lines, reason=reason, actor=actor)
 
@@ -197,7 +275,7 @@ class Wallet:
         assert lot.held
         assert lot in self.lots
         points = lot.remaining
-        lines = [self._take(lot, points), Line(Account.REVERSED, points)]
+        lines = [self._take(lot, points), Line(self.book.reversed, points)]
         self._drop_empty()
         return Transaction(Kind.REVERSE, at, lines, reason=reason, actor=actor)
 
@@ -206,10 +284,10 @@ class Wallet:
     ) -> Transaction:
         """Add (positive) or take (negative) points by an admin's decision."""
         if points > 0:
-            lines = [Line(Account.ADJUSTED, -points)]
+            lines = [Line(self.book.adjusted, -points)]
             lines.extend(self._credit(points, at, expires_at, None, None, None))
         else:
-            lines = [*self._spend(-points), Line(Account.ADJUSTED, -points)]
+            lines = [*self._spend(-points), Line(self.book.adjusted, -points)]
         return Transaction(Kind.ADJUST, at, lines, reason=reason, actor=actor)
 
     def forfeit(self, at: datetime, *, actor: str, reason: str) -> Transaction | None:
@@ -219,12 +297,12 @@ class Wallet:
         if not lines:
             return None
         self._drop_empty()
-        lines.append(Line(Account.ADJUSTED, -sum(line.amount for line in lines)))
+        lines.append(Line(self.book.adjusted, -sum(line.amount for line in lines)))
         return Transaction(Kind.ADJUST, at, lines, reason=reason, actor=actor)
 
     def redeem(self, points: int, at: datetime, *, reason: str) -> Transaction:
         """Spend `points` from the soonest-expiring lots; never below zero."""
-        lines = [*self._spend(points), Line(Account.REDEEMED, points)]
+        lines = [*self._spend(points), Line(self.book.redeemed, points)]
         return Transaction(Kind.REDEEM, at, lines, reason=reason)
 
     def give_back(
@@ -236,14 +314,14 @@ class Wallet:
         for lot, points in spent:
             total += points
             if lot.expires_at is not None and lot.expires_at <= at:
-                lines.append(Line(Account.EXPIRED, points))
+                lines.append(Line(self.book.expired, points))
                 continue
             if lot.remaining == 0:
                 self.lots.append(lot)
             lot.remaining += points
             lines.append(Line(lot.account, points, lot))
         lines.extend(self._settle_debt())
-        lines.insert(0, Line(Account.REDEEMED, -total))
+        lines.insert(0, Line(self.book.redeemed, -total))
         return Transaction(Kind.CANCEL_REDEMPTION, at, lines, reason=reason)
 
     def reverse(self, points: int, own_lots: Sequence[Lot], at: datetime) -> Transaction | None:
@@ -252,7 +330,7 @@ class Wallet:
             return None
         lines: list[Line] = []
         left = points
-        open_own = [lot for lot in own_lots if lot.remaining > 0]
+        open_own = [lot for lot in own_lots if lot.remaining > 0 and lot.unit == self.book.unit]
         others = sorted(
             (lot for lot in self.lots if lot.spendable and lot not in open_own),
             key=Lot.spend_order,
@@ -264,9 +342,9 @@ class Wallet:
                 left -= take
         if left:
             self.debt += left
-            lines.append(Line(Account.DEBT, -left))
+            lines.append(Line(self.book.debt, -left))
         self._drop_empty()
-        return Transaction(Kind.REVERSE, at, [*lines, Line(Account.REVERSED, points)])
+        return Transaction(Kind.REVERSE, at, [*lines, Line(self.book.reversed, points)])
 
     def expire(self, at: datetime) -> list[Transaction]:
         """Expire every lot whose expiry is at or before `at`, one transaction per instant."""
@@ -279,7 +357,7 @@ class Wallet:
             assert instant is not None
             lines = [self._take(lot, lot.remaining) for lot in lots]
             expired = -sum(line.amount for line in lines)
-            lines.append(Line(Account.EXPIRED, expired))
+            lines.append(Line(self.book.expired, expired))
             reason = "the lots reached their expiry date"
             transactions.append(Transaction(Kind.EXPIRE, instant, lines, reason, SCHEDULER))
         self._drop_empty()
@@ -298,9 +376,9 @@ class Wallet:
             assert instant is not None
             lines = []
             for lot in lots:
-                lines.append(Line(Account.PENDING, -lot.remaining, lot))
+                lines.append(Line(self.book.pending, -lot.remaining, lot))
                 lot.pending_until = None
-                lines.append(Line(Account.AVAILABLE, lot.remaining, lot))
+                lines.append(Line(self.book.available, lot.remaining, lot))
             lines.extend(self._settle_debt())
             reason = "the waiting time (pending_days) is over"
             transactions.append(Transaction(Kind.RELEASE, instant, lines, reason, SCHEDULER))
@@ -325,11 +403,13 @@ class Wallet:
         repaid = min(self.debt, points)
         if repaid:
             self.debt -= repaid
-            lines.append(Line(Account.DEBT, repaid))
+            lines.append(Line(self.book.debt, repaid))
         rest = points - repaid
         if rest:
             rule_id = grant.rule_id if grant else None
-            lot = Lot(rest, rest, at, expires_at, pending_until, rule_id, order_ref)
+            lot = Lot(
+                rest, rest, at, expires_at, pending_until, rule_id, order_ref, unit=self.book.unit
+            )
             self.lots.append(lot)
             lines.append(Line(lot.account, rest, lot))
         return lines
@@ -357,7 +437,7 @@ class Wallet:
             return []
         lines = self._spend(repaid)
         self.debt -= repaid
-        return [*lines, Line(Account.DEBT, repaid)]
+        return [*lines, Line(self.book.debt, repaid)]
 
     def _take(self, lot: Lot, points: int) -> Line:
         lot.remaining -= points

@@ -20,12 +20,13 @@ from fidela.domain.challenges import completed
 from fidela.domain.errors import InvalidInput, NotFound
 from fidela.domain.events import OrderLine, Refund
 from fidela.domain.ids import MemberId
-from fidela.domain.ledger import SCHEDULER, Grant, Lot, Transaction, Wallet
+from fidela.domain.ledger import CREDIT, SCHEDULER, Grant, Lot, Transaction, Wallet
 from fidela.domain.money import exponent, to_minor
 from fidela.domain.program import Campaign, Program
 from fidela.domain.rules import (
     activity_grants,
     capped,
+    cashback_grants,
     local_midnight,
     purchase_grants,
     running_campaigns,
@@ -82,11 +83,17 @@ class MemberState:
     segment: str | None = None  # the RFM segment now: campaigns may target it
     event_times: dict[str, list[datetime]] = field(default_factory=dict)  # for challenges
     badges: set[str] = field(default_factory=set)
+    credit: Wallet = field(default_factory=lambda: Wallet(book=CREDIT))  # cashback
+
+    def next_lot_change(self) -> datetime | None:
+        """The next instant a lot of points or credit is released or expires."""
+        instants = (self.wallet.next_change(), self.credit.next_change())
+        return min((t for t in instants if t is not None), default=None)
 
     def due_at(self, program: Program) -> datetime | None:
         """The next instant something happens to this member without an event."""
         instants = [
-            self.wallet.next_change(),
+            self.next_lot_change(),
             self.tier_review_at,
             next_birthday(program, self),
             next_reminder(program, self),
@@ -96,7 +103,8 @@ class MemberState:
 
 @dataclass
 class OrderState:
-    """A purchase as refunds need it: its amount, what was refunded, what it earned."""
+    """A purchase as refunds need it: its amount, what was refunded, what it earned
+    (points, and cashback in minor units) and the lots it created."""
 
     order_ref: str
     occurred_at: datetime
@@ -107,6 +115,8 @@ class OrderState:
     refunded_quantities: dict[str, int] = field(default_factory=dict)
     points: int = 0
     reversed_points: int = 0
+    cashback: int = 0
+    reversed_cashback: int = 0
     lots: list[Lot] = field(default_factory=list)
 
 
@@ -151,10 +161,19 @@ def purchase(
     grants.extend(_challenges(program, state, "purchase", at, times, outcome))
     hold_all = _too_fast(program, times, at)
     transaction = _earn(program, state, grants, at, order_ref=order.order_ref, hold_all=hold_all)
-    order.points = transaction.points_issued() if transaction else 0
-    if transaction:
-        order.lots = [line.lot for line in transaction.lines if line.lot is not None]
-    outcome.add(transaction)
+    credit = state.credit.earn(
+        cashback_grants(program, amount, order.lines),
+        at,
+        expires_at=None,
+        pending_until=_pending_until(program, at),
+        order_ref=order.order_ref,
+    )
+    order.points = transaction.issued() if transaction else 0
+    order.cashback = credit.issued() if credit else 0
+    for earned in (transaction, credit):
+        if earned is not None:
+            order.lots.extend(line.lot for line in earned.lines if line.lot is not None)
+            outcome.add(earned)
     if program.tiers and program.tiers.metric == "spend":
         state.qualifying.append((at, order.amount_minor))
     outcome.effects.extend(_upgrade(program, state, at))
@@ -229,23 +248,31 @@ def refund_amount(order: OrderState, refund: Refund) -> tuple[int, dict[str, int
 def refund(
     program: Program, state: MemberState | None, order: OrderState, amount_minor: int, at: datetime
 ) -> Outcome:
-    """Reverse the points an order earned, in proportion to the share refunded so far."""
+    """Reverse the points and the cashback an order earned, in proportion to the share
+    refunded so far."""
     order.refunded_minor += amount_minor
     if state is None:
         return Outcome()
     outcome = advance(program, state, at)
-    if order.amount_minor:
-        target = order.points * order.refunded_minor // order.amount_minor
-    else:
-        target = order.points
+    target = _refunded_share(order, order.points)
     points = target - order.reversed_points
     order.reversed_points = target
     outcome.add(state.wallet.reverse(points, order.lots, at))
+    credit_target = _refunded_share(order, order.cashback)
+    outcome.add(state.credit.reverse(credit_target - order.reversed_cashback, order.lots, at))
+    order.reversed_cashback = credit_target
     if program.tiers and program.tiers.metric == "spend":
         state.qualifying.append((order.occurred_at, -amount_minor))
     elif program.tiers and points:
         state.qualifying.append((order.occurred_at, -points))
     return outcome
+
+
+def _refunded_share(order: OrderState, earned: int) -> int:
+    """The part of what an order earned that its refunds so far take back, rounded down."""
+    if order.amount_minor:
+        return earned * order.refunded_minor // order.amount_minor
+    return earned
 
 
 def activity(
@@ -298,7 +325,7 @@ def _step_by_step(program: Program, state: MemberState, to: datetime) -> Outcome
     """Each instant something falls due, in order: what one does may change the next."""
     outcome = Outcome()
     while True:
-        instants = [state.wallet.next_change(), state.tier_review_at, next_birthday(program, state)]
+        instants = [state.next_lot_change(), state.tier_review_at, next_birthday(program, state)]
         instant = min((t for t in instants if t is not None), default=None)
         if instant is None or instant > to:
             return outcome
@@ -333,8 +360,9 @@ def _only_lots_change(program: Program, state: MemberState, to: datetime) -> boo
 
 
 def _lots_up_to(state: MemberState, to: datetime) -> list[Transaction]:
-    """Releases, then expiries, of every lot due by `to`, in time order (releases first)."""
-    changes = [*state.wallet.release(to), *state.wallet.expire(to)]
+    """Releases, then expiries, of every lot due by `to`, in time order (releases first);
+    credit is released too, and never expires."""
+    changes = [*state.wallet.release(to), *state.credit.release(to), *state.wallet.expire(to)]
     return sorted(changes, key=lambda transaction: transaction.occurred_at)
 
 
@@ -482,7 +510,7 @@ def _earn(
     """Issue the grants; those above the daily cap, or all of them (`hold_all`: too many
     events a minute), to held lots."""
     expires_at = lot_expiry(program, state, at)
-    pending_until = at + timedelta(days=program.pending_days) if program.pending_days else None
+    pending_until = _pending_until(program, at)
     kept, held = ([], list(grants)) if hold_all else capped(program, grants, state.granted, at)
     transaction = state.wallet.earn(
         kept, at, expires_at=expires_at, pending_until=pending_until, order_ref=order_ref, held=held
@@ -494,8 +522,13 @@ def _earn(
         if grant.rule_id in limited:
             state.grant_times.setdefault(grant.rule_id, []).append(at)
     if transaction and program.tiers and program.tiers.metric == "points_earned":
-        state.qualifying.append((at, transaction.points_issued()))
+        state.qualifying.append((at, transaction.issued()))
     return transaction
+
+
+def _pending_until(program: Program, earned_at: datetime) -> datetime | None:
+    """When what a purchase earns becomes spendable: after the return window (`pending_days`)."""
+    return earned_at + timedelta(days=program.pending_days) if program.pending_days else None
 
 
 def lot_expiry(program: Program, state: MemberState, earned_at: datetime) -> datetime | None:

@@ -31,6 +31,11 @@ def to_minor(amount: Decimal, currency: str, field: str = "amount") -> int:
     return int(scaled)
 
 
+def from_minor(minor: int, currency: str) -> Decimal:
+    """The amount `minor` units stand for, with the currency's decimals (250 EUR: 2.50)."""
+    return Decimal(minor).scaleb(-exponent(currency))
+
+
 def parse_amount(text: str, field: str) -> Decimal:
     """A positive amount typed by a person (`80.00`); InvalidInput naming `field` if not."""
     try:

@@ -397,7 +397,6 @@ def inactive_sections(program: Program) -> list[str]:
             "referral",
             "memberships",
             "punch_cards",
-            "cashback",
         )
         if getattr(program, section)
     ]

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from fidela.domain.events import OrderLine
 from fidela.domain.ledger import Grant
+from fidela.domain.money import exponent
 from fidela.domain.program import Campaign, EarnRule, Period, Program
 
 _ROUNDING = {"floor": ROUND_FLOOR, "round": ROUND_HALF_UP, "ceil": ROUND_CEILING}
@@ -108,12 +109,35 @@ def campaign_grants(
     return grants
 
 
+def cashback_grants(program: Program, amount: Decimal, lines: Sequence[OrderLine]) -> list[Grant]:
+    """Store credit a purchase earns, in minor units: each cashback rule's `rate` of its
+    category's lines (of the whole order without a category), rounded down once per rule.
+    Tier, membership and campaign multipliers apply to points only."""
+    places = exponent(program.currency)
+    grants = []
+    for rule in program.cashback:
+        if rule.category is None:
+            base = amount
+        else:
+            base = sum(
+                (line.amount for line in lines if line.category == rule.category), Decimal(0)
+            )
+        minor = int((base * rule.rate).scaleb(places).to_integral_value(ROUND_FLOOR))
+        if minor > 0:
+            grants.append(Grant(rule.id, minor))
+    return grants
+
+
 def eligible_amount(rule: EarnRule, amount: Decimal, lines: Sequence[OrderLine]) -> Decimal:
     """The part of an order a per-unit rule counts: its category's lines, or all but excluded."""
     if rule.category is not None:
-        return sum((line.amount for line in lines if line.category == rule.category), Decimal(0))
+        return _of_category(lines, rule.category)
     excluded = set(rule.exclude_categories)
     return amount - sum((line.amount for line in lines if line.category in excluded), Decimal(0))
+
+
+def _of_category(lines: Sequence[OrderLine], category: str) -> Decimal:
+    return sum((line.amount for line in lines if line.category == category), Decimal(0))
 
 
 def round_points(raw: Decimal, rule: EarnRule) -> int:

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from fidela.domain.errors import InvalidInput
-from fidela.domain.ledger import Account, Kind, Transaction
+from fidela.domain.ledger import CREDIT, Account, Kind, Transaction
 from fidela.domain.members import Effect
 
 KINDS = (
@@ -32,6 +32,8 @@ KINDS = (
     "reward.redeemed",
     "voucher.consumed",
     "badge.awarded",
+    "credit.earned",
+    "credit.reversed",
 )
 
 # After the first attempt fails: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (about 27 hours
@@ -87,9 +89,18 @@ def announced(transaction: Transaction) -> Effect | None:
     """What a transaction announces to webhooks, if anything.
 
     Releases and redemptions announce nothing here: a redemption is announced as
-    `reward.redeemed` with its voucher, where the voucher is made.
+    `reward.redeemed` with its voucher, where the voucher is made. Store credit is
+    announced in minor units of the program's currency.
     """
     at = transaction.occurred_at
+    if transaction.book is CREDIT:
+        match transaction.kind:
+            case Kind.EARN:
+                return Effect("credit.earned", at, {"amount_minor": transaction.issued()})
+            case Kind.REVERSE:
+                reversed_ = transaction.points(Account.CREDIT_REVERSED)
+                return Effect("credit.reversed", at, {"amount_minor": reversed_})
+        return None
     match transaction.kind:
         case Kind.EARN:
             lots = (line.lot for line in transaction.lines if line.lot is not None)
@@ -98,7 +109,7 @@ def announced(transaction: Transaction) -> Effect | None:
             pending = any(line.account == Account.PENDING for line in transaction.lines)
             held = transaction.points(Account.HELD)
             data = {
-                "points": transaction.points_issued() - held,
+                "points": transaction.issued() - held,
                 "rules": rules,
                 "pending": pending,
             }

@@ -21,9 +21,10 @@ from fidela.domain.events import (
     parse_event,
 )
 from fidela.domain.ids import CustomerId, MemberId, ProgramId
-from fidela.domain.ledger import MEMBER_ACCOUNTS, SCHEDULER, Account
+from fidela.domain.ledger import CREDIT_ACCOUNTS, MEMBER_ACCOUNTS, SCHEDULER, Account
 from fidela.domain.members import MemberState, OrderState, Outcome
-from fidela.domain.money import to_minor
+from fidela.domain.money import from_minor, to_minor
+from fidela.domain.program import Program
 from fidela.services.flags import flag_refunds
 from fidela.services.members import campaign_spend, resolve
 from fidela.store.ledger import Changes, NewEvent
@@ -202,7 +203,7 @@ class _Batch:
             state, member_id = None, None
         if state is not None and order is not None and not order.recorded_here:
             # The refund must change the very lot objects the member's wallet holds.
-            open_lots = {lot.lot_no: lot for lot in state.wallet.lots}
+            open_lots = {lot.lot_no: lot for lot in [*state.wallet.lots, *state.credit.lots]}
             lots = order.state.lots
             order.state.lots = [open_lots[lot.lot_no] for lot in lots if lot.lot_no in open_lots]
         match event:
@@ -225,7 +226,7 @@ class _Batch:
         self.changes.events.append(cause)
         if state is not None and member_id is not None:
             self.changes.record(member_id, state, outcome, cause)
-        cause.result = event_result(cause, outcome, state)
+        cause.result = event_result(self.program, cause, outcome, state)
         self.keys[event.idempotency_key] = cause
         return cause
 
@@ -386,19 +387,28 @@ def new_order(purchase: Purchase) -> OrderState:
     )
 
 
-def event_result(cause: NewEvent, outcome: Outcome, state: MemberState | None) -> dict[str, Any]:
+def event_result(
+    program: Program, cause: NewEvent, outcome: Outcome, state: MemberState | None
+) -> dict[str, Any]:
     """What the event did, kept so that a retry gets the same answer.
 
-    `points` are those granted; `held`, if any, those the daily cap held for review.
+    `points` are those granted; `held`, if any, those the daily cap held for review;
+    `cashback`, if any, the store credit earned (or taken back, negative).
     """
     own = [t for t in outcome.transactions if t.actor != SCHEDULER]
     lines = [line for transaction in own for line in transaction.lines]
     held = sum(line.amount for line in lines if line.account == Account.HELD)
     points = sum(line.amount for line in lines if line.account in MEMBER_ACCOUNTS) - held
-    return {
+    credit = sum(line.amount for line in lines if line.account in CREDIT_ACCOUNTS)
+    result = {
         "type": cause.type,
         "member_id": cause.member_id,
         "points": points,
         "rules": sorted({line.rule_id for line in lines if line.rule_id}),
         "tier": state.tier if state else None,
-    } | ({"held": held} if held else {})
+    }
+    if held:
+        result["held"] = held
+    if credit:
+        result["cashback"] = str(from_minor(credit, program.currency))
+    return result

@@ -501,4 +501,4 @@ def _record_row(
     if state is not None and member_id is not None:
         outcome = member_rules.purchase(program, state, order, event.amount, spent=spent)
         changes.record(member_id, state, outcome, cause)
-    cause.result = event_result(cause, outcome, state)
+    cause.result = event_result(program, cause, outcome, state)

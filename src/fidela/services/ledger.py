@@ -12,13 +12,14 @@ from sqlalchemy import Row
 
 from fidela.domain.ids import EventNo, LotNo, MemberId, ProgramId, Seq
 from fidela.domain.ledger import GENESIS, Account, chain_hash
-from fidela.domain.money import exponent
+from fidela.domain.money import exponent, from_minor
 from fidela.store.ledger import Head
 from fidela.store.unit_of_work import UnitOfWork
 
 
 def summary(uow: UnitOfWork, program_id: ProgramId) -> dict[str, Any]:
-    """The program's totals; `outstanding` is spendable points, `liability` what they cost."""
+    """The program's totals; `outstanding` is spendable points, `liability` what they cost;
+    `credit`, the store credit (cashback) in amounts of the currency."""
     with uow.reading() as uow:
         program = uow.programs.current(program_id).program
         totals = uow.ledger.totals(program_id)
@@ -45,6 +46,18 @@ def summary(uow: UnitOfWork, program_id: ProgramId) -> dict[str, Any]:
         "currency": program.currency,
         "liability": str((outstanding * program.point_value).quantize(places)),
         "pending_liability": str((pending * program.point_value).quantize(places)),
+        "credit": {
+            key: str(from_minor(amount, program.currency))
+            for key, amount in (
+                ("issued", -total(Account.CREDIT_ISSUED)),
+                ("spent", total(Account.CREDIT_SPENT)),
+                ("reversed", total(Account.CREDIT_REVERSED)),
+                ("adjusted", -total(Account.CREDIT_ADJUSTED)),
+                ("outstanding", total(Account.CREDIT)),
+                ("pending", total(Account.CREDIT_PENDING)),
+                ("debt", -total(Account.CREDIT_DEBT)),
+            )
+        },
     }
 
 
@@ -131,6 +144,9 @@ def _balance_problem(uow: UnitOfWork, program_id: ProgramId) -> str | None:
             (Account.PENDING, row.pending),
             (Account.HELD, row.held),
             (Account.DEBT, row.debt),
+            (Account.CREDIT, row.credit),
+            (Account.CREDIT_PENDING, row.credit_pending),
+            (Account.CREDIT_DEBT, row.credit_debt),
         ):
             actual = sums.get((MemberId(row.id), account.value), 0)
             if actual != cached:

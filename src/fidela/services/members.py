@@ -9,9 +9,10 @@ from typing import Any
 from fidela.domain import members as member_rules
 from fidela.domain.errors import Conflict, InvalidInput, NotFound
 from fidela.domain.events import CustomerRef, Enrollment, MemberUpdate, normalize_email
-from fidela.domain.ids import CustomerId, MemberId, ProgramId, Seq
-from fidela.domain.ledger import MEMBER_ACCOUNTS
+from fidela.domain.ids import CustomerId, LotNo, MemberId, ProgramId, Seq
+from fidela.domain.ledger import CREDIT_ACCOUNTS, MEMBER_ACCOUNTS, Lot, Wallet
 from fidela.domain.members import MemberState, Outcome
+from fidela.domain.money import from_minor
 from fidela.domain.program import Program
 from fidela.services import segments
 from fidela.store.ledger import Changes
@@ -139,6 +140,25 @@ def post_member(
     return uow.ledger.post(ProgramId(program.program), changes, now)
 
 
+def spent_by(
+    uow: UnitOfWork, program_id: ProgramId, wallet: Wallet, seq: Seq
+) -> list[tuple[Lot, int]]:
+    """The lots a spending transaction took from, and how much from each: the wallet's
+    own lot objects where still open, as stored where spent since; for `give_back`."""
+    spent_lines = [
+        line
+        for line in uow.ledger.lines_of(program_id, seq)
+        if line.account == wallet.book.available.value
+    ]
+    open_lots = {lot.lot_no: lot for lot in wallet.lots}
+    closed = uow.ledger.lots_by_number(
+        program_id, [LotNo(line.lot_no) for line in spent_lines if line.lot_no not in open_lots]
+    )
+    return [
+        (open_lots.get(line.lot_no) or closed[line.lot_no], -line.amount) for line in spent_lines
+    ]
+
+
 def resolve(
     uow: UnitOfWork, program_id: ProgramId, ref: CustomerRef, *, erased_too: bool = False
 ) -> tuple[CustomerId | None, MemberId | None]:
@@ -242,6 +262,7 @@ def show(
         "pending": member.pending,
         "held": member.held,
         "debt": -member.debt,
+        "credit": credit(program, member),
         "tier": _tier(program, member),
         "segment": next((r.segment for r in segment_rows if r.until is None), None),
         "segments": segments.described(segment_rows),
@@ -280,6 +301,7 @@ def balance(
         "pending": row.pending,
         "held": row.held,
         "debt": -row.debt,
+        "credit": credit(program, row),
         "tier": row.tier,
         "next_expiry": expiry,
     }
@@ -315,9 +337,22 @@ def lots(
     }
 
 
+def credit(program: Program, row: Any) -> dict[str, str]:
+    """A member's store credit (cashback), as amounts of the program's currency."""
+    currency = program.currency
+    return {
+        "currency": currency,
+        "available": str(from_minor(row.credit, currency)),
+        "pending": str(from_minor(row.credit_pending, currency)),
+        "debt": str(from_minor(-row.credit_debt, currency)),
+    }
+
+
 def _lot(program: Program, lot: Any) -> dict[str, Any]:
+    """A lot of points, or of credit (`unit`, with `remaining` in minor units)."""
     return {
         "lot": lot.lot_no,
+        "unit": lot.unit,
         "remaining": lot.remaining,
         "earned_at": _time(program, lot.earned_at),
         "expires_at": _time(program, lot.expires_at),
@@ -360,6 +395,7 @@ def _history(program: Program, rows: list[Any]) -> list[dict[str, Any]]:
                     "at": _time(program, row.occurred_at),
                     "cause": cause,
                     "points": 0,
+                    "credit": 0,
                     "rules": [],
                     "lines": [],
                 }
@@ -367,9 +403,13 @@ def _history(program: Program, rows: list[Any]) -> list[dict[str, Any]]:
         entry = entries[-1]
         if row.account in MEMBER_ACCOUNTS:
             entry["points"] += row.amount
+        elif row.account in CREDIT_ACCOUNTS:
+            entry["credit"] += row.amount
         if row.rule_id and row.rule_id not in entry["rules"]:
             entry["rules"].append(row.rule_id)
         entry["lines"].append({"account": row.account, "amount": row.amount, "lot": row.lot_no})
+    for entry in entries:  # credit in the currency's amounts, as elsewhere
+        entry["credit"] = str(from_minor(entry["credit"], program.currency))
     return entries
 
 

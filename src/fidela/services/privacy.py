@@ -1,7 +1,7 @@
 """A person's rights over their data: an export of everything held, and erasure.
 
-Erasure closes the account: the available points are forfeited by an adjustment
-(so the program's liability stops counting them), and the personal data goes. The
+Erasure closes the account: the points and the store credit are forfeited by an
+adjustment (so the program's liability stops counting them), and the personal data goes. The
 ledger keeps every transaction, by member id, so totals and the hash chain still
 verify. What was erased can't be brought back; the member id stays, with no name.
 """
@@ -14,6 +14,7 @@ from typing import Any
 from fidela.domain.errors import Conflict
 from fidela.domain.ids import CustomerId, MemberId, ProgramId
 from fidela.domain.ledger import Account
+from fidela.domain.money import from_minor
 from fidela.services.members import catch_up, post_member, show
 from fidela.store.unit_of_work import UnitOfWork
 
@@ -59,6 +60,8 @@ def export(uow: UnitOfWork, program_id: ProgramId, member_id: MemberId) -> dict[
                 "refunded_minor": order.refunded_minor,
                 "points": order.points,
                 "reversed_points": order.reversed_points,
+                "cashback_minor": order.cashback,
+                "reversed_cashback_minor": order.reversed_cashback,
                 "lines": order.lines,
             }
             for order in orders
@@ -80,6 +83,9 @@ def erase(
         forfeit = state.wallet.forfeit(now, actor=actor, reason=FORFEIT_REASON)
         outcome.add(forfeit)
         forfeited = forfeit.points(Account.ADJUSTED) if forfeit else 0
+        credit = state.credit.forfeit(now, actor=actor, reason=FORFEIT_REASON)
+        outcome.add(credit)
+        credit_forfeited = credit.points(Account.CREDIT_ADJUSTED) if credit else 0
         post_member(uow, program, member_id, state, outcome, now)
         scrubbed = uow.privacy.erase(program_id, member_id, CustomerId(member.customer_id), now)
         uow.commit()
@@ -87,5 +93,6 @@ def erase(
         "member_id": member_id,
         "erased_at": now.isoformat(),
         "points_forfeited": forfeited,
+        "credit_forfeited": str(from_minor(credit_forfeited, program.currency)),
         "events_scrubbed": scrubbed,
     }

@@ -10,11 +10,10 @@ from typing import Any
 from fidela.domain import members as member_rules
 from fidela.domain import rewards
 from fidela.domain.errors import Conflict, InvalidInput, NotFound
-from fidela.domain.ids import LotNo, MemberId, ProgramId, Seq
-from fidela.domain.ledger import Account
+from fidela.domain.ids import MemberId, ProgramId, Seq
 from fidela.domain.members import Effect
 from fidela.domain.money import to_minor
-from fidela.services.members import catch_up, post_member
+from fidela.services.members import catch_up, post_member, spent_by
 from fidela.store.unit_of_work import UnitOfWork, run
 
 
@@ -124,19 +123,7 @@ def cancel(
         assert redemption is not None
         if redemption.status != "issued":
             raise Conflict("redemption_id", f"the redemption is {redemption.status}")
-        spent_lines = [
-            line
-            for line in uow.ledger.lines_of(program_id, Seq(redemption.seq))
-            if line.account == Account.AVAILABLE.value
-        ]
-        open_lots = {lot.lot_no: lot for lot in state.wallet.lots}
-        closed = uow.ledger.lots_by_number(
-            program_id, [LotNo(line.lot_no) for line in spent_lines if line.lot_no not in open_lots]
-        )
-        spent = [
-            (open_lots.get(line.lot_no) or closed[line.lot_no], -line.amount)
-            for line in spent_lines
-        ]
+        spent = spent_by(uow, program_id, state.wallet, Seq(redemption.seq))
         reason = f"redemption {redemption_id} of {redemption.reward_id} cancelled"
         outcome.add(state.wallet.give_back(spent, now, reason=reason))
         seq = post_member(uow, program, member_id, state, outcome, now)[-1]

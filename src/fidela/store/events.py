@@ -61,6 +61,8 @@ class EventRepository:
             refunded_quantities=dict(row.refunded_quantities),
             points=row.points,
             reversed_points=row.reversed_points,
+            cashback=row.cashback,
+            reversed_cashback=row.reversed_cashback,
             lots=[lot_from_row(lot) for lot in own_lots],
         )
         return row, state

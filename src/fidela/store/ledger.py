@@ -85,6 +85,7 @@ LOT_COLUMNS = (
     "rule_id",
     "order_ref",
     "held",
+    "unit",
 )
 ORDER_COLUMNS = (
     "program_id",
@@ -100,6 +101,8 @@ ORDER_COLUMNS = (
     "points",
     "reversed_points",
     "lines",
+    "cashback",
+    "reversed_cashback",
 )
 ORDER_LINES = TypeAdapter(tuple[OrderLine, ...])
 MEMBER_STATE_COLUMNS = (
@@ -107,6 +110,9 @@ MEMBER_STATE_COLUMNS = (
     "pending",
     "held",
     "debt",
+    "credit",
+    "credit_pending",
+    "credit_debt",
     "tier",
     "tier_since",
     "tier_review_at",
@@ -230,6 +236,7 @@ class LedgerRepository:
                     lot.rule_id,
                     lot.order_ref,
                     lot.held,
+                    lot.unit,
                 )
                 for lot, member_id in new_lots
             ],
@@ -373,19 +380,22 @@ class LedgerRepository:
                     order.points,
                     order.reversed_points,
                     ORDER_LINES.dump_json(order.lines).decode(),
+                    order.cashback,
+                    order.reversed_cashback,
                 )
                 for order, customer_id, member_id, cause in changes.new_orders
             ],
         )
         write.update(
             orders,
-            ("refunded_minor", "refunded_quantities", "reversed_points"),
+            ("refunded_minor", "refunded_quantities", "reversed_points", "reversed_cashback"),
             ("program_id", "order_ref"),
             [
                 (
                     order.refunded_minor,
                     as_json(order.refunded_quantities),
                     order.reversed_points,
+                    order.reversed_cashback,
                     program_id,
                     order.order_ref,
                 )
@@ -405,6 +415,9 @@ class LedgerRepository:
                     state.wallet.pending,
                     state.wallet.held,
                     -state.wallet.debt,
+                    state.credit.available,
+                    state.credit.pending,
+                    -state.credit.debt,
                     state.tier,
                     time(state.tier_since),
                     time(state.tier_review_at),

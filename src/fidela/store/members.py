@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from fidela.domain import members as member_rules
 from fidela.domain.ids import CustomerId, MemberId, ProgramId
-from fidela.domain.ledger import Account, Kind, Wallet
+from fidela.domain.ledger import CREDIT, Account, Kind, Wallet
 from fidela.domain.members import MemberState
 from fidela.domain.program import Program
 from fidela.domain.rules import period_start
@@ -135,6 +135,7 @@ class MemberRepository:
                 enrolled_at=row.enrolled_at,
                 birthday=row.birthday,
                 wallet=Wallet(debt=-row.debt),
+                credit=Wallet(debt=-row.credit_debt, book=CREDIT),
                 tier=row.tier,
                 tier_since=row.tier_since,
                 tier_review_at=row.tier_review_at,
@@ -149,7 +150,9 @@ class MemberRepository:
             among(c, lots.c.member_id, member_ids), lots.c.remaining > 0
         )
         for lot in execute(open_lots.order_by(lots.c.lot_no)).all():
-            states[MemberId(lot.member_id)].wallet.lots.append(lot_from_row(lot))
+            state = states[MemberId(lot.member_id)]
+            wallet = state.credit if lot.unit == CREDIT.unit else state.wallet
+            wallet.lots.append(lot_from_row(lot))
         if program.tiers is not None:
             reviews = [s.tier_review_at for s in states.values() if s.tier_review_at]
             since = min([at, *reviews]) - timedelta(days=program.tiers.window_days)
@@ -308,8 +311,17 @@ class MemberRepository:
         return [MemberId(member_id) for member_id in rows.scalars()]
 
     def balances(self, program_id: ProgramId) -> list[Row[Any]]:
-        """Every member's cached balances: (id, available, pending, held, debt)."""
-        cached = (members.c.available, members.c.pending, members.c.held, members.c.debt)
+        """Every member's cached balances: id, available, pending, held, debt, credit,
+        credit_pending and credit_debt."""
+        cached = (
+            members.c.available,
+            members.c.pending,
+            members.c.held,
+            members.c.debt,
+            members.c.credit,
+            members.c.credit_pending,
+            members.c.credit_debt,
+        )
         return list(
             self.connection.execute(
                 select(members.c.id, *cached)
@@ -318,7 +330,7 @@ class MemberRepository:
             )
         )
 
-    def balance(self, member_id: MemberId) -> Row[Any, Any, Any, Any, Any, Any, Any]:
+    def balance(self, member_id: MemberId) -> Row[Any]:
         """The member's balances and tier, and their next expiry (`expires_at`, `expiring`):
         the soonest instant available points expire, and how many, if any do."""
         soonest = (
@@ -339,13 +351,17 @@ class MemberRepository:
             members.c.pending,
             members.c.held,
             members.c.debt,
+            members.c.credit,
+            members.c.credit_pending,
+            members.c.credit_debt,
             members.c.tier,
         )
-        return self.connection.execute(
+        query: Select[Any] = (
             select(*state, soonest.c.expires_at, soonest.c.expiring)
             .select_from(members.outerjoin(soonest, true()))
             .where(members.c.id == member_id)
-        ).one()
+        )
+        return self.connection.execute(query).one()
 
     def open_lots(self, member_id: MemberId) -> list[Row[Any]]:
         return list(

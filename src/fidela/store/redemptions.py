@@ -1,4 +1,4 @@
-"""Redemptions and the vouchers they issue."""
+"""Redemptions and the vouchers they issue; payments with store credit."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from fidela.domain.ids import MemberId, ProgramId, Seq
-from fidela.store.tables import redemptions
+from fidela.store.tables import credit_payments, redemptions
 
 
 class RedemptionRepository:
@@ -93,5 +93,55 @@ class RedemptionRepository:
                 select(redemptions)
                 .where(redemptions.c.member_id == member_id)
                 .order_by(redemptions.c.id)
+            )
+        )
+
+    def add_credit_payment(
+        self,
+        program_id: ProgramId,
+        member_id: MemberId,
+        *,
+        amount_minor: int,
+        order_ref: str | None,
+        seq: Seq,
+        at: datetime,
+    ) -> int:
+        result = self.connection.execute(
+            insert(credit_payments)
+            .values(
+                program_id=program_id,
+                member_id=member_id,
+                order_ref=order_ref,
+                amount_minor=amount_minor,
+                seq=seq,
+                status="paid",
+                created_at=at,
+            )
+            .returning(credit_payments.c.id)
+        )
+        return int(result.scalar_one())
+
+    def credit_payment(self, program_id: ProgramId, payment_id: int) -> Row[Any] | None:
+        return self.connection.execute(
+            select(credit_payments).where(
+                credit_payments.c.program_id == program_id, credit_payments.c.id == payment_id
+            )
+        ).one_or_none()
+
+    def cancel_credit_payment(self, payment_id: int, *, at: datetime, seq: Seq) -> bool:
+        """Mark a payment cancelled; False if it was cancelled already."""
+        result = self.connection.execute(
+            update(credit_payments)
+            .where(credit_payments.c.id == payment_id, credit_payments.c.status == "paid")
+            .values(status="cancelled", closed_at=at, closed_seq=seq)
+        )
+        return result.rowcount == 1
+
+    def credit_payments_of(self, member_id: MemberId) -> list[Row[Any]]:
+        return list(
+            self.connection.execute(
+                select(credit_payments)
+                .where(credit_payments.c.member_id == member_id)
+                .order_by(credit_payments.c.id)
             )
         )

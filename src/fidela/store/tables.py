@@ -138,6 +138,10 @@ members = Table(
     Column("pending", BigInteger, nullable=False),
     Column("held", BigInteger, nullable=False, server_default="0"),
     Column("debt", BigInteger, nullable=False),
+    # Store credit (cashback), in minor units of the program's currency.
+    Column("credit", BigInteger, nullable=False, server_default="0"),
+    Column("credit_pending", BigInteger, nullable=False, server_default="0"),
+    Column("credit_debt", BigInteger, nullable=False, server_default="0"),
     Column("tier", String(64)),
     Column("tier_since", UTCDateTime),
     Column("tier_review_at", UTCDateTime),
@@ -187,6 +191,8 @@ orders = Table(
     Column("points", BigInteger, nullable=False),
     Column("reversed_points", BigInteger, nullable=False),
     Column("lines", JSON, nullable=False),
+    Column("cashback", BigInteger, nullable=False, server_default="0"),  # minor units
+    Column("reversed_cashback", BigInteger, nullable=False, server_default="0"),
     PrimaryKeyConstraint("program_id", "order_ref"),
     Index(None, "member_id", "occurred_at"),
     Index(None, "customer_id"),
@@ -240,6 +246,7 @@ lots = Table(
     Column("rule_id", String(64)),
     Column("order_ref", String(200)),
     Column("held", Boolean, nullable=False, server_default="0"),  # above the daily cap
+    Column("unit", String(8), nullable=False, server_default="points"),  # or credit
     PrimaryKeyConstraint("program_id", "lot_no"),
     Index(None, "member_id", "remaining"),
     Index(None, "program_id", "order_ref"),
@@ -267,6 +274,22 @@ redemptions = Table(
     Column("closed_at", UTCDateTime),
     Column("closed_seq", BigInteger),
     Column("order_ref", String(200)),
+    Index(None, "member_id"),
+)
+
+credit_payments = Table(  # store credit spent at checkout; cancelling gives it back
+    "credit_payments",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("program_id", String(64), ForeignKey("programs.id"), nullable=False),
+    Column("member_id", Id, ForeignKey("members.id"), nullable=False),
+    Column("order_ref", String(200)),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),  # paid or cancelled
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("closed_at", UTCDateTime),
+    Column("closed_seq", BigInteger),
     Index(None, "member_id"),
 )
 
