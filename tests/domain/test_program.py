@@ -85,7 +85,6 @@ def test_the_shop_program_names_what_is_not_active_yet() -> None:
     assert inactive_sections(parse_program(example("shop.yaml"))) == [
         "referral",
         "memberships",
-        "punch_cards",
     ]
 
 

@@ -1,7 +1,7 @@
 """examples/shop.yaml, section by section, as a shop would use it (both databases).
 
-The sections of issue 4 not active yet (referral, memberships, punch cards) get their
-stories as they become active.
+The sections of issue 4 not active yet (referral, memberships) get their stories as
+they become active.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -11,7 +11,7 @@ import pytest
 
 from fidela.domain.errors import Conflict, InsufficientCredit, InvalidInput
 from fidela.domain.ids import ProgramId
-from fidela.services import credit, jobs, ledger, members, programs
+from fidela.services import credit, jobs, ledger, members, programs, rewards
 from fidela.store.unit_of_work import UnitOfWork
 from tests.conftest import T0, example
 from tests.services.helpers import enroll, purchase, send
@@ -117,4 +117,55 @@ def test_cashback_is_store_credit_pending_then_spent_at_checkout_and_reversed_on
     history = members.show(uow, shop, "ana@example.com")["history"]
     earned = next(entry for entry in history if entry["credit"] == "3.99")
     assert earned["rules"] == ["home-cashback"] and earned["cause"]["event"] == "purchase"
+    assert ledger.verify(uow, shop).ok
+
+
+def coffee(quantity: int) -> list[dict[str, object]]:
+    return [
+        {
+            "sku": "COFFEE",
+            "category": "coffee",
+            "quantity": quantity,
+            "amount": f"{quantity * 12}.00",
+        }
+    ]
+
+
+def test_the_coffee_card_issues_a_voucher_at_nine_bags_that_a_return_takes_back(
+    uow: UnitOfWork, shop: ProgramId
+) -> None:
+    enroll(uow, shop, "ana@example.com", T0)
+    first = purchase(uow, shop, "ana@example.com", "C1", "60.00", T0, lines=coffee(5))
+    assert first.result["punches"] == {"coffee-card": 5} and "vouchers" not in first.result
+    second = purchase(uow, shop, "ana@example.com", "C2", "60.00", T0, lines=coffee(5))
+    (code,) = second.result["vouchers"]
+    voucher = rewards.validate_voucher(uow, shop, code)
+    assert voucher["usable"] and (voucher["kind"], voucher["sku"]) == ("free_product", "COFFEE-BAG")
+    card = members.show(uow, shop, "ana@example.com")["punch_cards"]
+    assert card == [
+        {"card": "coffee-card", "name": card[0]["name"], "punches": 1, "of": 9, "completed": 1}
+    ]
+    (issued,) = members.show(uow, shop, "ana@example.com")["redemptions"]
+    assert (issued["source"], issued["points"], issued["voucher_code"]) == ("punch_card", 0, code)
+    redemption_id = issued["redemption_id"]
+    with pytest.raises(Conflict, match="punch card"):  # not cancelled like a redemption
+        rewards.cancel(uow, shop, redemption_id, now=T0)
+
+    # Two bags of the second order come back: the card is 8 of 9 again, the voucher gone.
+    back = {"type": "refund", "order_id": "C2", "lines": [{"sku": "COFFEE", "quantity": 2}]}
+    returned = send(uow, shop, T0 + timedelta(days=1), idempotency_key="r1", **back)
+    assert returned.result["punches"] == {"coffee-card": -2}
+    assert rewards.validate_voucher(uow, shop, code)["status"] == "cancelled"
+    with pytest.raises(Conflict):
+        rewards.consume_voucher(uow, shop, code, order_id="X", now=T0 + timedelta(days=1))
+
+    # One more bag completes it again; the new voucher is used, then the order refunded:
+    # the used reward can't come back, so the punches are owed.
+    third = purchase(uow, shop, "ana@example.com", "C3", "12.00", T0 + timedelta(days=2),
+                     lines=coffee(1))  # fmt: skip
+    (new_code,) = third.result["vouchers"]
+    rewards.consume_voucher(uow, shop, new_code, order_id="C4", now=T0 + timedelta(days=2))
+    send(uow, shop, T0 + timedelta(days=3), idempotency_key="r2", type="refund", order_id="C3")
+    (card,) = members.show(uow, shop, "ana@example.com")["punch_cards"]
+    assert (card["punches"], card["completed"]) == (-1, 1)
     assert ledger.verify(uow, shop).ok

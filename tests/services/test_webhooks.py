@@ -76,11 +76,16 @@ def test_every_kind_of_event_is_announced(uow: UnitOfWork, cafe: ProgramId) -> N
         " badge: hello}\n"
     )
     cashback = "cashback:\n  - {id: back, rate: '0.01'}\n"  # credit.earned and credit.reversed
-    programs.apply(uow, example("cafe.yaml") + first_order + cashback, now=T0)  # badge.awarded
+    card = (  # punch_card.completed: A1's cake completes it
+        "punch_cards:\n  - {id: cake, name: Cake, category: cake, punches: 1, reward: free_product,"
+        " sku: CAKE}\n"
+    )
+    programs.apply(uow, example("cafe.yaml") + first_order + cashback + card, now=T0)
     with receiver() as hooks:
         webhooks.subscribe(uow, cafe, hooks.url, None, now=T0)
         enroll(uow, cafe, "ana@example.com", T0)
-        purchase(uow, cafe, "ana@example.com", "A1", "520.00", T0)  # gold at once
+        cake = [{"sku": "CAKE", "category": "cake", "amount": "20.00"}]
+        purchase(uow, cafe, "ana@example.com", "A1", "520.00", T0, lines=cake)  # gold at once
         redeemed = rewards.redeem(uow, cafe, _member(uow, cafe), "voucher-10", now=T0)
         rewards.consume_voucher(uow, cafe, redeemed["voucher_code"], order_id="A2", now=T0)
         with pytest.raises(InsufficientPoints):  # refused: announces nothing

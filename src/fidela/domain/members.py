@@ -16,6 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from fidela.domain import challenges
+from fidela.domain.cards import Card, CardVoucher, punch, returned, unpunch
 from fidela.domain.challenges import completed
 from fidela.domain.errors import InvalidInput, NotFound
 from fidela.domain.events import OrderLine, Refund
@@ -50,6 +51,9 @@ class Outcome:
     effects: list[Effect] = field(default_factory=list)
     restated: list[Lot] = field(default_factory=list)  # lots whose expiry or hold changed
     badges: list[tuple[str, str, datetime]] = field(default_factory=list)  # badge, challenge, at
+    vouchers: list[CardVoucher] = field(default_factory=list)  # issued by full punch cards
+    cancelled_vouchers: list[CardVoucher] = field(default_factory=list)  # taken back by refunds
+    punches: dict[str, int] = field(default_factory=dict)  # given (+) or taken back (-) per card
 
     def add(self, transaction: Transaction | None) -> None:
         if transaction is not None:
@@ -60,6 +64,10 @@ class Outcome:
         self.effects.extend(other.effects)
         self.restated.extend(other.restated)
         self.badges.extend(other.badges)
+        self.vouchers.extend(other.vouchers)
+        self.cancelled_vouchers.extend(other.cancelled_vouchers)
+        for card_id, count in other.punches.items():
+            self.punches[card_id] = self.punches.get(card_id, 0) + count
 
 
 @dataclass
@@ -84,6 +92,8 @@ class MemberState:
     event_times: dict[str, list[datetime]] = field(default_factory=dict)  # for challenges
     badges: set[str] = field(default_factory=set)
     credit: Wallet = field(default_factory=lambda: Wallet(book=CREDIT))  # cashback
+    cards: dict[str, Card] = field(default_factory=dict)  # the current punch card of each kind
+    card_vouchers: list[CardVoucher] = field(default_factory=list)  # unused, oldest first
 
     def next_lot_change(self) -> datetime | None:
         """The next instant a lot of points or credit is released or expires."""
@@ -118,6 +128,8 @@ class OrderState:
     cashback: int = 0
     reversed_cashback: int = 0
     lots: list[Lot] = field(default_factory=list)
+    punches: dict[str, int] = field(default_factory=dict)  # given to each punch card
+    removed_punches: dict[str, int] = field(default_factory=dict)  # taken back by refunds
 
 
 def enroll(program: Program, state: MemberState) -> Outcome:
@@ -174,6 +186,15 @@ def purchase(
         if earned is not None:
             order.lots.extend(line.lot for line in earned.lines if line.lot is not None)
             outcome.add(earned)
+    if program.punch_cards:
+        order.punches, vouchers = punch(program, state.cards, order.lines, at)
+        outcome.punches = dict(order.punches)
+        state.card_vouchers.extend(vouchers)
+        outcome.vouchers.extend(vouchers)
+        outcome.effects.extend(
+            Effect("punch_card.completed", at, {"card": v.card_id, "voucher_code": v.code})
+            for v in vouchers
+        )
     if program.tiers and program.tiers.metric == "spend":
         state.qualifying.append((at, order.amount_minor))
     outcome.effects.extend(_upgrade(program, state, at))
@@ -261,11 +282,32 @@ def refund(
     credit_target = _refunded_share(order, order.cashback)
     outcome.add(state.credit.reverse(credit_target - order.reversed_cashback, order.lots, at))
     order.reversed_cashback = credit_target
+    outcome.cancelled_vouchers.extend(_take_punches_back(program, state, order, outcome, at))
     if program.tiers and program.tiers.metric == "spend":
         state.qualifying.append((order.occurred_at, -amount_minor))
     elif program.tiers and points:
         state.qualifying.append((order.occurred_at, -points))
     return outcome
+
+
+def _take_punches_back(
+    program: Program, state: MemberState, order: OrderState, outcome: Outcome, at: datetime
+) -> list[CardVoucher]:
+    """Take back the punches of the units refunded so far (noted in `outcome`); the
+    vouchers this takes back."""
+    fully = order.refunded_minor >= order.amount_minor
+    taken = []
+    for card in program.punch_cards:
+        given = order.punches.get(card.id, 0)
+        if not given:
+            continue
+        target = returned(order.lines, card.category, order.refunded_quantities, given, fully)
+        count = target - order.removed_punches.get(card.id, 0)
+        if count > 0:
+            order.removed_punches[card.id] = target
+            outcome.punches[card.id] = -count
+            taken += unpunch(program, state.cards, state.card_vouchers, card.id, count, at)
+    return taken
 
 
 def _refunded_share(order: OrderState, earned: int) -> int:

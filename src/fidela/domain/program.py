@@ -210,6 +210,14 @@ class PunchCard(_Section):
     sku: str | None = None
     amount: Positive | None = None
 
+    @model_validator(mode="after")
+    def _reward_named(self) -> PunchCard:
+        if self.reward == "free_product" and not self.sku:
+            raise ValueError("a free_product card needs a sku")
+        if self.reward == "discount" and self.amount is None:
+            raise ValueError("a discount card needs an amount")
+        return self
+
 
 class Cashback(_Section):
     id: Slug
@@ -323,6 +331,9 @@ class Program(_Section):
                 _check_places(f"reward {reward.id}: amount", reward.amount, self.currency)
             if reward.kind == "points_as_payment" and self.point_value == 0:
                 raise ValueError(f"reward {reward.id}: points can pay only with a point_value")
+        for card in self.punch_cards:
+            if card.amount is not None:
+                _check_places(f"punch card {card.id}: amount", card.amount, self.currency)
         for campaign in self.campaigns:
             if campaign.segment is not None and campaign.segment not in SEGMENTS:
                 known = ", ".join(SEGMENTS)
@@ -396,7 +407,6 @@ def inactive_sections(program: Program) -> list[str]:
         for section in (
             "referral",
             "memberships",
-            "punch_cards",
         )
         if getattr(program, section)
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from decimal import ROUND_DOWN, Decimal
 from typing import Annotated, Any
 
@@ -116,6 +117,11 @@ def voucher_terms(
 def normalize_code(code: str) -> str:
     """A voucher code as typed at a till: trimmed, any case."""
     return code.strip().upper()
+
+
+def new_voucher_code() -> str:
+    """A fresh, random voucher code."""
+    return voucher_code("".join(secrets.choice(VOUCHER_ALPHABET) for _ in range(8)))
 
 
 def voucher_code(random_symbols: str) -> str:

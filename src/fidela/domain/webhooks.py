@@ -34,6 +34,7 @@ KINDS = (
     "badge.awarded",
     "credit.earned",
     "credit.reversed",
+    "punch_card.completed",
 )
 
 # After the first attempt fails: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (about 27 hours

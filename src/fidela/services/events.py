@@ -393,14 +393,16 @@ def event_result(
     """What the event did, kept so that a retry gets the same answer.
 
     `points` are those granted; `held`, if any, those the daily cap held for review;
-    `cashback`, if any, the store credit earned (or taken back, negative).
+    `cashback`, if any, the store credit earned (or taken back, negative); `punches`,
+    those given to (or taken back from) each punch card, and `vouchers`, the codes of the
+    cards completed.
     """
     own = [t for t in outcome.transactions if t.actor != SCHEDULER]
     lines = [line for transaction in own for line in transaction.lines]
     held = sum(line.amount for line in lines if line.account == Account.HELD)
     points = sum(line.amount for line in lines if line.account in MEMBER_ACCOUNTS) - held
     credit = sum(line.amount for line in lines if line.account in CREDIT_ACCOUNTS)
-    result = {
+    result: dict[str, Any] = {
         "type": cause.type,
         "member_id": cause.member_id,
         "points": points,
@@ -411,4 +413,8 @@ def event_result(
         result["held"] = held
     if credit:
         result["cashback"] = str(from_minor(credit, program.currency))
+    if outcome.punches:
+        result["punches"] = outcome.punches
+    if outcome.vouchers:  # of the punch cards this purchase completed
+        result["vouchers"] = [voucher.code for voucher in outcome.vouchers]
     return result

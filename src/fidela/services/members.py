@@ -264,6 +264,7 @@ def show(
         "debt": -member.debt,
         "credit": credit(program, member),
         "tier": _tier(program, member),
+        "punch_cards": _cards(program, member.cards or {}),
         "segment": next((r.segment for r in segment_rows if r.until is None), None),
         "segments": segments.described(segment_rows),
         "erased_at": _time(program, member.erased_at),
@@ -273,6 +274,7 @@ def show(
             {
                 "redemption_id": r.id,
                 "reward": r.reward_id,
+                "source": r.source,
                 "points": r.points,
                 "status": r.status,
                 "voucher_code": r.voucher_code,
@@ -346,6 +348,21 @@ def credit(program: Program, row: Any) -> dict[str, str]:
         "pending": str(from_minor(row.credit_pending, currency)),
         "debt": str(from_minor(-row.credit_debt, currency)),
     }
+
+
+def _cards(program: Program, held: dict[str, list[int]]) -> list[dict[str, Any]]:
+    """Each punch card of the program as the member holds it: punches out of how many
+    (below zero: owed), and how many cards they completed."""
+    return [
+        {
+            "card": card.id,
+            "name": card.name,
+            "punches": held.get(card.id, [0, 0])[0],
+            "of": card.punches,
+            "completed": held.get(card.id, [0, 0])[1],
+        }
+        for card in program.punch_cards
+    ]
 
 
 def _lot(program: Program, lot: Any) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -45,7 +44,7 @@ def redeem(
             rewards.within_limits(reward, by_member, by_everyone)
         outcome.add(state.wallet.redeem(points, now, reason=f"reward {reward.id}"))
         seq = post_member(uow, program, member_id, state, outcome, now)[-1]
-        code = _new_code()
+        code = rewards.new_voucher_code()
         terms = rewards.voucher_terms(program, reward, points, payment)
         redemption_id = uow.redemptions.add(
             program_id,
@@ -123,6 +122,9 @@ def cancel(
         assert redemption is not None
         if redemption.status != "issued":
             raise Conflict("redemption_id", f"the redemption is {redemption.status}")
+        if redemption.seq is None:
+            reason = "is a punch card's voucher: a refund of the order takes it back"
+            raise Conflict("redemption_id", reason)
         spent = spent_by(uow, program_id, state.wallet, Seq(redemption.seq))
         reason = f"redemption {redemption_id} of {redemption.reward_id} cancelled"
         outcome.add(state.wallet.give_back(spent, now, reason=reason))
@@ -176,8 +178,3 @@ def consume_voucher(
         )
         uow.commit()
     return {"code": redemption.voucher_code, "status": "consumed", **redemption.voucher}
-
-
-def _new_code() -> str:
-    symbols = "".join(secrets.choice(rewards.VOUCHER_ALPHABET) for _ in range(8))
-    return rewards.voucher_code(symbols)

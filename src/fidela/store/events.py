@@ -63,6 +63,8 @@ class EventRepository:
             reversed_points=row.reversed_points,
             cashback=row.cashback,
             reversed_cashback=row.reversed_cashback,
+            punches=row.punches or {},
+            removed_punches=row.removed_punches or {},
             lots=[lot_from_row(lot) for lot in own_lots],
         )
         return row, state

@@ -17,6 +17,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import Row, func, select
 from sqlalchemy.engine import Connection
 
+from fidela.domain.cards import CardVoucher
 from fidela.domain.events import OrderLine
 from fidela.domain.ids import CustomerId, EventNo, LotNo, MemberId, ProgramId, Seq
 from fidela.domain.ledger import SCHEDULER, Account, Lot, Transaction, chain_hash
@@ -34,6 +35,7 @@ from fidela.store.tables import (
     members,
     orders,
     outbox,
+    redemptions,
     transactions,
 )
 
@@ -103,6 +105,7 @@ ORDER_COLUMNS = (
     "lines",
     "cashback",
     "reversed_cashback",
+    "punches",
 )
 ORDER_LINES = TypeAdapter(tuple[OrderLine, ...])
 MEMBER_STATE_COLUMNS = (
@@ -121,7 +124,27 @@ MEMBER_STATE_COLUMNS = (
     "last_birthday_year",
     "reminded_until",
     "due_at",
+    "cards",
 )
+
+
+VOUCHER_COLUMNS = (
+    "program_id",
+    "member_id",
+    "reward_id",
+    "points",
+    "status",
+    "voucher_code",
+    "voucher",
+    "created_at",
+    "closed_at",
+    "source",
+)
+
+
+def stored_cards(state: MemberState) -> dict[str, list[int]]:
+    """A member's punch cards as the `cards` column holds them: {card: [punches, completed]}."""
+    return {card_id: [card.punches, card.completed] for card_id, card in state.cards.items()}
 
 
 @dataclass(eq=False)
@@ -155,6 +178,8 @@ class Changes:
     changed_orders: list[OrderState] = field(default_factory=list)
     restated: list[Lot] = field(default_factory=list)  # lots whose expiry or hold changed
     badges: list[tuple[MemberId, str, str, datetime]] = field(default_factory=list)
+    vouchers: list[tuple[MemberId, CardVoucher]] = field(default_factory=list)  # full cards
+    cancelled_vouchers: list[CardVoucher] = field(default_factory=list)
     states: dict[MemberId, MemberState] = field(default_factory=dict)
     effects: list[tuple[MemberId | None, Effect]] = field(default_factory=list)
     announce: bool = True  # False: effects are not written to the outbox (replayed history)
@@ -171,6 +196,8 @@ class Changes:
         self.effects.extend((member_id, effect) for effect in outcome.effects)
         self.restated.extend(outcome.restated)
         self.badges.extend((member_id, *awarded) for awarded in outcome.badges)
+        self.vouchers.extend((member_id, voucher) for voucher in outcome.vouchers)
+        self.cancelled_vouchers.extend(outcome.cancelled_vouchers)
         for transaction in outcome.transactions:
             # What the passing of time did before the event (expiries...) is not the event's doing.
             caused_by = cause if transaction.actor != SCHEDULER else None
@@ -276,6 +303,7 @@ class LedgerRepository:
                 for member_id, badge, challenge, at in changes.badges
             ],
         )
+        self._write_vouchers(write, program_id, changes)
         write.insert(
             outbox,
             ("program_id", "member_id", "kind", "occurred_at", "data", "delivered"),
@@ -360,6 +388,42 @@ class LedgerRepository:
             list(restated.values()),
         )
 
+    @staticmethod
+    def _write_vouchers(write: BatchWriter, program_id: ProgramId, changes: Changes) -> None:
+        """The vouchers full punch cards issued, and those refunds took back (a voucher both
+        issued and taken back by these changes is inserted cancelled)."""
+        time = write.time
+        write.insert(
+            redemptions,
+            VOUCHER_COLUMNS,
+            [
+                (
+                    program_id,
+                    member_id,
+                    voucher.card_id,
+                    0,
+                    "cancelled" if voucher.cancelled_at else "issued",
+                    voucher.code,
+                    write.json(voucher.terms),
+                    time(voucher.issued_at),
+                    time(voucher.cancelled_at),
+                    "punch_card",
+                )
+                for member_id, voucher in changes.vouchers
+            ],
+        )
+        new = {id(voucher) for _member, voucher in changes.vouchers}
+        write.update(
+            redemptions,
+            ("status", "closed_at"),
+            ("voucher_code",),
+            [
+                ("cancelled", time(voucher.cancelled_at), voucher.code)
+                for voucher in changes.cancelled_vouchers
+                if id(voucher) not in new
+            ],
+        )
+
     def _write_orders(self, write: BatchWriter, program_id: ProgramId, changes: Changes) -> None:
         time, as_json = write.time, write.json
         write.insert(
@@ -382,13 +446,20 @@ class LedgerRepository:
                     ORDER_LINES.dump_json(order.lines).decode(),
                     order.cashback,
                     order.reversed_cashback,
+                    as_json(order.punches) if order.punches else None,
                 )
                 for order, customer_id, member_id, cause in changes.new_orders
             ],
         )
         write.update(
             orders,
-            ("refunded_minor", "refunded_quantities", "reversed_points", "reversed_cashback"),
+            (
+                "refunded_minor",
+                "refunded_quantities",
+                "reversed_points",
+                "reversed_cashback",
+                "removed_punches",
+            ),
             ("program_id", "order_ref"),
             [
                 (
@@ -396,6 +467,7 @@ class LedgerRepository:
                     as_json(order.refunded_quantities),
                     order.reversed_points,
                     order.reversed_cashback,
+                    as_json(order.removed_punches) if order.removed_punches else None,
                     program_id,
                     order.order_ref,
                 )
@@ -426,6 +498,7 @@ class LedgerRepository:
                     state.last_birthday_year,
                     time(state.reminded_until),
                     time(state.due_at(program)),
+                    write.json(cards) if (cards := stored_cards(state)) else None,
                     member_id,
                 )
                 for member_id, state in changes.states.items()

@@ -10,6 +10,7 @@ from sqlalchemy import Row, Select, and_, func, insert, or_, select, true, updat
 from sqlalchemy.engine import Connection
 
 from fidela.domain import members as member_rules
+from fidela.domain.cards import Card, CardVoucher
 from fidela.domain.ids import CustomerId, MemberId, ProgramId
 from fidela.domain.ledger import CREDIT, Account, Kind, Wallet
 from fidela.domain.members import MemberState
@@ -27,6 +28,7 @@ from fidela.store.tables import (
     member_segments,
     members,
     orders,
+    redemptions,
     transactions,
 )
 
@@ -143,6 +145,7 @@ class MemberRepository:
                 last_purchase_at=row.last_purchase_at,
                 last_birthday_year=row.last_birthday_year,
                 reminded_until=row.reminded_until,
+                cards={card: Card(*held) for card, held in (row.cards or {}).items()},
             )
             for row in execute(rows).all()
         }
@@ -153,6 +156,22 @@ class MemberRepository:
             state = states[MemberId(lot.member_id)]
             wallet = state.credit if lot.unit == CREDIT.unit else state.wallet
             wallet.lots.append(lot_from_row(lot))
+        if program.punch_cards:
+            # Locked too: a till consuming one waits, so a refund never takes back a used one.
+            unused = (
+                select(redemptions)
+                .where(
+                    among(c, redemptions.c.member_id, member_ids),
+                    redemptions.c.source == "punch_card",
+                    redemptions.c.status == "issued",
+                )
+                .order_by(redemptions.c.id)
+            )
+            for issued in execute(unused.with_for_update() if lock else unused):
+                voucher = CardVoucher(
+                    issued.reward_id, issued.voucher_code, issued.created_at, issued.voucher
+                )
+                states[MemberId(issued.member_id)].card_vouchers.append(voucher)
         if program.tiers is not None:
             reviews = [s.tier_review_at for s in states.values() if s.tier_review_at]
             since = min([at, *reviews]) - timedelta(days=program.tiers.window_days)

@@ -46,10 +46,15 @@ class RedemptionRepository:
         return int(result.scalar_one())
 
     def redeemed(self, program_id: ProgramId, member_id: MemberId | None = None) -> dict[str, int]:
-        """How many of each reward were redeemed and not cancelled, by one member or by all."""
+        """How many of each reward were redeemed and not cancelled, by one member or by all
+        (punch cards' vouchers are not redemptions of the catalog)."""
         query = (
             select(redemptions.c.reward_id, func.count())
-            .where(redemptions.c.program_id == program_id, redemptions.c.status != "cancelled")
+            .where(
+                redemptions.c.program_id == program_id,
+                redemptions.c.status != "cancelled",
+                redemptions.c.source == "reward",
+            )
             .group_by(redemptions.c.reward_id)
         )
         if member_id is not None:

@@ -152,6 +152,7 @@ members = Table(
     Column("due_at", UTCDateTime),
     Column("erased_at", UTCDateTime),  # personal data removed on request
     Column("leaderboard_name", String(40)),  # set: opted in to the leaderboard, shown so
+    Column("cards", JSON),  # punch cards: {card id: [punches, completed]}
     Index(None, "program_id", "due_at"),
 )
 
@@ -193,6 +194,8 @@ orders = Table(
     Column("lines", JSON, nullable=False),
     Column("cashback", BigInteger, nullable=False, server_default="0"),  # minor units
     Column("reversed_cashback", BigInteger, nullable=False, server_default="0"),
+    Column("punches", JSON),  # given to each punch card: {card id: punches}
+    Column("removed_punches", JSON),  # taken back by refunds
     PrimaryKeyConstraint("program_id", "order_ref"),
     Index(None, "member_id", "occurred_at"),
     Index(None, "customer_id"),
@@ -266,14 +269,16 @@ redemptions = Table(
     Column("member_id", Id, ForeignKey("members.id"), nullable=False),
     Column("reward_id", String(64), nullable=False),
     Column("points", BigInteger, nullable=False),
-    Column("seq", BigInteger, nullable=False),
-    Column("status", String(16), nullable=False),
+    Column("seq", BigInteger),  # the spending transaction; None for a punch card's voucher
+    Column("status", String(16), nullable=False),  # issued, consumed or cancelled
     Column("voucher_code", String(32), nullable=False, unique=True),
     Column("voucher", JSON, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("closed_at", UTCDateTime),
     Column("closed_seq", BigInteger),
     Column("order_ref", String(200)),
+    # reward (reward_id names it) or punch_card (reward_id names the card)
+    Column("source", String(16), nullable=False, server_default="reward"),
     Index(None, "member_id"),
 )
 
