@@ -82,10 +82,7 @@ def test_the_cafe_program_is_fully_active() -> None:
 
 
 def test_the_shop_program_names_what_is_not_active_yet() -> None:
-    assert inactive_sections(parse_program(example("shop.yaml"))) == [
-        "referral",
-        "memberships",
-    ]
+    assert inactive_sections(parse_program(example("shop.yaml"))) == ["referral"]
 
 
 def test_points_can_pay_only_in_a_program_where_they_are_worth_something() -> None:

@@ -1,17 +1,18 @@
 """examples/shop.yaml, section by section, as a shop would use it (both databases).
 
-The sections of issue 4 not active yet (referral, memberships) get their stories as
-they become active.
+The section of issue 4 not active yet (referral) gets its story when it becomes active.
 """
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from fidela.domain.errors import Conflict, InsufficientCredit, InvalidInput
 from fidela.domain.ids import ProgramId
-from fidela.services import credit, jobs, ledger, members, programs, rewards
+from fidela.domain.memberships import parse_membership_payment
+from fidela.services import credit, jobs, ledger, members, memberships, programs, rewards
 from fidela.store.unit_of_work import UnitOfWork
 from tests.conftest import T0, example
 from tests.services.helpers import enroll, purchase, send
@@ -168,4 +169,44 @@ def test_the_coffee_card_issues_a_voucher_at_nine_bags_that_a_return_takes_back(
     send(uow, shop, T0 + timedelta(days=3), idempotency_key="r2", type="refund", order_id="C3")
     (card,) = members.show(uow, shop, "ana@example.com")["punch_cards"]
     assert (card["punches"], card["completed"]) == (-1, 1)
+    assert ledger.verify(uow, shop).ok
+
+
+def test_verte_plus_from_trial_to_paid_to_cancelled_and_lapsed(
+    uow: UnitOfWork, shop: ProgramId
+) -> None:
+    ana = enroll(uow, shop, "ana@example.com", T0)
+    joined = memberships.join(uow, shop, ana, "verte-plus", None, now=T0)["membership"]
+    assert (joined["status"], joined["earn_multiplier"], joined["perks"]) == (
+        "trial",
+        "2",
+        ["free_shipping"],
+    )
+    till = members.balance(uow, shop, "ana@example.com")
+    assert till["perks"] == ["free_shipping"] and till["membership"]["status"] == "trial"
+    assert till["pending"] == 200 + 300  # welcome, and the first month's points
+    bought = purchase(uow, shop, "ana@example.com", "A1", "10.00", T0 + timedelta(days=1))
+    assert bought.result["points"] == 100  # 5 a EUR, doubled
+
+    usd = parse_membership_payment({"amount": "59.00", "currency": "USD"})
+    with pytest.raises(InvalidInput, match="USD"):
+        memberships.pay(uow, shop, ana, usd, now=T0 + timedelta(days=20))
+    payment = parse_membership_payment({"amount": "59.00", "currency": "EUR", "reference": "ch_1"})
+    paid = memberships.pay(uow, shop, ana, payment, now=T0 + timedelta(days=20))
+    trial_end = T0 + timedelta(days=30)
+    (recorded,) = paid["payments"]
+    assert paid["membership"]["status"] == "active"
+    assert recorded["period"][0] == trial_end.astimezone(ZoneInfo("Europe/Paris")).isoformat()
+    assert (recorded["amount"], recorded["reference"]) == ("59.00", "ch_1")
+
+    cancelled = memberships.cancel(uow, shop, ana, now=T0 + timedelta(days=40))
+    assert cancelled["membership"]["cancel_at_period_end"] is True
+    period_end = datetime.fromisoformat(cancelled["membership"]["period_ends_at"])
+    jobs.run_due(uow, shop, now=period_end)
+    shown = members.show(uow, shop, "ana@example.com")
+    assert shown["membership"]["status"] == "lapsed" and shown["membership"]["perks"] == []
+    monthly = [e for e in shown["history"] if e["rules"] == ["verte-plus"]]
+    assert len(monthly) == 13  # at joining, then on each anniversary up to the period's end
+    assert all(e["cause"]["actor"] == "scheduler" for e in monthly[1:])
+    assert members.balance(uow, shop, "ana@example.com")["perks"] == []
     assert ledger.verify(uow, shop).ok

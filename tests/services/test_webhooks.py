@@ -13,7 +13,7 @@ from fidela.domain.errors import InsufficientPoints, InvalidInput
 from fidela.domain.ids import MemberId, ProgramId
 from fidela.domain.webhooks import KINDS, RETRY_DELAYS
 from fidela.notify.webhooks import post
-from fidela.services import adjustments, jobs, members, programs, rewards, webhooks
+from fidela.services import adjustments, jobs, members, memberships, programs, rewards, webhooks
 from fidela.services.webhooks import Report
 from fidela.store.unit_of_work import UnitOfWork
 from tests.conftest import T0, example
@@ -80,12 +80,14 @@ def test_every_kind_of_event_is_announced(uow: UnitOfWork, cafe: ProgramId) -> N
         "punch_cards:\n  - {id: cake, name: Cake, category: cake, punches: 1, reward: free_product,"
         " sku: CAKE}\n"
     )
-    programs.apply(uow, example("cafe.yaml") + first_order + cashback + card, now=T0)
+    plus = "memberships:\n  - {id: plus, name: Plus, fee: '5.00', period: month, trial_days: 7}\n"
+    programs.apply(uow, example("cafe.yaml") + first_order + cashback + card + plus, now=T0)
     with receiver() as hooks:
         webhooks.subscribe(uow, cafe, hooks.url, None, now=T0)
         enroll(uow, cafe, "ana@example.com", T0)
         cake = [{"sku": "CAKE", "category": "cake", "amount": "20.00"}]
         purchase(uow, cafe, "ana@example.com", "A1", "520.00", T0, lines=cake)  # gold at once
+        memberships.join(uow, cafe, _member(uow, cafe), "plus", None, now=T0)
         redeemed = rewards.redeem(uow, cafe, _member(uow, cafe), "voucher-10", now=T0)
         rewards.consume_voucher(uow, cafe, redeemed["voucher_code"], order_id="A2", now=T0)
         with pytest.raises(InsufficientPoints):  # refused: announces nothing

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from fidela.domain import challenges
+from fidela.domain import challenges, memberships
 from fidela.domain.cards import Card, CardVoucher, punch, returned, unpunch
 from fidela.domain.challenges import completed
 from fidela.domain.errors import InvalidInput, NotFound
@@ -94,6 +94,7 @@ class MemberState:
     credit: Wallet = field(default_factory=lambda: Wallet(book=CREDIT))  # cashback
     cards: dict[str, Card] = field(default_factory=dict)  # the current punch card of each kind
     card_vouchers: list[CardVoucher] = field(default_factory=list)  # unused, oldest first
+    membership: memberships.Subscription | None = None
 
     def next_lot_change(self) -> datetime | None:
         """The next instant a lot of points or credit is released or expires."""
@@ -104,6 +105,7 @@ class MemberState:
         """The next instant something happens to this member without an event."""
         instants = [
             self.next_lot_change(),
+            self.membership.next_change() if self.membership else None,
             self.tier_review_at,
             next_birthday(program, self),
             next_reminder(program, self),
@@ -367,11 +369,17 @@ def _step_by_step(program: Program, state: MemberState, to: datetime) -> Outcome
     """Each instant something falls due, in order: what one does may change the next."""
     outcome = Outcome()
     while True:
-        instants = [state.next_lot_change(), state.tier_review_at, next_birthday(program, state)]
+        instants = [
+            state.next_lot_change(),
+            state.tier_review_at,
+            next_birthday(program, state),
+            state.membership.next_change() if state.membership else None,
+        ]
         instant = min((t for t in instants if t is not None), default=None)
         if instant is None or instant > to:
             return outcome
         outcome.transactions.extend(_lots_up_to(state, instant))
+        outcome.extend(_membership_due(program, state, instant))
         if state.tier_review_at == instant:
             outcome.effects.extend(_review(program, state, instant))
         if next_birthday(program, state) == instant:
@@ -389,8 +397,10 @@ def _only_lots_change(program: Program, state: MemberState, to: datetime) -> boo
     points, and no lot expires while still pending.
     """
     review, birthday = state.tier_review_at, next_birthday(program, state)
+    membership = state.membership.next_change() if state.membership else None
     return (
         (review is None or review > to)
+        and (membership is None or membership > to)
         and (birthday is None or birthday > to)
         and state.wallet.debt == 0
         and all(
@@ -399,6 +409,35 @@ def _only_lots_change(program: Program, state: MemberState, to: datetime) -> boo
             if lot.pending_until is not None and lot.expires_at is not None
         )
     )
+
+
+def _membership_due(program: Program, state: MemberState, at: datetime) -> Outcome:
+    """The membership's monthly points, or its lapse, if due at `at` (a membership the
+    program no longer has lapses at its next grant or period end)."""
+    subscription = state.membership
+    if subscription is None or subscription.next_change() != at:
+        return Outcome()
+    dropped = memberships.running_plan(program, subscription) is None  # by a newer version
+    if dropped or not subscription.grant_due_first:
+        memberships.lapse(subscription)
+        return Outcome(effects=[Effect("membership.changed", at, subscription.described())])
+    points = memberships.monthly_grant(program, subscription)
+    outcome = _grant(program, state, [Grant(subscription.plan, points)], at, hold_all=False)
+    for transaction in outcome.transactions:
+        transaction.actor = SCHEDULER
+        transaction.reason = f"monthly points of membership {subscription.plan}"
+    return outcome
+
+
+def change_membership(
+    program: Program, state: MemberState, subscription: memberships.Subscription, at: datetime
+) -> Outcome:
+    """The member's membership is now `subscription` (joined, paid, cancelled): announce
+    it, and grant what it makes due at once (its first monthly points)."""
+    state.membership = subscription
+    outcome = Outcome(effects=[Effect("membership.changed", at, subscription.described())])
+    outcome.extend(advance(program, state, at))
+    return outcome
 
 
 def _lots_up_to(state: MemberState, to: datetime) -> list[Transaction]:
@@ -634,9 +673,13 @@ def _campaigns(
 
 
 def _multiplier(program: Program, state: MemberState) -> Decimal:
-    if program.tiers is None or state.tier is None:
-        return Decimal(1)
-    return program.tiers.level(state.tier).earn_multiplier
+    """The tier's multiplier times the running membership's (campaigns add theirs after)."""
+    factor = Decimal(1)
+    if program.tiers is not None and state.tier is not None:
+        factor *= program.tiers.level(state.tier).earn_multiplier
+    if (plan := memberships.running_plan(program, state.membership)) is not None:
+        factor *= plan.earn_multiplier
+    return factor
 
 
 def _upgrade(program: Program, state: MemberState, at: datetime) -> list[Effect]:

@@ -331,6 +331,8 @@ class Program(_Section):
                 _check_places(f"reward {reward.id}: amount", reward.amount, self.currency)
             if reward.kind == "points_as_payment" and self.point_value == 0:
                 raise ValueError(f"reward {reward.id}: points can pay only with a point_value")
+        for plan in self.memberships:
+            _check_places(f"membership {plan.id}: fee", plan.fee, self.currency)
         for card in self.punch_cards:
             if card.amount is not None:
                 _check_places(f"punch card {card.id}: amount", card.amount, self.currency)
@@ -402,14 +404,7 @@ def inactive_sections(program: Program) -> list[str]:
 
     Applying such a program succeeds, and these are reported to the person applying it.
     """
-    return [
-        section
-        for section in (
-            "referral",
-            "memberships",
-        )
-        if getattr(program, section)
-    ]
+    return [section for section in ("referral",) if getattr(program, section)]
 
 
 def parse_program(text: str) -> Program:

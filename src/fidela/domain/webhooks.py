@@ -35,6 +35,7 @@ KINDS = (
     "credit.earned",
     "credit.reversed",
     "punch_card.completed",
+    "membership.changed",
 )
 
 # After the first attempt fails: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (about 27 hours

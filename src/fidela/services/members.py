@@ -228,7 +228,7 @@ def page(
                 "tier": row.tier,
                 "available": row.available,
                 "pending": row.pending,
-                "enrolled_at": _time(program, row.enrolled_at),
+                "enrolled_at": local_time(program, row.enrolled_at),
             }
             for row in rows
         ],
@@ -256,7 +256,7 @@ def show(
         "name": member.name,
         "birthday": member.birthday.isoformat() if member.birthday else None,
         "leaderboard_name": member.leaderboard_name,
-        "enrolled_at": _time(program, member.enrolled_at),
+        "enrolled_at": local_time(program, member.enrolled_at),
         "point_name": program.point_name,
         "available": member.available,
         "pending": member.pending,
@@ -264,10 +264,11 @@ def show(
         "debt": -member.debt,
         "credit": credit(program, member),
         "tier": _tier(program, member),
+        "membership": membership_view(program, member),
         "punch_cards": _cards(program, member.cards or {}),
         "segment": next((r.segment for r in segment_rows if r.until is None), None),
         "segments": segments.described(segment_rows),
-        "erased_at": _time(program, member.erased_at),
+        "erased_at": local_time(program, member.erased_at),
         "lots": [_lot(program, lot) for lot in open_lots],
         "history": _history(program, history),
         "redemptions": [
@@ -278,7 +279,7 @@ def show(
                 "points": r.points,
                 "status": r.status,
                 "voucher_code": r.voucher_code,
-                "created_at": _time(program, r.created_at),
+                "created_at": local_time(program, r.created_at),
             }
             for r in redemptions
         ],
@@ -288,14 +289,15 @@ def show(
 def balance(
     uow: UnitOfWork, program_id: ProgramId, ref: str, *, by_member_id: bool = False
 ) -> dict[str, Any]:
-    """What a till shows: the member's points, tier, and the next points to expire."""
+    """What a till shows: the member's points and credit, tier, membership and perks, and
+    the next points to expire."""
     with uow.reading() as reader:
         program = reader.programs.current(program_id).program
         member_id = find(reader, program_id, ref, by_member_id=by_member_id)
         row = reader.members.balance(member_id)
     expiry = None
     if row.expires_at is not None:
-        expiry = {"at": _time(program, row.expires_at), "points": int(row.expiring)}
+        expiry = {"at": local_time(program, row.expires_at), "points": int(row.expiring)}
     return {
         "member_id": member_id,
         "point_name": program.point_name,
@@ -305,8 +307,26 @@ def balance(
         "debt": -row.debt,
         "credit": credit(program, row),
         "tier": row.tier,
+        "membership": {"id": row.membership, "status": row.membership_status}
+        if row.membership
+        else None,
+        "perks": perks(program, row.tier, row.membership, row.membership_status),
         "next_expiry": expiry,
     }
+
+
+def perks(
+    program: Program, tier: str | None, membership: str | None, status: str | None
+) -> list[str]:
+    """What the shop grants the member now: their tier's perks and their running
+    membership's, each once."""
+    found: list[str] = []
+    if program.tiers is not None and tier in program.tiers.ranks:
+        found += program.tiers.level(tier).perks
+    plan = next((m for m in program.memberships if m.id == membership), None)
+    if plan is not None and status != "lapsed":
+        found += plan.perks
+    return list(dict.fromkeys(found))
 
 
 def history(
@@ -336,6 +356,26 @@ def lots(
     return {
         "lots": [_lot(program, row) | {"points": row.points} for row in rows],
         "next": rows[-1].lot_no if len(rows) == limit else None,
+    }
+
+
+def membership_view(program: Program, member: Any) -> dict[str, Any] | None:
+    """A stored member's membership, as the member view shows it: where it stands and,
+    while it runs, its benefits (multiplier, monthly points, perks)."""
+    if member.membership is None:
+        return None
+    plan = next((m for m in program.memberships if m.id == member.membership), None)
+    running = member.membership_status != "lapsed" and plan is not None
+    return {
+        "id": member.membership,
+        "name": plan.name if plan else None,
+        "status": member.membership_status,
+        "started_at": local_time(program, member.membership_started_at),
+        "period_ends_at": local_time(program, member.membership_period_ends_at),
+        "cancel_at_period_end": member.membership_cancelled,
+        "earn_multiplier": str(plan.earn_multiplier) if running and plan else None,
+        "monthly_points": plan.monthly_points if running and plan else 0,
+        "perks": list(plan.perks) if running and plan else [],
     }
 
 
@@ -371,9 +411,9 @@ def _lot(program: Program, lot: Any) -> dict[str, Any]:
         "lot": lot.lot_no,
         "unit": lot.unit,
         "remaining": lot.remaining,
-        "earned_at": _time(program, lot.earned_at),
-        "expires_at": _time(program, lot.expires_at),
-        "pending_until": _time(program, lot.pending_until),
+        "earned_at": local_time(program, lot.earned_at),
+        "expires_at": local_time(program, lot.expires_at),
+        "pending_until": local_time(program, lot.pending_until),
         "held": lot.held,
         "rule": lot.rule_id,
         "order_id": lot.order_ref,
@@ -385,8 +425,8 @@ def _tier(program: Program, member: Any) -> dict[str, Any] | None:
         return None
     shown = {
         "id": member.tier,
-        "since": _time(program, member.tier_since),
-        "review_at": _time(program, member.tier_review_at),
+        "since": local_time(program, member.tier_since),
+        "review_at": local_time(program, member.tier_review_at),
     }
     if program.tiers is None or member.tier not in program.tiers.ranks:
         # A newer version dropped this level; the member moves at their next catch-up.
@@ -409,7 +449,7 @@ def _history(program: Program, rows: list[Any]) -> list[dict[str, Any]]:
             entries.append(
                 {
                     "seq": row.seq,
-                    "at": _time(program, row.occurred_at),
+                    "at": local_time(program, row.occurred_at),
                     "cause": cause,
                     "points": 0,
                     "credit": 0,
@@ -430,5 +470,6 @@ def _history(program: Program, rows: list[Any]) -> list[dict[str, Any]]:
     return entries
 
 
-def _time(program: Program, at: datetime | None) -> str | None:
+def local_time(program: Program, at: datetime | None) -> str | None:
+    """An instant as the program's zone shows it (ISO 8601 with its offset)."""
     return at.astimezone(program.zone).isoformat() if at else None

@@ -22,6 +22,7 @@ from fidela.domain.events import OrderLine
 from fidela.domain.ids import CustomerId, EventNo, LotNo, MemberId, ProgramId, Seq
 from fidela.domain.ledger import SCHEDULER, Account, Lot, Transaction, chain_hash
 from fidela.domain.members import Effect, MemberState, OrderState, Outcome
+from fidela.domain.memberships import Subscription
 from fidela.domain.program import Program
 from fidela.domain.webhooks import announced
 from fidela.store.batches import BatchWriter, among
@@ -125,6 +126,12 @@ MEMBER_STATE_COLUMNS = (
     "reminded_until",
     "due_at",
     "cards",
+    "membership",
+    "membership_status",
+    "membership_started_at",
+    "membership_period_ends_at",
+    "membership_next_grant_at",
+    "membership_cancelled",
 )
 
 
@@ -145,6 +152,20 @@ VOUCHER_COLUMNS = (
 def stored_cards(state: MemberState) -> dict[str, list[int]]:
     """A member's punch cards as the `cards` column holds them: {card: [punches, completed]}."""
     return {card_id: [card.punches, card.completed] for card_id, card in state.cards.items()}
+
+
+def _membership_row(subscription: Subscription | None, time: Any) -> tuple[Any, ...]:
+    """A member's membership as the `membership…` columns hold it."""
+    if subscription is None:
+        return (None, None, None, None, None, False)
+    return (
+        subscription.plan,
+        subscription.status,
+        time(subscription.started_at),
+        time(subscription.period_ends_at),
+        time(subscription.next_grant_at),
+        subscription.cancel_at_period_end,
+    )
 
 
 @dataclass(eq=False)
@@ -499,6 +520,7 @@ class LedgerRepository:
                     time(state.reminded_until),
                     time(state.due_at(program)),
                     write.json(cards) if (cards := stored_cards(state)) else None,
+                    *_membership_row(state.membership, time),
                     member_id,
                 )
                 for member_id, state in changes.states.items()

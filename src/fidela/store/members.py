@@ -14,6 +14,7 @@ from fidela.domain.cards import Card, CardVoucher
 from fidela.domain.ids import CustomerId, MemberId, ProgramId
 from fidela.domain.ledger import CREDIT, Account, Kind, Wallet
 from fidela.domain.members import MemberState
+from fidela.domain.memberships import Subscription
 from fidela.domain.program import Program
 from fidela.domain.rules import period_start
 from fidela.store.batches import IN_CHUNK, BatchWriter, among, rows_in_chunks
@@ -27,6 +28,7 @@ from fidela.store.tables import (
     member_badges,
     member_segments,
     members,
+    membership_payments,
     orders,
     redemptions,
     transactions,
@@ -146,6 +148,7 @@ class MemberRepository:
                 last_birthday_year=row.last_birthday_year,
                 reminded_until=row.reminded_until,
                 cards={card: Card(*held) for card, held in (row.cards or {}).items()},
+                membership=_subscription(row),
             )
             for row in execute(rows).all()
         }
@@ -319,6 +322,44 @@ class MemberRepository:
             )
         )
 
+    def add_membership_payment(
+        self,
+        program_id: ProgramId,
+        member_id: MemberId,
+        *,
+        membership: str,
+        amount_minor: int,
+        currency: str,
+        reference: str | None,
+        paid_at: datetime,
+        period: tuple[datetime, datetime],
+    ) -> int:
+        result = self.connection.execute(
+            insert(membership_payments)
+            .values(
+                program_id=program_id,
+                member_id=member_id,
+                membership=membership,
+                amount_minor=amount_minor,
+                currency=currency,
+                reference=reference,
+                paid_at=paid_at,
+                period_start=period[0],
+                period_end=period[1],
+            )
+            .returning(membership_payments.c.id)
+        )
+        return int(result.scalar_one())
+
+    def membership_payments(self, member_id: MemberId) -> list[Row[Any]]:
+        return list(
+            self.connection.execute(
+                select(membership_payments)
+                .where(membership_payments.c.member_id == member_id)
+                .order_by(membership_payments.c.id)
+            )
+        )
+
     def richest(self, program_id: ProgramId, count: int) -> list[MemberId]:
         """The members with the most available points, for the demo's report."""
         rows = self.connection.execute(
@@ -374,6 +415,8 @@ class MemberRepository:
             members.c.credit_pending,
             members.c.credit_debt,
             members.c.tier,
+            members.c.membership,
+            members.c.membership_status,
         )
         query: Select[Any] = (
             select(*state, soonest.c.expires_at, soonest.c.expiring)
@@ -454,6 +497,19 @@ class MemberRepository:
                 .order_by(transactions.c.seq, lines.c.line_no)
             )
         )
+
+
+def _subscription(row: Row[Any]) -> Subscription | None:
+    if row.membership is None:
+        return None
+    return Subscription(
+        row.membership,
+        row.membership_status,
+        row.membership_started_at,
+        row.membership_period_ends_at,
+        row.membership_cancelled,
+        row.membership_next_grant_at,
+    )
 
 
 def _new_member(

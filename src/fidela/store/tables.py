@@ -153,6 +153,12 @@ members = Table(
     Column("erased_at", UTCDateTime),  # personal data removed on request
     Column("leaderboard_name", String(40)),  # set: opted in to the leaderboard, shown so
     Column("cards", JSON),  # punch cards: {card id: [punches, completed]}
+    Column("membership", String(64)),  # the paid membership's id, if the member ever joined
+    Column("membership_status", String(16)),  # trial, active or lapsed
+    Column("membership_started_at", UTCDateTime),
+    Column("membership_period_ends_at", UTCDateTime),
+    Column("membership_next_grant_at", UTCDateTime),  # of its monthly points
+    Column("membership_cancelled", Boolean, nullable=False, server_default="0"),  # at period end
     Index(None, "program_id", "due_at"),
 )
 
@@ -295,6 +301,22 @@ credit_payments = Table(  # store credit spent at checkout; cancelling gives it 
     Column("created_at", UTCDateTime, nullable=False),
     Column("closed_at", UTCDateTime),
     Column("closed_seq", BigInteger),
+    Index(None, "member_id"),
+)
+
+membership_payments = Table(  # what shops report paying for memberships
+    "membership_payments",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("program_id", String(64), ForeignKey("programs.id"), nullable=False),
+    Column("member_id", Id, ForeignKey("members.id"), nullable=False),
+    Column("membership", String(64), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("reference", String(200)),  # the shop's payment reference
+    Column("paid_at", UTCDateTime, nullable=False),
+    Column("period_start", UTCDateTime, nullable=False),  # the period it pays
+    Column("period_end", UTCDateTime, nullable=False),
     Index(None, "member_id"),
 )
 
