@@ -71,6 +71,8 @@ ENDPOINTS: list[tuple[str, str, Any, set[str]]] = [
         INTEGRATION,
     ),
     ("POST", f"{CAFE}/members/nobody@example.com/membership/cancel", None, INTEGRATION),
+    ("GET", f"{CAFE}/members/nobody@example.com/referral", None, INTEGRATION),
+    ("GET", f"{CAFE}/referrals", None, ADMIN),
     ("GET", f"{CAFE}/held", None, ADMIN),
     ("GET", f"{CAFE}/flags", None, ADMIN),
     ("POST", f"{CAFE}/flags/1/release", {"reason": "ok"}, ADMIN),

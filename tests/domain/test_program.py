@@ -77,12 +77,9 @@ def test_invalid_yaml_is_reported_with_its_line() -> None:
     assert caught.value.problems[0].line is not None
 
 
-def test_the_cafe_program_is_fully_active() -> None:
+def test_both_example_programs_are_fully_active() -> None:
     assert inactive_sections(parse_program(example("cafe.yaml"))) == []
-
-
-def test_the_shop_program_names_what_is_not_active_yet() -> None:
-    assert inactive_sections(parse_program(example("shop.yaml"))) == ["referral"]
+    assert inactive_sections(parse_program(example("shop.yaml"))) == []
 
 
 def test_points_can_pay_only_in_a_program_where_they_are_worth_something() -> None:

@@ -1,6 +1,6 @@
 """examples/shop.yaml, section by section, as a shop would use it (both databases).
 
-The section of issue 4 not active yet (referral) gets its story when it becomes active.
+Every section is active: each has its story here.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -10,9 +10,19 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from fidela.domain.errors import Conflict, InsufficientCredit, InvalidInput
+from fidela.domain.events import Enrollment
 from fidela.domain.ids import ProgramId
 from fidela.domain.memberships import parse_membership_payment
-from fidela.services import credit, jobs, ledger, members, memberships, programs, rewards
+from fidela.services import (
+    credit,
+    jobs,
+    ledger,
+    members,
+    memberships,
+    programs,
+    referrals,
+    rewards,
+)
 from fidela.store.unit_of_work import UnitOfWork
 from tests.conftest import T0, example
 from tests.services.helpers import enroll, purchase, send
@@ -209,4 +219,71 @@ def test_verte_plus_from_trial_to_paid_to_cancelled_and_lapsed(
     assert len(monthly) == 13  # at joining, then on each anniversary up to the period's end
     assert all(e["cause"]["actor"] == "scheduler" for e in monthly[1:])
     assert members.balance(uow, shop, "ana@example.com")["perks"] == []
+    assert ledger.verify(uow, shop).ok
+
+
+def test_referrals_reward_both_after_the_return_window_and_a_refund_takes_both_back(
+    uow: UnitOfWork, shop: ProgramId
+) -> None:
+    ana = enroll(uow, shop, "ana@gmail.com", T0)
+    code = referrals.of_member(uow, shop, ana)["code"]
+    assert len(code) == 8 and referrals.of_member(uow, shop, ana)["code"] == code  # kept
+
+    def join(email: str, **extra: object) -> members.Enrolled:
+        form = {"email": email, "enrolled_at": T0, "referral_code": code.lower(), **extra}
+        return members.enroll(uow, shop, Enrollment.model_validate(form), now=T0)
+
+    assert join("bob@gmail.com").referral["status"] == "pending"  # type: ignore[index]
+    eve = join("eve@gmail.com")
+    itself = join("a.n.a+promo@gmail.com").referral
+    assert (
+        itself is not None and itself["status"] == "refused" and "self-referral" in itself["reason"]
+    )
+    with pytest.raises(InvalidInput, match="no member has the code"):
+        members.enroll(
+            uow,
+            shop,
+            Enrollment.model_validate(
+                {"email": "x@gmail.com", "enrolled_at": T0, "referral_code": "NOPE"}
+            ),
+            now=T0,
+        )
+
+    purchase(uow, shop, "bob@gmail.com", "B1", "20.00", T0 + timedelta(days=1))  # under 30.00
+    purchase(uow, shop, "eve@gmail.com", "E1", "50.00", T0 + timedelta(days=1))
+    window_end = T0 + timedelta(days=31)
+    assert (
+        jobs.run_due(uow, shop, now=window_end - timedelta(seconds=1)).get("referrals_settled")
+        is None
+    )
+    assert jobs.run_due(uow, shop, now=window_end)["referrals_settled"] == 1
+    mine = referrals.of_member(uow, shop, ana)["referrals"]
+    assert [(r["status"], r["referee_id"]) for r in mine] == [
+        ("failed", mine[0]["referee_id"]),
+        ("rewarded", eve.member_id),
+        ("refused", mine[2]["referee_id"]),
+    ]
+    history = members.show(uow, shop, "ana@gmail.com")["history"]
+    (reward,) = [e for e in history if e["rules"] == ["referral"]]
+    assert (
+        reward["points"] == 500
+        and reward["cause"]["reason"] == f"referral of member {eve.member_id}"
+    )
+    assert members.balance(uow, shop, "eve@gmail.com")["available"] >= 300
+
+    before = members.balance(uow, shop, "ana@gmail.com")["available"]
+    send(
+        uow,
+        shop,
+        window_end + timedelta(days=1),
+        idempotency_key="r-E1",
+        type="refund",
+        order_id="E1",
+    )
+    # Settled at once after the refund: both rewards are reversed.
+    assert members.balance(uow, shop, "ana@gmail.com")["available"] == before - 500
+    (eves,) = referrals.page(uow, shop, status="reversed", after=0, limit=10)["referrals"]
+    assert eves["referee_id"] == eve.member_id and eves["reason"] == "the first order was refunded"
+    refused = referrals.page(uow, shop, status="refused", after=0, limit=10)["referrals"]
+    assert [r["reason"] for r in refused] == [itself["reason"]]
     assert ledger.verify(uow, shop).ok

@@ -51,7 +51,10 @@ def enroll(
     enrolled = members.enroll(uow, caller.program_id, enrollment, now=now)
     if not enrolled.created:
         response.status_code = status.HTTP_200_OK
-    return {"member_id": enrolled.member_id, "created": enrolled.created}
+    answer: dict[str, Any] = {"member_id": enrolled.member_id, "created": enrolled.created}
+    if enrolled.referral is not None:
+        answer["referral"] = enrolled.referral
+    return answer
 
 
 @router.get("")

@@ -21,7 +21,7 @@ from fidela.cli.common import (
 )
 from fidela.domain.errors import InvalidInput
 from fidela.domain.events import parse_enrollment
-from fidela.services import challenges, members, privacy
+from fidela.services import challenges, members, privacy, referrals
 
 member_app = typer.Typer(help="Enroll, inspect, export and erase members.", no_args_is_help=True)
 MemberRef = Annotated[
@@ -37,6 +37,9 @@ def member_enroll(
     customer_id: Annotated[str | None, typer.Option(help="The shop's own customer id.")] = None,
     name: Annotated[str | None, typer.Option()] = None,
     birthday: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
+    referral_code: Annotated[
+        str | None, typer.Option(help="The code of the member who referred them.")
+    ] = None,
     now: NowOption = None,
 ) -> None:
     """Enroll a member (or find the one already enrolled with this e-mail or id)."""
@@ -49,12 +52,26 @@ def member_enroll(
                 "customer_id": customer_id,
                 "name": name,
                 "birthday": birthday,
+                "referral_code": referral_code,
                 "enrolled_at": at,
             }
         )
         enrolled = members.enroll(uow, _program(uow, program), enrollment, now=at)
         verb = "enrolled" if enrolled.created else "already enrolled"
         out.print(f"member {enrolled.member_id} {verb}")
+        if enrolled.referral is not None:
+            referral = enrolled.referral
+            out.print(f"referral {referral['status']}: {referral['reason'] or 'as referred'}")
+
+
+@member_app.command("referral")
+def member_referral(ref: MemberRef, program: ProgramOption = None, by_id: ById = False) -> None:
+    """The member's referral code and link, who referred them, and whom they referred."""
+    with _errors():
+        uow = _uow()
+        program_id = _program(uow, program)
+        member_id = members.locate(uow, program_id, ref, by_member_id=by_id)
+        _print_json(referrals.of_member(uow, program_id, member_id))
 
 
 @member_app.command("show")

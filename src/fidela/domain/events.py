@@ -183,12 +183,14 @@ def invalid_input(error: ValidationError) -> InvalidInput:
 
 
 class EnrollmentForm(_Input):
-    """What a member gives to join: an e-mail or a shop id, and optionally a name, birthday."""
+    """What a member gives to join: an e-mail or a shop id, and optionally a name, birthday,
+    and the code of the member who referred them."""
 
     email: EmailStr | None = None
     customer_id: Text | None = None
     name: Text | None = None
     birthday: date | None = None
+    referral_code: Annotated[str, Field(min_length=1, max_length=16), WithoutNul] | None = None
 
     @model_validator(mode="after")
     def _identified(self) -> EnrollmentForm:

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from fidela.domain import challenges, memberships
+from fidela.domain import challenges, memberships, referrals
 from fidela.domain.cards import Card, CardVoucher, punch, returned, unpunch
 from fidela.domain.challenges import completed
 from fidela.domain.errors import InvalidInput, NotFound
@@ -95,6 +95,7 @@ class MemberState:
     cards: dict[str, Card] = field(default_factory=dict)  # the current punch card of each kind
     card_vouchers: list[CardVoucher] = field(default_factory=list)  # unused, oldest first
     membership: memberships.Subscription | None = None
+    referral: referrals.Referral | None = None  # the member's own, while it is undecided
 
     def next_lot_change(self) -> datetime | None:
         """The next instant a lot of points or credit is released or expires."""
@@ -160,6 +161,8 @@ def purchase(
     at = order.occurred_at
     outcome = advance(program, state, at)
     state.purchase_count += 1
+    if state.referral is not None and state.referral.status == "pending":
+        referrals.first_order(program, state.referral, order.order_ref, amount, at)
     outcome.restated.extend(_keep_alive(program, state, at))
     grants = purchase_grants(
         program,
@@ -285,6 +288,9 @@ def refund(
     outcome.add(state.credit.reverse(credit_target - order.reversed_cashback, order.lots, at))
     order.reversed_cashback = credit_target
     outcome.cancelled_vouchers.extend(_take_punches_back(program, state, order, outcome, at))
+    referral = state.referral
+    if referral is not None and referral.first_order_ref == order.order_ref:
+        referrals.refunded(program, referral, order.amount_minor, order.refunded_minor, at)
     if program.tiers and program.tiers.metric == "spend":
         state.qualifying.append((order.occurred_at, -amount_minor))
     elif program.tiers and points:
@@ -426,6 +432,31 @@ def _membership_due(program: Program, state: MemberState, at: datetime) -> Outco
     for transaction in outcome.transactions:
         transaction.actor = SCHEDULER
         transaction.reason = f"monthly points of membership {subscription.plan}"
+    return outcome
+
+
+def grant_referral(
+    program: Program, state: MemberState, points: int, at: datetime, *, reason: str
+) -> Outcome:
+    """A referral's reward, at the end of the first order's return window: available at
+    once (that window was the wait), within the daily cap."""
+    outcome = Outcome()
+    outcome.add(_earn(program, state, [Grant("referral", points)], at, wait=False))
+    for transaction in outcome.transactions:
+        transaction.actor, transaction.reason = SCHEDULER, reason
+    outcome.effects.extend(_upgrade(program, state, at))
+    return outcome
+
+
+def take_back_referral(
+    state: MemberState, points: int, lots: Sequence[Lot], at: datetime, *, reason: str
+) -> Outcome:
+    """Reverse a referral's reward (its first order was refunded): from the lots it
+    created first, then other available points, then debt."""
+    outcome = Outcome()
+    outcome.add(state.wallet.reverse(points, lots, at))
+    for transaction in outcome.transactions:
+        transaction.reason = reason
     return outcome
 
 
@@ -587,11 +618,12 @@ def _earn(
     *,
     order_ref: str | None = None,
     hold_all: bool = False,
+    wait: bool = True,
 ) -> Transaction | None:
     """Issue the grants; those above the daily cap, or all of them (`hold_all`: too many
-    events a minute), to held lots."""
+    events a minute), to held lots; with `wait`, pending for `pending_days`."""
     expires_at = lot_expiry(program, state, at)
-    pending_until = _pending_until(program, at)
+    pending_until = _pending_until(program, at) if wait else None
     kept, held = ([], list(grants)) if hold_all else capped(program, grants, state.granted, at)
     transaction = state.wallet.earn(
         kept, at, expires_at=expires_at, pending_until=pending_until, order_ref=order_ref, held=held

@@ -188,6 +188,8 @@ class Referral(_Section):
     referee_points: NonNegativeInt
     min_first_order: NonNegative = Decimal(0)
     forbid_same_email_domain_and_address: bool = True
+    # Where a member's code is shared: a URL with `{code}` in it (the shop's sign-up page).
+    link: Annotated[str, Field(pattern=r"^https?://\S*\{code\}\S*$", max_length=500)] | None = None
 
 
 class Membership(_Section):
@@ -331,6 +333,8 @@ class Program(_Section):
                 _check_places(f"reward {reward.id}: amount", reward.amount, self.currency)
             if reward.kind == "points_as_payment" and self.point_value == 0:
                 raise ValueError(f"reward {reward.id}: points can pay only with a point_value")
+        if self.referral is not None:
+            _check_places("referral: min_first_order", self.referral.min_first_order, self.currency)
         for plan in self.memberships:
             _check_places(f"membership {plan.id}: fee", plan.fee, self.currency)
         for card in self.punch_cards:
@@ -399,12 +403,16 @@ def _check_places(what: str, amount: Decimal, currency: str) -> None:
         raise ValueError(f"{what} has more decimals than {currency} allows")
 
 
+NOT_YET_ACTIVE: tuple[str, ...] = ()
+
+
 def inactive_sections(program: Program) -> list[str]:
     """What the file asks for that this version of Fidela does not carry out yet.
 
     Applying such a program succeeds, and these are reported to the person applying it.
+    Every section of the format is active now: this stays for sections to come.
     """
-    return [section for section in ("referral",) if getattr(program, section)]
+    return [section for section in NOT_YET_ACTIVE if getattr(program, section)]
 
 
 def parse_program(text: str) -> Program:

@@ -121,7 +121,12 @@ def normalize_code(code: str) -> str:
 
 def new_voucher_code() -> str:
     """A fresh, random voucher code."""
-    return voucher_code("".join(secrets.choice(VOUCHER_ALPHABET) for _ in range(8)))
+    return voucher_code(random_symbols(8))
+
+
+def random_symbols(count: int) -> str:
+    """`count` random symbols easy to read out and type (no 0/O, 1/I)."""
+    return "".join(secrets.choice(VOUCHER_ALPHABET) for _ in range(count))
 
 
 def voucher_code(random_symbols: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,11 +26,13 @@ from fidela.domain.ledger import CREDIT_ACCOUNTS, MEMBER_ACCOUNTS, SCHEDULER, Ac
 from fidela.domain.members import MemberState, OrderState, Outcome
 from fidela.domain.money import from_minor, to_minor
 from fidela.domain.program import Program
+from fidela.services import referrals
 from fidela.services.flags import flag_refunds
 from fidela.services.members import campaign_spend, resolve
 from fidela.store.ledger import Changes, NewEvent
 from fidela.store.unit_of_work import UnitOfWork, run
 
+log = logging.getLogger(__name__)
 CLOCK_SKEW = timedelta(minutes=5)  # how far in the future a shop's clock may run
 
 
@@ -71,11 +74,30 @@ def record_all(
     is applied again without it, so that no part of it stays.
     """
     refused = {i: e for i, e in enumerate(events) if isinstance(e, FidelaError)}
+    batches: list[_Batch] = []
+
+    def work(uow: UnitOfWork) -> list[Recorded | FidelaError]:
+        batches.append(_Batch(uow, program_id, now))
+        return batches[-1].apply(events, refused)
+
     while True:
         try:
-            return run(uow, lambda uow: _Batch(uow, program_id, now).apply(events, refused))
+            answers = run(uow, work)
         except _RefusedHalfway as halfway:
             refused[halfway.index] = halfway.error
+            continue
+        if due := batches[-1].referrals_due():
+            _settle_soon(uow, program_id, due, now)
+        return answers
+
+
+def _settle_soon(uow: UnitOfWork, program_id: ProgramId, ids: list[int], now: datetime) -> None:
+    """Settle the referrals these events decided, now that they are committed. If that
+    fails, they stay due and `run-due` settles them: the events are recorded either way."""
+    try:
+        referrals.settle(uow, program_id, ids, now=now)
+    except Exception:
+        log.exception("referrals %s: settling failed, left to run-due", ids)
 
 
 class _RefusedHalfway(Exception):
@@ -153,6 +175,19 @@ class _Batch:
             flag_refunds(self.uow, self.program, self.refunded, self.now)
             self.uow.commit()
         return [_answer(outcomes[i]) for i in range(len(events))]
+
+    def referrals_due(self) -> list[int]:
+        """The referrals these events made due: a first order with no return window to
+        wait for, or a refunded one whose rewards must be taken back."""
+        due = []
+        for state in self.states.values():
+            referral = state.referral
+            if referral is None or not referral.changed:
+                continue
+            waited = referral.qualifies_at is not None and referral.qualifies_at <= self.now
+            if referral.status == "reversing" or (referral.status == "waiting" and waited):
+                due.append(referral.referral_id)
+        return due
 
     def _look_up(self, events: list[Event]) -> None:
         uow, program_id = self.uow, self.program_id

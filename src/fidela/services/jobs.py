@@ -1,4 +1,5 @@
-"""Scheduled work: everything due up to an instant (expiry, releases, birthdays, reviews)."""
+"""Scheduled work: everything due up to an instant (expiry, releases, birthdays, reviews,
+memberships' months and lapses, referrals past their first order's return window)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import datetime
 from fidela.domain.ids import ProgramId
 from fidela.domain.ledger import Account
 from fidela.domain.members import advance
-from fidela.services import idempotency, keys
+from fidela.services import idempotency, keys, referrals
 from fidela.store.ledger import Changes
 from fidela.store.unit_of_work import UnitOfWork
 
@@ -59,4 +60,5 @@ def run_due(
         counts["members"] += len(due)
         if progress:
             progress(len(due))
+    counts["referrals_settled"] = referrals.settle_due(uow, program_id, now=now)
     return {name: count for name, count in counts.items() if count}

@@ -14,7 +14,7 @@ from fidela.domain.ledger import CREDIT_ACCOUNTS, MEMBER_ACCOUNTS, Lot, Wallet
 from fidela.domain.members import MemberState, Outcome
 from fidela.domain.money import from_minor
 from fidela.domain.program import Program
-from fidela.services import segments
+from fidela.services import referrals, segments
 from fidela.store.ledger import Changes
 from fidela.store.unit_of_work import UnitOfWork, run
 
@@ -24,6 +24,7 @@ class Enrolled:
     member_id: MemberId
     customer_id: CustomerId
     created: bool
+    referral: dict[str, Any] | None = None  # with a referral code: pending, or refused
 
 
 def enroll(
@@ -61,12 +62,24 @@ def enroll(
             enrolled_at=enrollment.enrolled_at,
             name=enrollment.name,
             birthday=enrollment.birthday,
+            referral_code=referrals.new_code() if program.referral else None,
         )
         state = MemberState(member_id, enrollment.enrolled_at, enrollment.birthday)
         outcome = member_rules.enroll(program, state)
         post_member(uow, program, member_id, state, outcome, now)
+        referral = None
+        if enrollment.referral_code is not None:
+            friend = (member_id, enrollment.customer_id, email)
+            referral = referrals.refer(
+                uow,
+                program,
+                enrollment.referral_code,
+                friend,
+                bought_before=bool(matches),
+                at=enrollment.enrolled_at,
+            )
         uow.commit()
-        return Enrolled(member_id, customer_id, created=True)
+        return Enrolled(member_id, customer_id, created=True, referral=referral)
 
     return run(uow, work)
 

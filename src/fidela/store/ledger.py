@@ -37,6 +37,7 @@ from fidela.store.tables import (
     orders,
     outbox,
     redemptions,
+    referrals,
     transactions,
 )
 
@@ -498,6 +499,23 @@ class LedgerRepository:
 
     def _write_states(self, write: BatchWriter, changes: Changes) -> None:
         program, time = changes.program, write.time
+        write.update(
+            referrals,
+            ("status", "first_order_ref", "qualifies_at", "reason", "closed_at"),
+            ("id",),
+            [
+                (
+                    referral.status,
+                    referral.first_order_ref,
+                    time(referral.qualifies_at),
+                    referral.reason,
+                    time(referral.closed_at),
+                    referral.referral_id,
+                )
+                for state in changes.states.values()
+                if (referral := state.referral) is not None and referral.changed
+            ],
+        )
         write.update(
             members,
             MEMBER_STATE_COLUMNS,

@@ -19,6 +19,7 @@ from fidela.domain.program import Program
 from fidela.domain.rules import period_start
 from fidela.store.batches import IN_CHUNK, BatchWriter, among, rows_in_chunks
 from fidela.store.ledger import LOT_FIELDS, lot_from_row
+from fidela.store.referrals import ReferralRepository
 from fidela.store.tables import (
     customers,
     events,
@@ -47,11 +48,11 @@ class MemberRepository:
         enrolled_at: datetime,
         name: str | None = None,
         birthday: date | None = None,
+        referral_code: str | None = None,
     ) -> MemberId:
+        new = _new_member(program_id, customer_id, enrolled_at, name, birthday)
         result = self.connection.execute(
-            insert(members)
-            .values(_new_member(program_id, customer_id, enrolled_at, name, birthday))
-            .returning(members.c.id)
+            insert(members).values(new | {"referral_code": referral_code}).returning(members.c.id)
         )
         return MemberId(result.scalar_one())
 
@@ -175,6 +176,9 @@ class MemberRepository:
                     issued.reward_id, issued.voucher_code, issued.created_at, issued.voucher
                 )
                 states[MemberId(issued.member_id)].card_vouchers.append(voucher)
+        if program.referral is not None:
+            for member_id, referral in ReferralRepository(c).undecided(member_ids).items():
+                states[member_id].referral = referral
         if program.tiers is not None:
             reviews = [s.tier_review_at for s in states.values() if s.tier_review_at]
             since = min([at, *reviews]) - timedelta(days=program.tiers.window_days)

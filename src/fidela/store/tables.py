@@ -159,7 +159,9 @@ members = Table(
     Column("membership_period_ends_at", UTCDateTime),
     Column("membership_next_grant_at", UTCDateTime),  # of its monthly points
     Column("membership_cancelled", Boolean, nullable=False, server_default="0"),  # at period end
+    Column("referral_code", String(16)),  # what the member gives friends; set when first needed
     Index(None, "program_id", "due_at"),
+    Index(None, "program_id", "referral_code", unique=True),
 )
 
 events = Table(
@@ -318,6 +320,29 @@ membership_payments = Table(  # what shops report paying for memberships
     Column("period_start", UTCDateTime, nullable=False),  # the period it pays
     Column("period_end", UTCDateTime, nullable=False),
     Index(None, "member_id"),
+)
+
+referrals = Table(  # a friend who enrolled with a member's code, and what became of it
+    "referrals",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("program_id", String(64), ForeignKey("programs.id"), nullable=False),
+    Column("referrer_id", Id, ForeignKey("members.id"), nullable=False),
+    Column("referee_id", Id, ForeignKey("members.id"), nullable=False, unique=True),
+    Column("code", String(16), nullable=False),
+    Column("status", String(16), nullable=False),  # see domain/referrals.py
+    Column("reason", Text),  # why it was refused (suspected fraud), failed or cancelled
+    Column("enrolled_at", UTCDateTime, nullable=False),
+    Column("first_order_ref", String(200)),
+    Column("qualifies_at", UTCDateTime),  # the end of the first order's return window
+    Column("rewarded_at", UTCDateTime),
+    Column("referrer_points", BigInteger, nullable=False),  # as the program said then
+    Column("referee_points", BigInteger, nullable=False),
+    Column("referrer_seq", BigInteger),  # the rewards' transactions
+    Column("referee_seq", BigInteger),
+    Column("closed_at", UTCDateTime),
+    Index(None, "program_id", "status", "qualifies_at"),
+    Index(None, "referrer_id"),
 )
 
 outbox = Table(

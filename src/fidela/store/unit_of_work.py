@@ -24,6 +24,7 @@ from fidela.store.members import MemberRepository
 from fidela.store.privacy import PrivacyRepository
 from fidela.store.programs import ProgramRepository
 from fidela.store.redemptions import RedemptionRepository
+from fidela.store.referrals import ReferralRepository
 from fidela.store.segments import SegmentRepository
 from fidela.store.webhooks import WebhookRepository
 
@@ -39,6 +40,7 @@ class UnitOfWork:
     events: EventRepository
     ledger: LedgerRepository
     redemptions: RedemptionRepository
+    referrals: ReferralRepository
     keys: KeyRepository
     idempotency: IdempotencyRepository
     webhooks: WebhookRepository
@@ -73,6 +75,7 @@ class UnitOfWork:
         self.events = EventRepository(connection)
         self.ledger = LedgerRepository(connection)
         self.redemptions = RedemptionRepository(connection)
+        self.referrals = ReferralRepository(connection)
         self.keys = KeyRepository(connection)
         self.idempotency = IdempotencyRepository(connection)
         self.webhooks = WebhookRepository(connection)
