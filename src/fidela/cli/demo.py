@@ -1,4 +1,5 @@
-"""`fidela demo`: load the café program and CDNOW's history, run-due, then serve the API."""
+"""`fidela demo`: load the café program and CDNOW's history, and the shop's story, then
+serve the API."""
 
 from __future__ import annotations
 
@@ -24,6 +25,9 @@ from fidela.store.database import upgrade
 
 def demo(
     program_file: Annotated[Path, typer.Option()] = Path("examples/cafe-usd.yaml"),
+    shop_file: Annotated[Path, typer.Option(help="The shop program of the second story.")] = Path(
+        "examples/shop.yaml"
+    ),
     history: Annotated[Path, typer.Option()] = Path("data/cdnow/CDNOW_master.txt"),
     until: Annotated[
         str, typer.Option(help="run-due up to this instant")
@@ -31,7 +35,8 @@ def demo(
     serve: Annotated[bool, typer.Option(help="Then serve the API with the demo keys.")] = True,
     port: Annotated[int, typer.Option()] = 8000,
 ) -> None:
-    """Load the demo: the café program in USD, CDNOW's real history, run-due, then the API."""
+    """Load the demo: the café program in USD over CDNOW's real history, and the shop
+    program with one member's autumn through every mechanic; run-due; then the API."""
     from fidela.services import demo as demo_service
 
     with _errors():
@@ -44,7 +49,8 @@ def demo(
             report = demo_service.load(
                 uow, _read(program_file), rows, until=_now(until), now=_now(None), progress=advance
             )
-        for title, data in report.items():
+        shop = demo_service.shop_story(uow, _read(shop_file), now=_now(None))
+        for title, data in [*report.items(), *((f"shop: {k}", v) for k, v in shop.items())]:
             out.rule(title)
             _print_json(data)
     if serve:

@@ -1,13 +1,30 @@
-"""The demo: a café program in USD over CDNOW's real purchase history."""
+"""The demo: a café program in USD over CDNOW's real purchase history, and the shop
+program (Maison Verte) with one member's story through every mechanic."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from fidela.domain.ids import ProgramId
-from fidela.services import imports, jobs, keys, ledger, members, programs, segments
+from fidela.domain.events import Enrollment, parse_event
+from fidela.domain.ids import MemberId, ProgramId
+from fidela.domain.memberships import parse_membership_payment
+from fidela.services import (
+    challenges,
+    events,
+    imports,
+    jobs,
+    keys,
+    ledger,
+    members,
+    memberships,
+    programs,
+    referrals,
+    segments,
+)
 from fidela.services.imports import PurchaseRow
 from fidela.store.unit_of_work import UnitOfWork
 
@@ -77,5 +94,99 @@ def _brief(report: dict[str, Any]) -> dict[str, Any]:
         "last_changes": [
             {key: entry[key] for key in ("at", "cause", "points", "rules")}
             for entry in report["history"][-3:]
+        ],
+    }
+
+
+# Maison Verte's story, in the autumn of 2026 (Paris time): a member with every mechanic.
+SHOP_STORY_START = datetime(2026, 9, 1, 10, tzinfo=ZoneInfo("Europe/Paris"))
+
+
+def shop_story(uow: UnitOfWork, program_text: str, *, now: datetime) -> dict[str, Any]:
+    """Apply the shop's program and play one member's autumn: a membership trial then paid,
+    a referred friend, a completed punch card, cashback, and a month of orders that earns
+    badges; run what is due; report. Loading it again changes nothing."""
+    program_id = programs.apply(uow, program_text, now=now).program_id
+
+    def on(days: int) -> datetime:
+        return SHOP_STORY_START + timedelta(days=days)
+
+    ana = _enrolled(uow, program_id, "ana@example.com", on(0), name="Ana")
+    if memberships.show(uow, program_id, ana)["membership"] is None:
+        memberships.join(uow, program_id, ana, "verte-plus", None, now=on(0))  # the trial
+    # Weekly orders: a streak of four weeks, and three orders in September.
+    _buy(uow, program_id, "MV-1001", "ana@example.com", on(2), [("COFFEE", "coffee", 9, "108")])
+    code = referrals.of_member(uow, program_id, ana)["code"]
+    eve = _enrolled(uow, program_id, "eve@gmail.com", on(4), referral_code=code)
+    _buy(uow, program_id, "MV-1002", "eve@gmail.com", on(7), [("VASE", "home", 1, "50.00")])
+    _buy(uow, program_id, "MV-1003", "ana@example.com", on(9), [("LAMP", "home", 1, "79.90")])
+    _buy(uow, program_id, "MV-1004", "ana@example.com", on(16), [("SERUM", "beauty", 2, "40")])
+    if not memberships.show(uow, program_id, ana)["payments"]:  # the trial converts
+        paid = {"amount": "59.00", "currency": "EUR", "reference": "demo-verte-plus"}
+        memberships.pay(uow, program_id, ana, parse_membership_payment(paid), now=on(19))
+    _buy(uow, program_id, "MV-1005", "ana@example.com", on(23), [("COFFEE", "coffee", 2, "24")])
+    due = jobs.run_due(uow, program_id, now=now)
+    return {
+        "program": program_id,
+        f"run-due until {now.isoformat()}": due,
+        "ana": _story_member(uow, program_id, ana, now),
+        "eve": _story_member(uow, program_id, eve, now),
+        "ledger verify": ledger.verify(uow, program_id).report(),
+    }
+
+
+def _enrolled(
+    uow: UnitOfWork, program_id: ProgramId, email: str, at: datetime, **extra: str
+) -> MemberId:
+    form = Enrollment.model_validate({"email": email, "enrolled_at": at, **extra})
+    return members.enroll(uow, program_id, form, now=at).member_id
+
+
+def _buy(
+    uow: UnitOfWork,
+    program_id: ProgramId,
+    order_id: str,
+    email: str,
+    at: datetime,
+    lines: list[tuple[str, str, int, str]],
+) -> None:
+    sold = [
+        {"sku": sku, "category": category, "quantity": quantity, "amount": amount}
+        for sku, category, quantity, amount in lines
+    ]
+    total = sum((Decimal(amount) for *_rest, amount in lines), Decimal(0))
+    event = {
+        "type": "purchase",
+        "idempotency_key": f"demo-{order_id}",
+        "customer": {"email": email},
+        "order_id": order_id,
+        "amount": str(total),
+        "currency": "EUR",
+        "occurred_at": at.isoformat(),
+        "lines": sold,
+    }
+    events.record(uow, program_id, parse_event(event), now=at)
+
+
+def _story_member(
+    uow: UnitOfWork, program_id: ProgramId, member_id: MemberId, now: datetime
+) -> dict[str, Any]:
+    shown = members.show(uow, program_id, str(member_id), by_member_id=True)
+    membership = shown["membership"]
+    return {
+        "email": shown["email"],
+        "available": shown["available"],
+        "pending": shown["pending"],
+        "credit": shown["credit"]["available"],
+        "tier": shown["tier"]["id"] if shown["tier"] else None,
+        "membership": {k: membership[k] for k in ("id", "status", "period_ends_at")}
+        if membership
+        else None,
+        "punch_cards": shown["punch_cards"],
+        "vouchers": [(r["reward"], r["voucher_code"], r["status"]) for r in shown["redemptions"]],
+        "badges": challenges.progress(uow, program_id, member_id, now=now)["badges"],
+        "referrals": [
+            (r["referee_id"], r["status"])
+            for r in referrals.of_member(uow, program_id, member_id)["referrals"]
         ],
     }
