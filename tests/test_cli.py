@@ -234,8 +234,9 @@ def test_the_demo_loads_then_serves_the_api_with_the_keys_it_prints(
         "PYTHONUNBUFFERED": "1",
     }
     sample = str(CDNOW / "CDNOW_sample.txt")
-    program = str(EXAMPLES / "cafe-usd.yaml")
-    command = ["demo", "--history", sample, "--program-file", program, "--port", str(port)]
+    program, shop = str(EXAMPLES / "cafe-usd.yaml"), str(EXAMPLES / "shop.yaml")
+    command = ["demo", "--history", sample, "--program-file", program, "--shop-file", shop]
+    command += ["--port", str(port)]
     log = tmp_path / "demo.log"
     with (
         log.open("w") as output,
@@ -253,6 +254,7 @@ def test_the_demo_loads_then_serves_the_api_with_the_keys_it_prints(
             members = f"http://127.0.0.1:{port}/v1/programs/cafe-lumiere-us/members?limit=2"
             response = _when_up(members, {"Authorization": f"Bearer {key}"}, server)
             assert response.status_code == 200 and len(response.json()["members"]) == 2
+            assert "shop: ana" in log.read_text()  # the shop's story was printed before
         finally:
             server.terminate()
             server.wait(timeout=10)
