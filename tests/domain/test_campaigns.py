@@ -19,14 +19,14 @@ BASE = SHOP.earn[0]
 
 
 def test_a_campaign_runs_in_its_window_for_its_segment_only() -> None:
-    assert [c.id for c in running_campaigns(SHOP, "purchase", SPRING, "at_risk")] == [
+    assert [c.id for c in running_campaigns(SHOP, "purchase", SPRING, {"at_risk"})] == [
         "spring-double"
     ]
-    assert running_campaigns(SHOP, "purchase", SPRING, "champions") == []
-    assert running_campaigns(SHOP, "purchase", SPRING, None) == []
-    assert running_campaigns(SHOP, "review", SPRING, "at_risk") == []
+    assert running_campaigns(SHOP, "purchase", SPRING, {"champions"}) == []
+    assert running_campaigns(SHOP, "purchase", SPRING, {None}) == []
+    assert running_campaigns(SHOP, "review", SPRING, {"at_risk"}) == []
     before = datetime(2027, 3, 19, 22, 59, tzinfo=UTC)  # 23:59 in Paris, the day before
-    assert running_campaigns(SHOP, "purchase", before, "at_risk") == []
+    assert running_campaigns(SHOP, "purchase", before, {"at_risk"}) == []
 
 
 def campaign(**fields: object) -> Campaign:

@@ -1,11 +1,12 @@
-"""RFM segments on both databases: computed, moved with history, sized, once a day."""
+"""Segments on both databases: RFM and rule segments computed, moved with history, sized,
+once a day."""
 
 from datetime import timedelta
 
 from fidela.domain.ids import ProgramId
-from fidela.services import members, segments
+from fidela.services import members, programs, segments
 from fidela.store.unit_of_work import UnitOfWork
-from tests.conftest import T0
+from tests.conftest import T0, example
 from tests.services.helpers import enroll, purchase, send
 
 DAY = timedelta(days=1)
@@ -61,3 +62,38 @@ def test_the_segments_are_due_once_a_day(uow: UnitOfWork, cafe: ProgramId) -> No
     assert segments.recompute_if_due(uow, cafe, now=now)
     assert not segments.recompute_if_due(uow, cafe, now=now + DAY - timedelta(seconds=1))
     assert segments.recompute_if_due(uow, cafe, now=now + DAY)
+
+
+RULES = """
+segments:
+  - {id: regulars, name: Regulars, min_orders: 3}
+  - {id: big-baskets, name: Big baskets, min_average_basket: "50.00"}
+campaigns:
+  - {id: regulars-bonus, name: For regulars, starts: 2026-01-01T00:00:00+01:00,
+     ends: 2026-12-31T23:59:59+01:00, when: purchase, bonus_points: 7, segment: regulars}
+"""
+
+
+def test_rule_segments_are_recomputed_with_history_and_campaigns_target_them(
+    uow: UnitOfWork, cafe: ProgramId
+) -> None:
+    programs.apply(uow, example("cafe.yaml") + RULES, now=T0)
+    enroll(uow, cafe, "ana@example.com", T0)
+    enroll(uow, cafe, "bob@example.com", T0)
+    for k in range(3):
+        purchase(uow, cafe, "ana@example.com", f"a{k}", "20.00", T0 + DAY * k)
+    purchase(uow, cafe, "bob@example.com", "b0", "100.00", T0)
+    now = T0 + DAY * 5
+    computed = segments.recompute(uow, cafe, now=now)
+    assert computed["rules"] == {"regulars": 1, "big-baskets": 1}
+    assert segments.sizes(uow, cafe)["rules"] == {"regulars": 1, "big-baskets": 1}
+
+    ana = purchase(uow, cafe, "ana@example.com", "a3", "10.00", now + DAY)
+    bob = purchase(uow, cafe, "bob@example.com", "b1", "10.00", now + DAY)
+    assert "regulars-bonus" in ana.result["rules"] and "regulars-bonus" not in bob.result["rules"]
+
+    send(uow, cafe, now + DAY, idempotency_key="r-b0", type="refund", order_id="b0")
+    later = now + DAY * 2
+    assert segments.recompute(uow, cafe, now=later)["rules"] == {"regulars": 1, "big-baskets": 0}
+    history = members.show(uow, cafe, "bob@example.com")["rule_segments"]
+    assert [(s["segment"], s["until"]) for s in history] == [("big-baskets", later.isoformat())]

@@ -89,6 +89,7 @@ class MemberState:
     grant_times: dict[str, list[datetime]] = field(default_factory=dict)
     granted: list[tuple[datetime, int]] = field(default_factory=list)  # what the cap counts
     segment: str | None = None  # the RFM segment now: campaigns may target it
+    rule_segments: set[str] = field(default_factory=set)  # the program's rule segments now
     event_times: dict[str, list[datetime]] = field(default_factory=dict)  # for challenges
     badges: set[str] = field(default_factory=set)
     credit: Wallet = field(default_factory=lambda: Wallet(book=CREDIT))  # cashback
@@ -701,7 +702,9 @@ def _uses(program: Program, state: MemberState, when: str, at: datetime) -> dict
 def _campaigns(
     program: Program, state: MemberState, when: str, at: datetime, spent: dict[str, int] | None
 ) -> list[Campaign]:
-    return [] if spent is None else running_campaigns(program, when, at, state.segment)
+    if spent is None:
+        return []
+    return running_campaigns(program, when, at, {state.segment, *state.rule_segments})
 
 
 def _multiplier(program: Program, state: MemberState) -> Decimal:

@@ -227,6 +227,35 @@ class Cashback(_Section):
     rate: Annotated[Decimal, Field(gt=0, le=1)]
 
 
+class RuleSegment(_Section):
+    """A segment by rules on what is known of a member: every condition given must hold."""
+
+    id: Slug
+    name: str
+    min_seniority_days: NonNegativeInt | None = None  # days since enrolling
+    max_seniority_days: NonNegativeInt | None = None
+    min_orders: NonNegativeInt | None = None  # orders not wholly refunded
+    max_orders: NonNegativeInt | None = None
+    min_average_basket: NonNegative | None = None  # net spend per order
+    max_average_basket: NonNegative | None = None
+    tiers: tuple[Slug, ...] = ()  # holding one of these tiers
+    memberships: tuple[Slug, ...] = ()  # with one of these memberships running
+
+    @model_validator(mode="after")
+    def _some_rule(self) -> RuleSegment:
+        bounds = (
+            self.min_seniority_days,
+            self.max_seniority_days,
+            self.min_orders,
+            self.max_orders,
+            self.min_average_basket,
+            self.max_average_basket,
+        )
+        if all(bound is None for bound in bounds) and not self.tiers and not self.memberships:
+            raise ValueError("needs at least one rule (min_orders, tiers, memberships…)")
+        return self
+
+
 class Campaign(_Section):
     id: Slug
     name: str
@@ -294,6 +323,7 @@ class Program(_Section):
     memberships: tuple[Membership, ...] = ()
     punch_cards: tuple[PunchCard, ...] = ()
     cashback: tuple[Cashback, ...] = ()
+    segments: tuple[RuleSegment, ...] = ()
     campaigns: tuple[Campaign, ...] = ()
     challenges: tuple[Challenge, ...] = ()
 
@@ -321,6 +351,7 @@ class Program(_Section):
             ("memberships", (m.id for m in self.memberships)),
             ("punch_cards", (card.id for card in self.punch_cards)),
             ("cashback", (c.id for c in self.cashback)),
+            ("segments", (segment.id for segment in self.segments)),
             ("campaigns", (c.id for c in self.campaigns)),
             ("challenges", (c.id for c in self.challenges)),
         ):
@@ -340,9 +371,21 @@ class Program(_Section):
         for card in self.punch_cards:
             if card.amount is not None:
                 _check_places(f"punch card {card.id}: amount", card.amount, self.currency)
+        plans = {plan.id for plan in self.memberships}
+        for segment in self.segments:
+            if segment.id in SEGMENTS:
+                raise ValueError(f"segment {segment.id}: the id of an RFM segment")
+            if unknown := set(segment.tiers) - tier_ids:
+                raise ValueError(f"segment {segment.id}: tiers {sorted(unknown)} are no tiers")
+            if unknown := set(segment.memberships) - plans:
+                raise ValueError(f"segment {segment.id}: {sorted(unknown)} are no memberships")
+            for bound in (segment.min_average_basket, segment.max_average_basket):
+                if bound is not None:
+                    _check_places(f"segment {segment.id}: average basket", bound, self.currency)
+        targets = (*SEGMENTS, *(segment.id for segment in self.segments))
         for campaign in self.campaigns:
-            if campaign.segment is not None and campaign.segment not in SEGMENTS:
-                known = ", ".join(SEGMENTS)
+            if campaign.segment is not None and campaign.segment not in targets:
+                known = ", ".join(targets)
                 raise ValueError(
                     f"campaign {campaign.id}: segment {campaign.segment} is none of {known}"
                 )
@@ -368,6 +411,12 @@ class Program(_Section):
     def counts_events(self) -> bool:
         """Whether members' recent events matter to the rules: challenges, or velocity."""
         return bool(self.challenges) or bool(self.caps and self.caps.events_per_member_per_minute)
+
+    @cached_property
+    def targets_rule_segments(self) -> bool:
+        """Whether a campaign targets a rule segment (members' rule segments matter)."""
+        rule_ids = {segment.id for segment in self.segments}
+        return any(campaign.segment in rule_ids for campaign in self.campaigns)
 
     @cached_property
     def earns_on(self) -> frozenset[str]:

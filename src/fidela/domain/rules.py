@@ -8,7 +8,7 @@ calendar period of the program's time zone.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Collection, Mapping, MutableMapping, Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
@@ -67,15 +67,16 @@ def activity_grants(
 
 
 def running_campaigns(
-    program: Program, when: str, at: datetime, segment: str | None
+    program: Program, when: str, at: datetime, segments: Collection[str | None]
 ) -> list[Campaign]:
-    """The campaigns for `when` running at `at` for a member of `segment`."""
+    """The campaigns for `when` running at `at` for a member of `segments` (their RFM
+    segment and their rule segments)."""
     return [
         campaign
         for campaign in program.campaigns
         if campaign.when == when
         and campaign.starts <= at <= campaign.ends
-        and (campaign.segment is None or campaign.segment == segment)
+        and (campaign.segment is None or campaign.segment in segments)
     ]
 
 

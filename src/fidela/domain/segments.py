@@ -1,4 +1,5 @@
-"""Segments: RFM scores by quintiles over a program's buyers, and the named segment of each.
+"""Segments: RFM scores by quintiles over a program's buyers, and the named segment of each;
+and rule segments, from the program file, each a set of conditions on a member.
 
 Recency, frequency and monetary value are scored 1 to 5 by quintiles: a member's
 score is 1 + 5 * (the share of buyers with a smaller value), rounded down. Each score
@@ -22,9 +23,13 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Sequence
 from datetime import datetime
-from typing import NamedTuple
+from decimal import Decimal
+from typing import TYPE_CHECKING, NamedTuple
 
 from fidela.domain.ids import MemberId
+
+if TYPE_CHECKING:  # the program's file names the RFM segments: it imports this module
+    from fidela.domain.program import RuleSegment
 
 SEGMENTS = (
     "champions",
@@ -82,4 +87,49 @@ def scores(buyers: Sequence[Buyer]) -> dict[MemberId, Score]:
     return {
         buyer.member_id: Score(r, f, m)
         for buyer, r, f, m in zip(buyers, recency, frequency, monetary, strict=True)
+    }
+
+
+class Facts(NamedTuple):
+    """What rule segments ask of a member now."""
+
+    member_id: MemberId
+    enrolled_at: datetime
+    orders: int  # not wholly refunded
+    spend_minor: int  # net of refunds
+    tier: str | None
+    membership: str | None  # running, if any
+
+
+def matches(segment: RuleSegment, facts: Facts, now: datetime, places: int) -> bool:
+    """Whether the member meets every condition of the segment (`places`: the currency's
+    decimals). A member without orders has no average basket: a basket rule fails."""
+    seniority = (now - facts.enrolled_at).days
+    basket = Decimal(facts.spend_minor) / facts.orders / 10**places if facts.orders else None
+    ranges: list[tuple[Decimal | int | None, Decimal | int | None, Decimal | int | None]] = [
+        (seniority, segment.min_seniority_days, segment.max_seniority_days),
+        (facts.orders, segment.min_orders, segment.max_orders),
+        (basket, segment.min_average_basket, segment.max_average_basket),
+    ]
+    for value, low, high in ranges:
+        if low is None and high is None:
+            continue
+        if (
+            value is None
+            or (low is not None and value < low)
+            or (high is not None and value > high)
+        ):
+            return False
+    if segment.tiers and facts.tier not in segment.tiers:
+        return False
+    return not segment.memberships or facts.membership in segment.memberships
+
+
+def rule_segments(
+    segments: Sequence[RuleSegment], members: Sequence[Facts], now: datetime, places: int
+) -> dict[MemberId, set[str]]:
+    """The rule segments each member is in now (a member may be in several, or none)."""
+    return {
+        facts.member_id: {s.id for s in segments if matches(s, facts, now, places)}
+        for facts in members
     }

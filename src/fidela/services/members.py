@@ -262,6 +262,7 @@ def show(
         history = uow.members.history(program_id, member_id)
         redemptions = uow.redemptions.of_member(member_id)
         segment_rows = uow.segments.of_member(member_id)
+        rule_rows = uow.segments.rules_of_member(member_id)
     return {
         "member_id": member_id,
         "customer_id": member.external_id,
@@ -281,6 +282,7 @@ def show(
         "punch_cards": _cards(program, member.cards or {}),
         "segment": next((r.segment for r in segment_rows if r.until is None), None),
         "segments": segments.described(segment_rows),
+        "rule_segments": segments.described_rules(rule_rows),
         "erased_at": local_time(program, member.erased_at),
         "lots": [_lot(program, lot) for lot in open_lots],
         "history": _history(program, history),

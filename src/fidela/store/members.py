@@ -27,6 +27,7 @@ from fidela.store.tables import (
     lines,
     lots,
     member_badges,
+    member_rule_segments,
     member_segments,
     members,
     membership_payments,
@@ -191,6 +192,13 @@ class MemberRepository:
             )
             for member_id, segment in execute(segments):
                 states[MemberId(member_id)].segment = segment
+        if program.targets_rule_segments:
+            held = select(member_rule_segments.c.member_id, member_rule_segments.c.segment).where(
+                among(c, member_rule_segments.c.member_id, member_ids),
+                member_rule_segments.c.until.is_(None),
+            )
+            for member_id, segment in execute(held):
+                states[MemberId(member_id)].rule_segments.add(segment)
         if (counted_from := member_rules.counted_since(program, at)) is not None:
             recent = select(events.c.member_id, events.c.type, events.c.occurred_at).where(
                 among(c, events.c.member_id, member_ids), events.c.occurred_at >= counted_from

@@ -443,6 +443,19 @@ member_segments = Table(  # each member's RFM segment over time: `until` is None
     Index(None, "member_id", "since"),
 )
 
+member_rule_segments = Table(  # each member's rule segments over time: `until` None for now
+    "member_rule_segments",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("program_id", String(64), ForeignKey("programs.id"), nullable=False),
+    Column("member_id", Id, ForeignKey("members.id"), nullable=False),
+    Column("segment", String(64), nullable=False),  # a segment id of the program file
+    Column("since", UTCDateTime, nullable=False),
+    Column("until", UTCDateTime),
+    Index(None, "program_id", "until", "segment"),
+    Index(None, "member_id", "since"),
+)
+
 segment_runs = Table(  # when a program's segments were last computed
     "segment_runs",
     metadata,
