@@ -287,3 +287,18 @@ def test_referrals_reward_both_after_the_return_window_and_a_refund_takes_both_b
     refused = referrals.page(uow, shop, status="refused", after=0, limit=10)["referrals"]
     assert [r["reason"] for r in refused] == [itself["reason"]]
     assert ledger.verify(uow, shop).ok
+
+
+def test_tiers_by_points_earned_up_at_once_and_down_at_the_yearly_review(
+    uow: UnitOfWork, shop: ProgramId
+) -> None:
+    enroll(uow, shop, "ana@example.com", T0)  # welcome: 200 points earned
+    crossing = purchase(uow, shop, "ana@example.com", "A1", "400.00", T0 + timedelta(hours=1))
+    assert (crossing.result["points"], crossing.result["tier"]) == (2000, "silver")  # at 1x
+    after = purchase(uow, shop, "ana@example.com", "A2", "10.00", T0 + timedelta(hours=2))
+    assert after.result["points"] == 62  # 50 x 1.25, rounded down
+    assert members.balance(uow, shop, "ana@example.com")["perks"] == []  # silver has none
+    jobs.run_due(uow, shop, now=T0 + timedelta(days=366))
+    shown = members.show(uow, shop, "ana@example.com")
+    assert shown["tier"]["id"] == "insider"  # 62 points earned in the year up to the review
+    assert ledger.verify(uow, shop).ok
