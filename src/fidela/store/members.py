@@ -36,6 +36,17 @@ from fidela.store.tables import (
     transactions,
 )
 
+# What the ledger's lines also say of a member, cached on their row: points, then credit.
+CACHED_BALANCES = (
+    members.c.available,
+    members.c.pending,
+    members.c.held,
+    members.c.debt,
+    members.c.credit,
+    members.c.credit_pending,
+    members.c.credit_debt,
+)
+
 
 class MemberRepository:
     def __init__(self, connection: Connection) -> None:
@@ -383,20 +394,10 @@ class MemberRepository:
         return [MemberId(member_id) for member_id in rows.scalars()]
 
     def balances(self, program_id: ProgramId) -> list[Row[Any]]:
-        """Every member's cached balances: id, available, pending, held, debt, credit,
-        credit_pending and credit_debt."""
-        cached = (
-            members.c.available,
-            members.c.pending,
-            members.c.held,
-            members.c.debt,
-            members.c.credit,
-            members.c.credit_pending,
-            members.c.credit_debt,
-        )
+        """Every member's cached balances (CACHED_BALANCES), with their id."""
         return list(
             self.connection.execute(
-                select(members.c.id, *cached)
+                select(members.c.id, *CACHED_BALANCES)
                 .where(members.c.program_id == program_id)
                 .order_by(members.c.id)
             )
@@ -419,13 +420,7 @@ class MemberRepository:
             .subquery()
         )
         state = (
-            members.c.available,
-            members.c.pending,
-            members.c.held,
-            members.c.debt,
-            members.c.credit,
-            members.c.credit_pending,
-            members.c.credit_debt,
+            *CACHED_BALANCES,
             members.c.tier,
             members.c.membership,
             members.c.membership_status,
