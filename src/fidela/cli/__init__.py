@@ -11,6 +11,7 @@ import typer
 
 from fidela.cli import (
     adjustments,
+    analytics,
     campaigns,
     credit,
     database,
@@ -53,6 +54,7 @@ for name, sub in (
     ("flags", held.flags_app),
     ("segments", segments.segments_app),
     ("campaigns", campaigns.campaigns_app),
+    ("clv", analytics.clv_app),
 ):
     app.add_typer(sub, name=name)
 app.command()(database.init)

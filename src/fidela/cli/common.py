@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -82,6 +82,14 @@ def _now(value: str | None) -> datetime:
     if at.tzinfo is None:
         raise InvalidInput("--now", "needs a UTC offset, e.g. 2026-01-31T23:00:00+01:00")
     return at
+
+
+def _date(value: str, option: str) -> date:
+    """A calendar date typed as YYYY-MM-DD, in the program's zone where it matters."""
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(option, f"{value!r} is not a date like 1997-09-30") from None
 
 
 def _program(uow: UnitOfWork, given: str | None) -> ProgramId:
