@@ -131,3 +131,13 @@ def test_a_month_after_the_31st_is_the_last_day_of_a_shorter_month() -> None:
     start = datetime(2026, 1, 31, 9, tzinfo=UTC)
     assert memberships.months_after(start, 1, PARIS) == datetime(2026, 2, 28, 9, tzinfo=UTC)
     assert memberships.months_after(start, 13, PARIS) == datetime(2027, 2, 28, 9, tzinfo=UTC)
+
+
+def test_the_free_trial_is_given_once_per_plan() -> None:
+    state = member()
+    join(state)
+    members.advance(SHOP, state, T0 + timedelta(days=40))  # the trial lapsed, unpaid
+    with pytest.raises(InvalidInput, match="taken once"):
+        join(state, T0 + timedelta(days=41))
+    join(state, T0 + timedelta(days=41), paid=True)
+    assert state.membership is not None and state.membership.status == "active"

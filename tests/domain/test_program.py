@@ -103,3 +103,21 @@ def test_rules_that_could_not_be_applied_are_refused(rule: str, reason: str) -> 
         parse_program(text)
     assert caught.value.problems[0].location == "earn[0]"
     assert reason in caught.value.problems[0].message
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            "memberships:\n  - {id: base, name: B, fee: '1.00', period: month}\n",
+            "id base is also in earn",
+        ),
+        (
+            "challenges:\n  - {id: referral, name: R, when: review, count: 2, within: month}\n",
+            "kept for referral rewards",
+        ),
+    ],
+)
+def test_ids_naming_ledger_lines_differ_across_sections(extra: str, message: str) -> None:
+    with pytest.raises(ProgramInvalid, match=message):
+        parse_program(example("cafe.yaml") + extra)

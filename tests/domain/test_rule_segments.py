@@ -61,6 +61,7 @@ def test_a_campaign_may_target_a_rule_segment() -> None:
         ("{id: x, name: X, tiers: [platinum]}", "are no tiers"),
         ("{id: x, name: X, memberships: [club]}", "are no memberships"),
         ("{id: lost, name: Lost, min_orders: 1}", "the id of an RFM segment"),
+        ("{id: x, name: X, min_orders: 5, max_orders: 2}", "min_orders is above max_orders"),
     ],
 )
 def test_a_rule_segment_is_checked_against_the_program(segment: str, message: str) -> None:

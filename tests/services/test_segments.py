@@ -2,6 +2,7 @@
 once a day."""
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from fidela.domain.ids import ProgramId
 from fidela.services import members, programs, segments
@@ -96,4 +97,5 @@ def test_rule_segments_are_recomputed_with_history_and_campaigns_target_them(
     later = now + DAY * 2
     assert segments.recompute(uow, cafe, now=later)["rules"] == {"regulars": 1, "big-baskets": 0}
     history = members.show(uow, cafe, "bob@example.com")["rule_segments"]
-    assert [(s["segment"], s["until"]) for s in history] == [("big-baskets", later.isoformat())]
+    paris = later.astimezone(ZoneInfo("Europe/Paris")).isoformat()  # shown in the program's zone
+    assert [(s["segment"], s["until"]) for s in history] == [("big-baskets", paris)]

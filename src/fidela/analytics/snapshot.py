@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from fidela.domain.money import exponent
+from fidela.domain.money import exponent, from_minor
 from fidela.domain.program import Program
 
 COLUMNS = {
@@ -57,7 +57,7 @@ class Snapshot:
 
     def money(self, minor: int | float | None) -> Decimal:
         """Minor units as an amount of the program's currency."""
-        return Decimal(int(minor or 0)).scaleb(-exponent(self.program.currency))
+        return from_minor(int(minor or 0), self.program.currency)
 
     def local(self, column: str) -> str:
         """SQL for `column`'s wall-clock time in the program's zone."""

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
 from fidela.api.dependencies import Admin, After, Integration, Limit, MemberRef, Uow
+from fidela.domain.referrals import Status
 from fidela.services import members, referrals
 
 router = APIRouter(prefix="/v1/programs/{program_id}", tags=["referrals"])
-Status = Literal[
-    "pending", "waiting", "rewarded", "refused", "failed", "cancelled", "reversing", "reversed"
-]
 
 
 @router.get("/members/{ref}/referral")

@@ -79,21 +79,19 @@ def punch(
 
 
 def unpunch(
-    program: Program,
+    card: PunchCard,
     cards: dict[str, Card],
     unused: list[CardVoucher],
-    card_id: str,
     count: int,
     at: datetime,
 ) -> list[CardVoucher]:
     """Take `count` punches of a card back at `at`; the unused vouchers this takes back
     (removed from `unused`)."""
-    card = next((card for card in program.punch_cards if card.id == card_id), None)
-    held = cards.setdefault(card_id, Card())
+    held = cards.setdefault(card.id, Card())
     held.punches -= count
     taken = []
-    while held.punches < 0 and card is not None:
-        voucher = next((v for v in reversed(unused) if v.card_id == card_id), None)
+    while held.punches < 0:
+        voucher = next((v for v in reversed(unused) if v.card_id == card.id), None)
         if voucher is None:
             break  # every reward was used: the punches are owed
         unused.remove(voucher)

@@ -66,9 +66,7 @@ class InsufficientCredit(FidelaError):
     status = 409
 
     def __init__(self, available: str, needed: str, currency: str) -> None:
-        reason = (
-            f"needs {needed} {currency} but only {available} {currency} of credit are available"
-        )
+        reason = f"needs {needed} {currency} but only {available} {currency} of credit is available"
         super().__init__("amount", reason)
 
 

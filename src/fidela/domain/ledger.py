@@ -74,7 +74,9 @@ POINTS = Book(
     Account.REVERSED,
     Account.ADJUSTED,
 )
-# Credit never expires and is never held: those two accounts stay unused.
+# Credit never expires and is never held: its book names no accounts of its own for
+# those, and its `held` and `expired` slots (aliases of pending and adjusted) are never
+# posted to (cashback is earned without `held` grants, and credit lots have no expiry).
 CREDIT = Book(
     "credit",
     Account.CREDIT,

@@ -315,7 +315,7 @@ def _take_punches_back(
         if count > 0:
             order.removed_punches[card.id] = target
             outcome.punches[card.id] = -count
-            taken += unpunch(program, state.cards, state.card_vouchers, card.id, count, at)
+            taken += unpunch(card, state.cards, state.card_vouchers, count, at)
     return taken
 
 
@@ -458,6 +458,18 @@ def take_back_referral(
     outcome.add(state.wallet.reverse(points, lots, at))
     for transaction in outcome.transactions:
         transaction.reason = reason
+    return outcome
+
+
+def close_account(state: MemberState, at: datetime, *, actor: str, reason: str) -> Outcome:
+    """The member's data is erased: every lot of points and of credit is forfeited (their
+    debts stay owed) and a running membership ends now."""
+    outcome = Outcome()
+    outcome.add(state.wallet.forfeit(at, actor=actor, reason=reason))
+    outcome.add(state.credit.forfeit(at, actor=actor, reason=reason))
+    if state.membership is not None and state.membership.running:
+        memberships.lapse(state.membership)
+        outcome.effects.append(Effect("membership.changed", at, state.membership.described()))
     return outcome
 
 

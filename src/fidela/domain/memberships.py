@@ -3,8 +3,8 @@
 Fidela records memberships; it charges no card. A member holds at most one
 membership at a time:
 
-- **join** starts the free trial (`trial_days`), or, without a trial, needs the first
-  payment at once;
+- **join** starts the free trial (`trial_days`), once per plan: without a trial, or
+  joining a plan again, needs the first payment at once;
 - a **payment** the shop reports converts a trial (the paid period starts when the
   trial ends), renews an active membership (from the end of its period), or starts the
   membership again after it lapsed (from the payment);
@@ -105,6 +105,9 @@ def join(
         return Subscription(plan.id, "active", at, ends, next_grant_at=_first_grant(plan, at))
     if not plan.trial_days:
         raise InvalidInput("payment", f"{plan.id} has no free trial: joining needs the payment")
+    if current is not None and current.plan == plan.id:
+        reason = f"the free trial of {plan.id} was taken once: joining again needs the payment"
+        raise InvalidInput("payment", reason)
     ends = at + timedelta(days=plan.trial_days)
     return Subscription(plan.id, "trial", at, ends, next_grant_at=_first_grant(plan, at))
 

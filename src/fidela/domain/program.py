@@ -253,6 +253,13 @@ class RuleSegment(_Section):
         )
         if all(bound is None for bound in bounds) and not self.tiers and not self.memberships:
             raise ValueError("needs at least one rule (min_orders, tiers, memberships…)")
+        for name, (low, high) in {
+            "seniority_days": bounds[0:2],
+            "orders": bounds[2:4],
+            "average_basket": bounds[4:6],
+        }.items():
+            if low is not None and high is not None and low > high:
+                raise ValueError(f"min_{name} is above max_{name}: no member could match")
         return self
 
 
@@ -356,6 +363,15 @@ class Program(_Section):
             ("challenges", (c.id for c in self.challenges)),
         ):
             _refuse_duplicates(section, ids)
+        _refuse_shared_rule_ids(
+            {
+                "earn": [rule.id for rule in self.earn],
+                "campaigns": [c.id for c in self.campaigns],
+                "challenges": [c.id for c in self.challenges],
+                "memberships": [m.id for m in self.memberships],
+                "cashback": [c.id for c in self.cashback],
+            }
+        )
         tier_ids = {level.id for level in self.tiers.levels} if self.tiers else set()
         for reward in self.rewards:
             if reward.min_tier and reward.min_tier not in tier_ids:
@@ -445,6 +461,25 @@ def _refuse_duplicates(section: str, ids: Iterable[str]) -> None:
     repeated = [key for key, n in Counter(ids).items() if n > 1]
     if repeated:
         raise ValueError(f"{section}: id {repeated[0]} is used more than once")
+
+
+RESERVED_RULE_IDS = frozenset({"referral"})  # the rule of referral rewards in the ledger
+
+
+def _refuse_shared_rule_ids(sections: dict[str, list[str]]) -> None:
+    """The ids that name ledger lines (earn rules, campaigns, challenges, memberships,
+    cashback) must differ across sections too: budgets and limits count lines by id."""
+    seen: dict[str, str] = {}
+    for section, ids in sections.items():
+        for rule_id in ids:
+            if rule_id in RESERVED_RULE_IDS:
+                raise ValueError(f"{section}: the id {rule_id} is kept for {rule_id} rewards")
+            if seen.get(rule_id, section) != section:
+                raise ValueError(
+                    f"{section}: id {rule_id} is also in {seen[rule_id]}; ledger lines name "
+                    "rules by id, so ids must differ across sections"
+                )
+            seen[rule_id] = section
 
 
 def _check_places(what: str, amount: Decimal, currency: str) -> None:

@@ -36,6 +36,16 @@ Status = Literal[
     "reversed",
 ]
 
+UNDECIDED: tuple[Status, ...] = ("pending", "waiting", "rewarded")  # the first order may change
+
+
+def due(status: str, qualifies_at: datetime | None, now: datetime) -> bool:
+    """Whether a referral is to settle now: rewarded at the end of its return window, or
+    its rewards taken back after its first order was refunded."""
+    waited = qualifies_at is not None and qualifies_at <= now
+    return status == "reversing" or (status == "waiting" and waited)
+
+
 # Addresses at these domains belong to anyone: sharing one says nothing.
 PUBLIC_MAIL = frozenset(
     """gmail.com googlemail.com outlook.com hotmail.com hotmail.fr live.com live.fr msn.com

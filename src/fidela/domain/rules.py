@@ -88,8 +88,9 @@ def campaign_grants(
     """What each campaign adds, within what is left of its budget (`spent` is updated).
 
     A multiplier applies to the per-unit rules' points before their rounding, after the
-    tier's: its grant is round(raw * tier * campaign) - round(raw * tier), per rule; a
-    multiplier below 1 takes nothing away. `bonus_points` are added once per event.
+    member's (tier x membership): its grant is round(raw * member * campaign) -
+    round(raw * member), per rule, so that the total is rounded once; a multiplier below
+    1 takes nothing away. `bonus_points` are added once per event.
     """
     grants = []
     for campaign in campaigns:

@@ -66,7 +66,7 @@ def cancel(
             raise NotFound("payment_id", f"no credit payment {payment_id} in {program_id}")
         member_id = MemberId(payment.member_id)
         state, outcome = catch_up(uow, program, member_id, now)
-        payment = uow.redemptions.credit_payment(program_id, payment_id)  # now it's locked
+        payment = uow.redemptions.credit_payment(program_id, payment_id)  # again, member locked
         assert payment is not None
         if payment.status != "paid":
             raise Conflict("payment_id", f"the payment is {payment.status}")

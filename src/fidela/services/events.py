@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from fidela.domain import members as member_rules
 from fidela.domain.errors import Conflict, FidelaError, InvalidInput, NotFound
 from fidela.domain.events import (
@@ -26,6 +28,7 @@ from fidela.domain.ledger import CREDIT_ACCOUNTS, MEMBER_ACCOUNTS, SCHEDULER, Ac
 from fidela.domain.members import MemberState, OrderState, Outcome
 from fidela.domain.money import from_minor, to_minor
 from fidela.domain.program import Program
+from fidela.domain.referrals import due
 from fidela.services import referrals
 from fidela.services.flags import flag_refunds
 from fidela.services.members import campaign_spend, resolve
@@ -96,7 +99,7 @@ def _settle_soon(uow: UnitOfWork, program_id: ProgramId, ids: list[int], now: da
     fails, they stay due and `run-due` settles them: the events are recorded either way."""
     try:
         referrals.settle(uow, program_id, ids, now=now)
-    except Exception:
+    except (SQLAlchemyError, FidelaError):
         log.exception("referrals %s: settling failed, left to run-due", ids)
 
 
@@ -179,15 +182,13 @@ class _Batch:
     def referrals_due(self) -> list[int]:
         """The referrals these events made due: a first order with no return window to
         wait for, or a refunded one whose rewards must be taken back."""
-        due = []
-        for state in self.states.values():
-            referral = state.referral
-            if referral is None or not referral.changed:
-                continue
-            waited = referral.qualifies_at is not None and referral.qualifies_at <= self.now
-            if referral.status == "reversing" or (referral.status == "waiting" and waited):
-                due.append(referral.referral_id)
-        return due
+        return [
+            referral.referral_id
+            for state in self.states.values()
+            if (referral := state.referral) is not None
+            and referral.changed
+            and due(referral.status, referral.qualifies_at, self.now)
+        ]
 
     def _look_up(self, events: list[Event]) -> None:
         uow, program_id = self.uow, self.program_id

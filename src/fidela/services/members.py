@@ -15,6 +15,7 @@ from fidela.domain.members import MemberState, Outcome
 from fidela.domain.money import from_minor
 from fidela.domain.program import Program
 from fidela.services import referrals, segments
+from fidela.services.shown import local_time
 from fidela.store.ledger import Changes
 from fidela.store.unit_of_work import UnitOfWork, run
 
@@ -281,8 +282,8 @@ def show(
         "membership": membership_view(program, member),
         "punch_cards": _cards(program, member.cards or {}),
         "segment": next((r.segment for r in segment_rows if r.until is None), None),
-        "segments": segments.described(segment_rows),
-        "rule_segments": segments.described_rules(rule_rows),
+        "segments": segments.described(program, segment_rows),
+        "rule_segments": segments.described_rules(program, rule_rows),
         "erased_at": local_time(program, member.erased_at),
         "lots": [_lot(program, lot) for lot in open_lots],
         "history": _history(program, history),
@@ -483,8 +484,3 @@ def _history(program: Program, rows: list[Any]) -> list[dict[str, Any]]:
     for entry in entries:  # credit in the currency's amounts, as elsewhere
         entry["credit"] = str(from_minor(entry["credit"], program.currency))
     return entries
-
-
-def local_time(program: Program, at: datetime | None) -> str | None:
-    """An instant as the program's zone shows it (ISO 8601 with its offset)."""
-    return at.astimezone(program.zone).isoformat() if at else None

@@ -14,7 +14,8 @@ from fidela.domain.members import MemberState
 from fidela.domain.memberships import MembershipPayment, Subscription
 from fidela.domain.money import from_minor, to_minor
 from fidela.domain.program import Program
-from fidela.services.members import catch_up, local_time, membership_view, post_member
+from fidela.services.members import catch_up, membership_view, post_member
+from fidela.services.shown import local_time
 from fidela.store.unit_of_work import UnitOfWork, run
 
 Change = Callable[[UnitOfWork, Program, MemberState], Subscription]
@@ -37,7 +38,7 @@ def join(
         )
         if payment is not None:
             period = (now, subscription.period_ends_at)
-            _record(uow, program, member_id, subscription.plan, payment, period, now)
+            _record(uow, program, member_id, subscription.plan, payment, period, now, "payment.")
         return subscription
 
     return _change(uow, program_id, member_id, change, now)
@@ -58,7 +59,7 @@ def pay(
         start = current.period_ends_at if current is not None and current.running else now
         subscription = memberships.pay(program, current, now)
         period = (start, subscription.period_ends_at)
-        _record(uow, program, member_id, subscription.plan, payment, period, now)
+        _record(uow, program, member_id, subscription.plan, payment, period, now, "")
         return subscription
 
     return _change(uow, program_id, member_id, change, now)
@@ -122,13 +123,15 @@ def _record(
     payment: MembershipPayment,
     period: tuple[datetime, datetime],
     now: datetime,
+    fields: str,
 ) -> None:
-    program.check_currency(payment.currency, "payment.currency")
+    """Keep a payment; `fields` is where the request holds it (errors name its fields)."""
+    program.check_currency(payment.currency, f"{fields}currency")
     uow.members.add_membership_payment(
         ProgramId(program.program),
         member_id,
         membership=plan,
-        amount_minor=to_minor(payment.amount, payment.currency, "payment.amount"),
+        amount_minor=to_minor(payment.amount, payment.currency, f"{fields}amount"),
         currency=payment.currency,
         reference=payment.reference,
         paid_at=now,

@@ -3,9 +3,8 @@ friends' first orders decided (rewards, or taking them back)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
 from fidela.domain import members as member_rules
 from fidela.domain import referrals
@@ -15,6 +14,7 @@ from fidela.domain.ledger import Account, Lot
 from fidela.domain.members import MemberState
 from fidela.domain.program import Program
 from fidela.domain.rewards import random_symbols
+from fidela.services.shown import local_time
 from fidela.store.ledger import Changes
 from fidela.store.unit_of_work import UnitOfWork, run
 
@@ -65,25 +65,27 @@ def refer(
 
 
 def of_member(uow: UnitOfWork, program_id: ProgramId, member_id: MemberId) -> dict[str, Any]:
-    """The member's code and link (a code is given the first time it is asked for), who
-    referred them, and the friends they referred."""
+    """The member's code and link (a code is given the first time it is asked for; none
+    without a referral scheme, or once erased), who referred them, and the friends they
+    referred."""
 
     def work(uow: UnitOfWork) -> dict[str, Any]:
         program = uow.programs.current(program_id).program
         member = uow.members.get(program_id, member_id)
         assert member is not None
         code = member.referral_code
-        if code is None:
-            code = new_code()
-            uow.referrals.set_code(member_id, code)
+        if code is None and program.referral is not None and member.erased_at is None:
+            code = uow.referrals.give_code(member_id, new_code())
         rows = uow.referrals.of_member(member_id)
         uow.commit()
-        link = program.referral.link if program.referral else None
+        link = program.referral.link if program.referral and code else None
         return {
-            "code": code,
-            "link": link.replace("{code}", code) if link else None,
-            "referred_by": next((_row(r) for r in rows if r.referee_id == member_id), None),
-            "referrals": [_row(r) for r in rows if r.referrer_id == member_id],
+            "code": code if program.referral else None,
+            "link": link.replace("{code}", code) if link and code else None,
+            "referred_by": next(
+                (described(program, r) for r in rows if r.referee_id == member_id), None
+            ),
+            "referrals": [described(program, r) for r in rows if r.referrer_id == member_id],
         }
 
     return run(uow, work)
@@ -93,10 +95,14 @@ def page(
     uow: UnitOfWork, program_id: ProgramId, *, status: str | None, after: int, limit: int
 ) -> dict[str, Any]:
     """Referrals in id order; `status=refused` is the suspected fraud, with its reasons."""
+    if status is not None and status not in get_args(referrals.Status):
+        known = ", ".join(get_args(referrals.Status))
+        raise InvalidInput("status", f"{status!r} is none of {known}")
     with uow.reading() as reader:
+        program = reader.programs.current(program_id).program
         rows = reader.referrals.page(program_id, status=status, after=after, limit=limit)
     return {
-        "referrals": [_row(row) for row in rows],
+        "referrals": [described(program, row) for row in rows],
         "next": rows[-1].id if len(rows) == limit else None,
     }
 
@@ -104,43 +110,49 @@ def page(
 def settle_due(uow: UnitOfWork, program_id: ProgramId, *, now: datetime) -> int:
     """Reward the referrals whose first order passed its return window, and take back
     those whose first order was refunded; how many were settled."""
-    settled = 0
+    settled, after = 0, 0
     while True:
-
-        def work(uow: UnitOfWork) -> int:
-            due = uow.referrals.due(program_id, now, limit=BATCH)
-            return _settle(uow, program_id, (row.id for row in due), now)
-
-        done = run(uow, work)
-        settled += done
-        if done < BATCH:
+        with uow.reading() as reader:
+            due = [
+                row.id for row in reader.referrals.due(program_id, now, after=after, limit=BATCH)
+            ]
+        if not due:
             return settled
+        settled += settle(uow, program_id, due, now=now)
+        after = due[-1]
 
 
 def settle(uow: UnitOfWork, program_id: ProgramId, ids: list[int], *, now: datetime) -> int:
-    """Settle these referrals now, if due (after the events that decided them)."""
-    return run(uow, lambda uow: _settle(uow, program_id, ids, now))
-
-
-def _settle(uow: UnitOfWork, program_id: ProgramId, ids: Iterable[int], now: datetime) -> int:
-    program = uow.programs.current(program_id).program
-    done = 0
+    """Settle these referrals if due, each in a transaction of its own: it locks its two
+    members at once, in id order, as every other use case does, so none waits on another
+    in a cycle."""
+    settled = 0
     for referral_id in ids:
-        found = uow.referrals.get(program_id, referral_id, lock=False)
-        assert found is not None
-        pair = [MemberId(found.referrer_id), MemberId(found.referee_id)]
-        states = uow.members.load_states(program, pair, now, lock=True)
-        row = uow.referrals.get(program_id, referral_id, lock=True)  # again, under the locks
-        assert row is not None
-        if row.status == "waiting" and row.qualifies_at <= now:
+
+        def work(uow: UnitOfWork, referral_id: int = referral_id) -> int:
+            return _settle(uow, program_id, referral_id, now)
+
+        settled += run(uow, work)
+    return settled
+
+
+def _settle(uow: UnitOfWork, program_id: ProgramId, referral_id: int, now: datetime) -> int:
+    program = uow.programs.current(program_id).program
+    found = uow.referrals.get(program_id, referral_id, lock=False)
+    assert found is not None
+    pair = [MemberId(found.referrer_id), MemberId(found.referee_id)]
+    states = uow.members.load_states(program, pair, now, lock=True)
+    row = uow.referrals.get(program_id, referral_id, lock=True)  # again, under the locks
+    assert row is not None
+    if referrals.due(row.status, row.qualifies_at, now):
+        if row.status == "waiting":
             _reward(uow, program, row, states, now)
-        elif row.status == "reversing":
-            _take_back(uow, program, row, states, now)
         else:
-            continue  # settled meanwhile
-        done += 1
+            _take_back(uow, program, row, states, now)
+    else:
+        return 0  # settled meanwhile
     uow.commit()
-    return done
+    return 1
 
 
 def _sides(row: Any) -> list[tuple[MemberId, int, int | None, str]]:
@@ -201,23 +213,27 @@ def _take_back(
 def _granted_by(
     uow: UnitOfWork, program_id: ProgramId, state: MemberState, seq: Seq
 ) -> tuple[int, list[Lot]]:
-    """What a reward's transaction issued, and the member's open lots it created."""
+    """What a reward's transaction issued and was not rejected since (the daily cap may
+    have held some, which an admin rejected: reversed already), and the member's open
+    lots it created."""
     lines = uow.ledger.lines_of(program_id, seq)
     issued = -sum(line.amount for line in lines if line.account == Account.ISSUED.value)
-    created = {LotNo(line.lot_no) for line in lines if line.lot_no is not None}
-    return issued, [lot for lot in state.wallet.lots if lot.lot_no in created]
+    created = sorted({LotNo(line.lot_no) for line in lines if line.lot_no is not None})
+    owed = issued - uow.ledger.rejected_from(program_id, created)
+    return owed, [lot for lot in state.wallet.lots if lot.lot_no in created]
 
 
-def _row(row: Any) -> dict[str, Any]:
+def described(program: Program, row: Any) -> dict[str, Any]:
+    """A referral as callers see it, times in the program's zone."""
     return {
         "referral_id": row.id,
         "referrer_id": row.referrer_id,
         "referee_id": row.referee_id,
         "status": row.status,
         "reason": row.reason,
-        "enrolled_at": row.enrolled_at.isoformat(),
+        "enrolled_at": local_time(program, row.enrolled_at),
         "first_order_id": row.first_order_ref,
-        "qualifies_at": row.qualifies_at.isoformat() if row.qualifies_at else None,
-        "rewarded_at": row.rewarded_at.isoformat() if row.rewarded_at else None,
+        "qualifies_at": local_time(program, row.qualifies_at),
+        "rewarded_at": local_time(program, row.rewarded_at),
         "points": {"referrer": row.referrer_points, "friend": row.referee_points},
     }

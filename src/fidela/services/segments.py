@@ -13,6 +13,7 @@ from fidela.domain.ids import ProgramId
 from fidela.domain.money import exponent
 from fidela.domain.program import Program
 from fidela.domain.segments import SEGMENTS, Score, rule_segments, scores
+from fidela.services.shown import local_time
 from fidela.store.unit_of_work import UnitOfWork
 
 EVERY = timedelta(days=1)  # how often run-due recomputes a program's segments
@@ -93,26 +94,26 @@ def sizes(uow: UnitOfWork, program_id: ProgramId) -> dict[str, Any]:
     }
 
 
-def described(rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
+def described(program: Program, rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
     """A member's segment rows as callers see them, oldest first (`until` None: now)."""
     return [
         {
             "segment": row.segment,
             "scores": Score(row.recency, row.frequency, row.monetary)._asdict(),
-            "since": row.since.isoformat(),
-            "until": row.until.isoformat() if row.until else None,
+            "since": local_time(program, row.since),
+            "until": local_time(program, row.until),
         }
         for row in rows
     ]
 
 
-def described_rules(rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
+def described_rules(program: Program, rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
     """A member's rule segment rows, oldest first (`until` None: they are in it now)."""
     return [
         {
             "segment": row.segment,
-            "since": row.since.isoformat(),
-            "until": row.until.isoformat() if row.until else None,
+            "since": local_time(program, row.since),
+            "until": local_time(program, row.until),
         }
         for row in rows
     ]

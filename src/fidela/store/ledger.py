@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from fidela.domain.cards import CardVoucher
 from fidela.domain.events import OrderLine
 from fidela.domain.ids import CustomerId, EventNo, LotNo, MemberId, ProgramId, Seq
-from fidela.domain.ledger import SCHEDULER, Account, Lot, Transaction, chain_hash
+from fidela.domain.ledger import SCHEDULER, Account, Kind, Lot, Transaction, chain_hash
 from fidela.domain.members import Effect, MemberState, OrderState, Outcome
 from fidela.domain.memberships import Subscription
 from fidela.domain.program import Program
@@ -565,6 +565,20 @@ class LedgerRepository:
             .group_by(lines.c.rule_id)
         )
         return {rule_id: -int(total) for rule_id, total in rows}
+
+    def rejected_from(self, program_id: ProgramId, lot_nos: Sequence[LotNo]) -> int:
+        """Points of these lots an admin rejected (held lots reversed by an admin's decision)."""
+        total = self.connection.execute(
+            select(func.coalesce(func.sum(lines.c.amount), 0))
+            .join(transactions, line_of_transaction())
+            .where(
+                lines.c.program_id == program_id,
+                among(self.connection, lines.c.lot_no, lot_nos),
+                transactions.c.kind == Kind.REVERSE.value,
+                transactions.c.actor.is_not(None),
+            )
+        ).scalar_one()
+        return -int(total)
 
     def held_lots(self, program_id: ProgramId, lot_no: LotNo | None = None) -> list[Row[Any]]:
         """The program's held lots (daily cap, velocity), or that one, oldest first."""

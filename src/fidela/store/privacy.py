@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Text, cast, delete, select, update
+from sqlalchemy import Row, Text, cast, delete, or_, select, update
 from sqlalchemy.engine import Connection
 
 from fidela.domain.ids import CustomerId, MemberId, ProgramId
@@ -23,6 +23,7 @@ from fidela.store.tables import (
     idempotent_requests,
     members,
     orders,
+    referrals,
 )
 
 ERASED = {"erased": True}  # what stands in an event for the customer it named
@@ -66,7 +67,18 @@ class PrivacyRepository:
         self.connection.execute(
             update(members)
             .where(members.c.id == member_id)
-            .values(name=None, birthday=None, leaderboard_name=None, erased_at=at)
+            .values(
+                name=None, birthday=None, leaderboard_name=None, referral_code=None, erased_at=at
+            )
+        )
+        # Referrals the member is part of that nothing decided yet will bring nothing.
+        self.connection.execute(
+            update(referrals)
+            .where(
+                or_(referrals.c.referrer_id == member_id, referrals.c.referee_id == member_id),
+                referrals.c.status.in_(("pending", "waiting")),
+            )
+            .values(status="cancelled", reason="a member's data was erased", closed_at=at)
         )
         scrubbed = 0
         for row in self.events_of(program_id, customer_id):

@@ -10,11 +10,9 @@ from sqlalchemy import Row, Select, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from fidela.domain.ids import MemberId, ProgramId, Seq
-from fidela.domain.referrals import Referral
+from fidela.domain.referrals import UNDECIDED, Referral
 from fidela.store.batches import among
 from fidela.store.tables import customers, members, referrals
-
-UNDECIDED = ("pending", "waiting", "rewarded")  # what the referee's first order may change
 
 
 class ReferralRepository:
@@ -67,8 +65,11 @@ class ReferralRepository:
             for row in rows
         }
 
-    def due(self, program_id: ProgramId, now: datetime, *, limit: int) -> list[Row[Any]]:
-        """Referrals to settle: waiting past their return window, or to take back."""
+    def due(
+        self, program_id: ProgramId, now: datetime, *, after: int, limit: int
+    ) -> list[Row[Any]]:
+        """Referrals after id `after` to settle (domain.referrals.due): waiting past their
+        return window, or to take back."""
         return list(
             self.connection.execute(
                 select(referrals)
@@ -78,6 +79,7 @@ class ReferralRepository:
                         (referrals.c.status == "waiting") & (referrals.c.qualifies_at <= now),
                         referrals.c.status == "reversing",
                     ),
+                    referrals.c.id > after,
                 )
                 .order_by(referrals.c.id)
                 .limit(limit)
@@ -135,11 +137,23 @@ class ReferralRepository:
         query: Select[Any] = (
             select(members.c.id, customers.c.external_id, customers.c.email)
             .join(customers, customers.c.id == members.c.customer_id)
-            .where(members.c.program_id == program_id, members.c.referral_code == code)
+            .where(
+                members.c.program_id == program_id,
+                members.c.referral_code == code,
+                members.c.erased_at.is_(None),
+            )
         )
         return self.connection.execute(query).one_or_none()
 
-    def set_code(self, member_id: MemberId, code: str) -> None:
+    def give_code(self, member_id: MemberId, code: str) -> str:
+        """The member's code: `code` if they had none (two first asks agree: the first
+        one's code is kept), else the one they have."""
         self.connection.execute(
-            update(members).where(members.c.id == member_id).values(referral_code=code)
+            update(members)
+            .where(members.c.id == member_id, members.c.referral_code.is_(None))
+            .values(referral_code=code)
         )
+        kept: str = self.connection.execute(
+            select(members.c.referral_code).where(members.c.id == member_id)
+        ).scalar_one()
+        return kept
