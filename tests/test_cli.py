@@ -288,3 +288,25 @@ def _printed(log: Path, label: str, server: subprocess.Popen[str]) -> str:
         assert server.poll() is None, log.read_text()
         time.sleep(0.1)
     raise AssertionError(f"no {label!r} line in:\n{log.read_text()}")
+
+
+def test_the_reports_print_kpis_cohorts_and_the_fitted_clv_parameters(fidela) -> None:  # type: ignore[no-untyped-def]
+    assert fidela("program", "apply", str(EXAMPLES / "cafe-usd.yaml")).returncode == 0
+    sample = str(CDNOW / "CDNOW_sample.txt")
+    imported = fidela(
+        "import", "purchases", sample, "--format", "cdnow", "--program", "cafe-lumiere-us"
+    )
+    assert imported.returncode == 0, imported.stderr
+    fitted = fidela("clv", "fit", "--until", "1997-09-30", "--json")
+    assert fitted.returncode == 0, fitted.stderr
+    parameters = json.loads(fitted.stdout)["bgnbd"]
+    assert set(parameters) == {"r", "alpha", "a", "b", "log_likelihood"}
+    assert round(parameters["r"], 3) == 0.243
+    shown = fidela("clv", "fit", "--until", "1997-09-30")
+    assert "BG/NBD" in shown.stdout and "Gamma-Gamma" in shown.stdout
+    kpis = fidela("kpi", "--from", "1998-01-01", "--to", "1998-03-31")
+    assert kpis.returncode == 0 and json.loads(kpis.stdout)["orders"] > 0
+    bad = fidela("kpi", "--from", "1998-01-01", "--to", "1997-12-31")
+    assert bad.returncode == 2 and "to" in bad.stderr
+    triangle = fidela("cohorts", "--by", "first-purchase")
+    assert json.loads(triangle.stdout)["cohorts"][0]["cohort"] == "1997-01"

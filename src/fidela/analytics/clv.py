@@ -16,6 +16,7 @@ import numpy as np
 from fidela.analytics.snapshot import Snapshot
 from fidela.domain import clv
 from fidela.domain.clv import BgNbd, Floats, GammaGamma
+from fidela.domain.errors import InvalidInput
 
 KEPT = "(refunded = 0 OR refunded < amount)"  # orders that count: not wholly refunded
 
@@ -54,7 +55,12 @@ def summaries(snapshot: Snapshot, until: date) -> Summaries:
 
 
 def fit(snapshot: Snapshot, until: date) -> tuple[Summaries, BgNbd, GammaGamma]:
+    """Both models fitted up to `until`; refused without a customer who bought twice (the
+    models would have nothing to learn from)."""
     found = summaries(snapshot, until)
+    if not np.any((found.x > 0) & (found.m > 0)):
+        reason = f"no customer bought on two days by {until.isoformat()}: nothing to fit"
+        raise InvalidInput("until", reason)
     bgnbd = clv.fit_bgnbd(found.x, found.t_x, found.T)
     gamma_gamma = clv.fit_gamma_gamma(found.x, found.m)
     return found, bgnbd, gamma_gamma
@@ -68,8 +74,8 @@ def fitted(snapshot: Snapshot, until: date, *, holdout_until: date | None = None
         "until": until.isoformat(),
         "customers": len(found.x),
         "repeat_customers": int(np.sum(found.x > 0)),
-        "bgnbd": bgnbd._asdict(),
-        "gamma_gamma": gamma_gamma._asdict(),
+        "bgnbd": {key: _shown(value, 6) for key, value in bgnbd._asdict().items()},
+        "gamma_gamma": {key: _shown(value, 6) for key, value in gamma_gamma._asdict().items()},
     }
     if holdout_until is not None:
         report["holdout"] = holdout(snapshot, found, bgnbd, until, holdout_until)
@@ -82,19 +88,20 @@ def holdout(
     """Purchase days after `until` up to `to`: predicted by the model, and counted, in all
     and by the number of repeat days in calibration (0 to 6, and 7 or more)."""
     weeks = (to - until).days / 7
-    predicted = clv.expected_purchases(model, weeks, found.x, found.t_x, found.T)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        predicted = clv.expected_purchases(model, weeks, found.x, found.t_x, found.T)
     actual = _days_between(snapshot, found.customer_ids, until, to)
     buckets = np.minimum(found.x, 7).astype(int)
     return {
         "until": to.isoformat(),
         "weeks": round(weeks, 3),
-        "predicted": round(float(predicted.sum()), 1),
+        "predicted": _shown(predicted.sum(), 1),
         "actual": int(actual.sum()),
         "by_repeat_days": [
             {
                 "repeat_days": f"{k}+" if k == 7 else str(k),
                 "customers": int(np.sum(buckets == k)),
-                "predicted": round(float(predicted[buckets == k].mean()), 3),
+                "predicted": _shown(predicted[buckets == k].mean(), 3),
                 "actual": round(float(actual[buckets == k].mean()), 3),
             }
             for k in range(8)
@@ -108,9 +115,10 @@ def members(snapshot: Snapshot, until: date, weeks: float) -> list[dict[str, Any
     probability they are still active, expected spend per purchase and their CLV (the
     two multiplied, undiscounted, in the currency)."""
     found, bgnbd, gamma_gamma = fit(snapshot, until)
-    purchases = clv.expected_purchases(bgnbd, weeks, found.x, found.t_x, found.T)
-    alive = clv.p_alive(bgnbd, found.x, found.t_x, found.T)
-    spend = clv.expected_spend(gamma_gamma, found.x, found.m)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        purchases = clv.expected_purchases(bgnbd, weeks, found.x, found.t_x, found.T)
+        alive = clv.p_alive(bgnbd, found.x, found.t_x, found.T)
+        spend = clv.expected_spend(gamma_gamma, found.x, found.m)  # q <= 1: no finite mean
     member_of = dict(
         snapshot.db.execute(
             "SELECT customer_id, id FROM members WHERE erased_at IS NULL"
@@ -125,13 +133,22 @@ def members(snapshot: Snapshot, until: date, weeks: float) -> list[dict[str, Any
             {
                 "member_id": member_id,
                 "repeat_days": int(found.x[i]),
-                "expected_purchases": round(float(purchases[i]), 4),
-                "p_alive": round(float(alive[i]), 4),
-                "expected_spend": str(round(float(spend[i]), 2)),
-                "clv": str(round(float(purchases[i] * spend[i]), 2)),
+                "expected_purchases": _shown(purchases[i], 4),
+                "p_alive": _shown(alive[i], 4),
+                "expected_spend": _money(spend[i]),
+                "clv": _money(purchases[i] * spend[i]),
             }
         )
     return rows
+
+
+def _shown(value: float, places: int) -> float | None:
+    """A model's figure, rounded; None where the fitted model gives none (infinite)."""
+    return round(float(value), places) if np.isfinite(value) else None
+
+
+def _money(value: float) -> str | None:
+    return str(round(float(value), 2)) if np.isfinite(value) else None
 
 
 def _days_between(snapshot: Snapshot, customer_ids: Floats, after: date, to: date) -> Floats:

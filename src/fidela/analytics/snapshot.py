@@ -73,6 +73,7 @@ def load(files: dict[str, Path], program: Program, taken_at: datetime) -> Snapsh
         types = ", ".join(f"'{name}': '{kind}'" for name, kind in columns.items())
         db.execute(
             f"CREATE TABLE {table} AS SELECT * FROM read_csv(?, header = false, "
+            f"auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
             f"columns = {{{types}}}, nullstr = '')",
             [str(files[table])],
         )

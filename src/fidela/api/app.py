@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from fidela import __version__
 from fidela.api import (
     adjustments,
+    analytics,
     campaigns,
     credit,
     events,
@@ -79,6 +80,7 @@ def create_app(
         ledger,
         jobs,
         segments,
+        analytics,
         campaigns,
         leaderboard,
         webhooks,

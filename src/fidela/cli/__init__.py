@@ -60,6 +60,8 @@ for name, sub in (
 app.command()(database.init)
 app.command("adjust")(adjustments.adjust)
 app.command("leaderboard")(leaderboard.show)
+app.command("kpi")(analytics.kpi)
+app.command("cohorts")(analytics.cohorts)
 app.command()(demo.demo)
 app.command()(server.serve)
 app.command()(server.openapi)

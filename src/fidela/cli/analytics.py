@@ -1,11 +1,13 @@
-"""`fidela clv`: customer value, fitted on a program's history (more reports to come)."""
+"""`fidela kpi`, `fidela cohorts` and `fidela clv`: reports on a program's history."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast, get_args
 
 import typer
 
+from fidela.analytics.cohorts import By
+from fidela.analytics.kpis import Granularity
 from fidela.cli.common import (
     JsonOption,
     ProgramOption,
@@ -17,6 +19,7 @@ from fidela.cli.common import (
     _uow,
     out,
 )
+from fidela.domain.errors import InvalidInput
 from fidela.services import analytics
 
 clv_app = typer.Typer(
@@ -51,10 +54,8 @@ def clv_fit(
             return
         bgnbd, spend = report["bgnbd"], report["gamma_gamma"]
         out.print(f"{report['customers']} customers, {report['repeat_customers']} bought again")
-        out.print(
-            "BG/NBD      " + "  ".join(f"{k} {v:.4f}" for k, v in bgnbd.items()), soft_wrap=True
-        )
-        out.print("Gamma-Gamma " + "  ".join(f"{k} {v:.4f}" for k, v in spend.items()))
+        for name, fitted in (("BG/NBD     ", bgnbd), ("Gamma-Gamma", spend)):
+            out.print(name, *(f"{k} {v}" for k, v in fitted.items()), soft_wrap=True)
         if "holdout" in report:
             held = report["holdout"]
             out.print(f"to {held['until']}: predicted {held['predicted']}, actual {held['actual']}")
@@ -73,3 +74,45 @@ def clv_members(
             uow, _program(uow, program), _date(until, "--until"), weeks, now=_now(None)
         )
         _print_json(rows)
+
+
+def kpi(
+    first: Annotated[str, typer.Option("--from", help="The first day, YYYY-MM-DD.")],
+    last: Annotated[str, typer.Option("--to", help="The last day, YYYY-MM-DD (included).")],
+    program: ProgramOption = None,
+    granularity: Annotated[
+        str, typer.Option(help="The series' buckets: day, week or month.")
+    ] = "month",
+) -> None:
+    """The period's KPIs (definitions in docs/analytics.md) and their series, as JSON."""
+    with _errors():
+        uow = _uow()
+        if granularity not in get_args(Granularity):
+            raise InvalidInput("--granularity", f"{granularity!r} is not day, week or month")
+        report = analytics.kpi(
+            uow,
+            _program(uow, program),
+            _date(first, "--from"),
+            _date(last, "--to"),
+            cast(Granularity, granularity),
+            now=_now(None),
+        )
+        _print_json(report)
+
+
+def cohorts(
+    program: ProgramOption = None,
+    by: Annotated[
+        str, typer.Option(help="enrollment (members) or first-purchase (every customer).")
+    ] = "enrollment",
+) -> None:
+    """Retention by cohort month, as JSON: the classic triangle."""
+    with _errors():
+        uow = _uow()
+        chosen = by.replace("-", "_")
+        if chosen not in get_args(By):
+            raise InvalidInput("--by", f"{by!r} is not enrollment or first-purchase")
+        report = analytics.cohort_retention(
+            uow, _program(uow, program), cast(By, chosen), now=_now(None)
+        )
+        _print_json(report)

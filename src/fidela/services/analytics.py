@@ -10,8 +10,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from fidela.analytics import clv
+from fidela.analytics import clv, cohorts, kpis
 from fidela.analytics.snapshot import Snapshot, load
+from fidela.domain.errors import InvalidInput
 from fidela.domain.ids import ProgramId
 from fidela.store import snapshot as store_snapshot
 from fidela.store.unit_of_work import UnitOfWork
@@ -40,6 +41,9 @@ def clv_fit(
     now: datetime,
 ) -> dict[str, Any]:
     """BG/NBD and Gamma-Gamma fitted on the purchases up to `until` (in the program's zone)."""
+    _within(until, "until")
+    if holdout_until is not None and _within(holdout_until, "holdout_until") <= until:
+        raise InvalidInput("holdout_until", f"must be after until ({until.isoformat()})")
     with snapshot(uow, program_id, now=now) as taken:
         return clv.fitted(taken, until, holdout_until=holdout_until)
 
@@ -48,5 +52,46 @@ def clv_members(
     uow: UnitOfWork, program_id: ProgramId, until: date, weeks: float, *, now: datetime
 ) -> list[dict[str, Any]]:
     """Each member's expected purchases over `weeks`, P(alive) and CLV, fitted up to `until`."""
+    _within(until, "until")
     with snapshot(uow, program_id, now=now) as taken:
         return clv.members(taken, until, weeks)
+
+
+EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)  # the dates reports accept
+MOST_BUCKETS = 3700  # a series' buckets at most: ten years by day
+
+
+def _within(day: date, field: str) -> date:
+    if not EARLIEST <= day <= LATEST:
+        reason = f"{day.isoformat()} is outside {EARLIEST.isoformat()} to {LATEST.isoformat()}"
+        raise InvalidInput(field, reason)
+    return day
+
+
+def kpi(
+    uow: UnitOfWork,
+    program_id: ProgramId,
+    first: date,
+    last: date,
+    granularity: kpis.Granularity = "month",
+    *,
+    now: datetime,
+) -> dict[str, Any]:
+    """The KPIs of the period from `first` to `last` (dates in the program's zone)."""
+    _within(first, "from"), _within(last, "to")
+    if last < first:
+        raise InvalidInput("to", f"{last.isoformat()} is before from ({first.isoformat()})")
+    per_bucket = {"day": 1, "week": 7, "month": 28}[granularity]
+    if ((last - first).days + 1) / per_bucket > MOST_BUCKETS:
+        reason = f"more than {MOST_BUCKETS} {granularity}s: choose a longer bucket"
+        raise InvalidInput("granularity", reason)
+    with snapshot(uow, program_id, now=now) as taken:
+        return kpis.kpis(taken, first, last, granularity)
+
+
+def cohort_retention(
+    uow: UnitOfWork, program_id: ProgramId, by: cohorts.By, *, now: datetime
+) -> dict[str, Any]:
+    """Retention by month of enrollment or of first purchase."""
+    with snapshot(uow, program_id, now=now) as taken:
+        return cohorts.cohorts(taken, by)

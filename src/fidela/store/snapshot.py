@@ -41,10 +41,10 @@ def queries(program_id: ProgramId) -> dict[str, Select[Any]]:
             orders.c.amount_minor,
             orders.c.refunded_minor,
         ).where(orders.c.program_id == program_id),
-        # The program's side of every transaction: what was issued, redeemed, expired…
+        # Every line, with its transaction's instant: points and credit, both sides.
         "ledger": select(transactions.c.occurred_at, lines.c.account, lines.c.amount)
         .join(transactions, line_of_transaction())
-        .where(lines.c.program_id == program_id, lines.c.account.like("program.%")),
+        .where(lines.c.program_id == program_id),
     }
 
 

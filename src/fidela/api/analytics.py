@@ -1,0 +1,68 @@
+"""Reports for the program's managers: KPIs, cohorts, and customer value (CLV)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from fidela.analytics.cohorts import By
+from fidela.analytics.kpis import Granularity
+from fidela.api.dependencies import Admin, Now, Uow
+from fidela.services import analytics
+
+router = APIRouter(prefix="/v1/programs/{program_id}", tags=["analytics"])
+Until = Annotated[dt.date, Query(description="The end of the calibration period (included).")]
+
+
+@router.get("/kpis")
+def kpis(
+    caller: Admin,
+    uow: Uow,
+    now: Now,
+    first: Annotated[dt.date, Query(alias="from", description="The first day.")],
+    last: Annotated[dt.date, Query(alias="to", description="The last day (included).")],
+    granularity: Annotated[Granularity, Query(description="The series' buckets.")] = "month",
+) -> dict[str, Any]:
+    """The KPIs of the period, in the program's zone, and their series for charts."""
+    return analytics.kpi(uow, caller.program_id, first, last, granularity, now=now)
+
+
+@router.get("/cohorts")
+def cohorts(
+    caller: Admin,
+    uow: Uow,
+    now: Now,
+    by: Annotated[By, Query(description="Month of enrollment, or of first purchase.")] = (
+        "enrollment"
+    ),
+) -> dict[str, Any]:
+    """Retention by cohort month: the classic triangle."""
+    return analytics.cohort_retention(uow, caller.program_id, by, now=now)
+
+
+@router.get("/clv")
+def clv_fit(
+    caller: Admin,
+    uow: Uow,
+    now: Now,
+    until: Until,
+    holdout_until: Annotated[
+        dt.date | None, Query(description="Compare predicted and actual purchases to this day.")
+    ] = None,
+) -> dict[str, Any]:
+    """BG/NBD and Gamma-Gamma fitted on the purchases up to `until`."""
+    return analytics.clv_fit(uow, caller.program_id, until, holdout_until=holdout_until, now=now)
+
+
+@router.get("/clv/members")
+def clv_members(
+    caller: Admin,
+    uow: Uow,
+    now: Now,
+    until: Until,
+    weeks: Annotated[float, Query(gt=0, le=520, description="The horizon.")] = 52.0,
+) -> list[dict[str, Any]]:
+    """Each member's expected purchases over `weeks`, P(alive), expected spend and CLV."""
+    return analytics.clv_members(uow, caller.program_id, until, weeks, now=now)
