@@ -4,6 +4,7 @@ from copy import deepcopy
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
@@ -16,6 +17,7 @@ from fidela.domain.ids import LotNo, MemberId
 from fidela.domain.ledger import Account, Grant, Kind, Transaction
 from fidela.domain.members import MemberState, OrderState
 from fidela.domain.program import Caps, parse_program
+from fidela.domain.rules import local_midnight
 from tests.conftest import example
 
 CAFE = parse_program(example("cafe.yaml"))
@@ -339,3 +341,16 @@ def test_points_and_cashback_are_two_books_earned_and_reversed_each_on_its_own()
     assert (state.wallet.available, state.credit.available) == (25, 50)
     for transaction in half.transactions:  # each balances within its own book
         assert sum(line.amount for line in transaction.lines) == 0
+
+
+def test_days_are_added_to_instants_exactly_across_daylight_saving() -> None:
+    """A day-only purchase (00:00 in the zone) made before a DST change: its review a
+    window later is the same instant whether or not the state was stored in between
+    (Python adds days to a zone's datetime by the wall clock, to a UTC one exactly)."""
+    zone = ZoneInfo("America/New_York")
+    at = local_midnight(date(1997, 4, 6), zone)  # DST began at 02:00 that day
+    assert at.utcoffset() == timedelta(0)
+    state = member()
+    buy(state, "250.00", at)
+    assert state.tier == "silver" and state.tier_review_at == at + timedelta(days=365)
+    assert state.tier_review_at == datetime(1998, 4, 6, 5, tzinfo=UTC)

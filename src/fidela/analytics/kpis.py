@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from fidela.analytics.clv import KEPT
 from fidela.analytics.snapshot import Snapshot
@@ -31,23 +32,33 @@ POINT_ACCOUNTS = (
 
 @dataclass(frozen=True)
 class Period:
-    start: datetime  # the first instant
-    end: datetime  # the first instant after it
+    """Whole days of the program's zone, from `first` to `last`."""
 
-    @classmethod
-    def of(cls, snapshot: Snapshot, first: date, last: date) -> Period:
-        zone = snapshot.program.zone
-        return cls(local_midnight(first, zone), local_midnight(last + timedelta(days=1), zone))
+    first: date
+    last: date
+    zone: ZoneInfo
+
+    @property
+    def start(self) -> datetime:
+        """Its first instant."""
+        return local_midnight(self.first, self.zone)
+
+    @property
+    def end(self) -> datetime:
+        """The first instant after it."""
+        return local_midnight(self.last + timedelta(days=1), self.zone)
 
     def before(self) -> Period:
-        return Period(self.start - (self.end - self.start), self.start)
+        """The as many days just before (daylight saving may make it an hour longer)."""
+        days = (self.last - self.first).days + 1
+        return Period(self.first - timedelta(days=days), self.first - timedelta(days=1), self.zone)
 
 
 def kpis(
     snapshot: Snapshot, first: date, last: date, granularity: Granularity = "month"
 ) -> dict[str, Any]:
     """Every KPI of the period from `first` to `last` (dates in the program's zone)."""
-    period = Period.of(snapshot, first, last)
+    period = Period(first, last, snapshot.program.zone)
     money = snapshot.money
     base = _base(snapshot, period)
     points = _points(snapshot, period)
@@ -91,7 +102,7 @@ def kpis(
         "redemption_rate": _percent(points["redeemed"], points["issued"]),
         "breakage_rate": _percent(points["expired"], points["issued"]),
         "outstanding_points": outstanding,
-        "liability": str(_cents(snapshot, outstanding * point_value)),
+        "liability": str(snapshot.cents(outstanding * point_value)),
         "reward_cost_share": _percent(redeemed_cost, money(base["member_revenue"])),
         "members_vs_non_members": _versus(snapshot, period),
         "series": series(snapshot, period, granularity),
@@ -316,8 +327,4 @@ def _amount(snapshot: Snapshot, minor: Decimal | None) -> str | None:
     """Minor units (maybe fractional) as an amount of the currency, to its decimals."""
     if minor is None:
         return None
-    return str(_cents(snapshot, minor / snapshot.scale))
-
-
-def _cents(snapshot: Snapshot, amount: Decimal) -> Decimal:
-    return amount.quantize(Decimal(1) / snapshot.scale)
+    return str(snapshot.cents(minor / snapshot.scale))

@@ -59,6 +59,10 @@ class Snapshot:
         """Minor units as an amount of the program's currency."""
         return from_minor(int(minor or 0), self.program.currency)
 
+    def cents(self, amount: Decimal | int) -> Decimal:
+        """An amount rounded to the currency's minor unit."""
+        return Decimal(amount).quantize(Decimal(1) / self.scale)
+
     def local(self, column: str) -> str:
         """SQL for `column`'s wall-clock time in the program's zone."""
         return f"timezone('{self.zone}', {column})"

@@ -1,8 +1,10 @@
-"""`fidela kpi`, `fidela cohorts` and `fidela clv`: reports on a program's history."""
+"""`fidela kpi`, `fidela cohorts`, `fidela clv` and `fidela backtest`: reports on a
+program's history, and on what another program would have done with it."""
 
 from __future__ import annotations
 
-from typing import Annotated, cast, get_args
+from pathlib import Path
+from typing import Annotated, Any, Literal, cast, get_args
 
 import typer
 
@@ -16,11 +18,14 @@ from fidela.cli.common import (
     _now,
     _print_json,
     _program,
+    _read,
     _uow,
     out,
 )
 from fidela.domain.errors import InvalidInput
-from fidela.services import analytics
+from fidela.services import analytics, imports
+from fidela.services import backtest as backtests
+from fidela.services.backtest import Redemptions
 
 clv_app = typer.Typer(
     help="Predictive customer value (BG/NBD and Gamma-Gamma).", no_args_is_help=True
@@ -116,3 +121,35 @@ def cohorts(
             uow, _program(uow, program), cast(By, chosen), now=_now(None)
         )
         _print_json(report)
+
+
+def backtest(
+    program_file: Annotated[Path, typer.Argument(help="The program file to replay.")],
+    history: Annotated[Path, typer.Option(help="The purchase history to replay.")],
+    history_format: Annotated[str, typer.Option("--format", help="cdnow or csv.")] = "cdnow",
+    vs: Annotated[Path | None, typer.Option(help="A second program, side by side.")] = None,
+    first: Annotated[str | None, typer.Option("--from", help="The first day replayed.")] = None,
+    last: Annotated[str | None, typer.Option("--to", help="The last day replayed.")] = None,
+    redeem: Annotated[
+        str, typer.Option(help="none, or cheapest: members redeem the cheapest affordable reward.")
+    ] = "none",
+    share: Annotated[
+        float, typer.Option(help="The share of members who redeem when they can, each month.")
+    ] = 1.0,
+    seed: Annotated[int, typer.Option(help="Draws who redeems, reproducibly.")] = 1,
+) -> None:
+    """Replay a history through a program file in a store of its own; the months as JSON."""
+    with _errors():
+        if redeem not in ("none", "cheapest"):
+            raise InvalidInput("--redeem", f"{redeem!r} is not none or cheapest")
+        rows = imports.read(history, history_format)
+        options: dict[str, Any] = {
+            "first": _date(first, "--from") if first else None,
+            "last": _date(last, "--to") if last else None,
+            "redemptions": Redemptions(cast(Literal["none", "cheapest"], redeem), share, seed),
+            "now": _now(None),
+        }
+        if vs is None:
+            _print_json(backtests.backtest(_read(program_file), rows, **options))
+        else:
+            _print_json(backtests.compare(_read(program_file), _read(vs), rows, **options))

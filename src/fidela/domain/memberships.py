@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from calendar import monthrange
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -86,7 +86,7 @@ def months_after(start: datetime, months: int, zone: ZoneInfo) -> datetime:
     month0 = local.month - 1 + months
     year, month = local.year + month0 // 12, month0 % 12 + 1
     day = min(local.day, monthrange(year, month)[1])
-    return local.replace(year=year, month=month, day=day).astimezone(start.tzinfo)
+    return local.replace(year=year, month=month, day=day).astimezone(UTC)
 
 
 def period_after(plan: Membership, start: datetime, zone: ZoneInfo) -> datetime:

@@ -9,7 +9,7 @@ calendar period of the program's time zone.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, MutableMapping, Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
@@ -164,8 +164,11 @@ def period_start(per: Period, at: datetime, zone: ZoneInfo) -> datetime | None:
 
 
 def local_midnight(day: date, zone: ZoneInfo) -> datetime:
-    """00:00 of `day` in `zone`, the instant a date-only time stands for."""
-    return datetime.combine(day, time(0), tzinfo=zone)
+    """00:00 of `day` in `zone`, the instant a date-only time stands for (in UTC)."""
+    # In UTC: Python adds a timedelta to a datetime of a zone with daylight saving by its
+    # wall clock (+365 days across a DST change moves the instant an hour), but to a UTC
+    # one exactly. Every instant the rules compute from is UTC, so stored or not alike.
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
 
 
 def uses_in_period(
