@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -66,3 +67,37 @@ def clv_members(
 ) -> list[dict[str, Any]]:
     """Each member's expected purchases over `weeks`, P(alive), expected spend and CLV."""
     return analytics.clv_members(uow, caller.program_id, until, weeks, now=now)
+
+
+Share = Annotated[Decimal, Query(ge=-0.99, le=10, description="A share: 0.05 is 5 %.")]
+
+
+@router.get("/roi")
+def roi(
+    caller: Admin,
+    uow: Uow,
+    now: Now,
+    first: Annotated[dt.date, Query(alias="from", description="The baseline's first day.")],
+    last: Annotated[dt.date, Query(alias="to", description="The baseline's last day.")],
+    margin: Annotated[Decimal, Query(ge=0, le=1, description="Gross margin on revenue.")],
+    frequency_uplift: Share = Decimal(0),
+    basket_uplift: Share = Decimal(0),
+    fixed_cost: Annotated[Decimal, Query(ge=0, le=10**12, description="A year.")] = Decimal(0),
+    breakage: Annotated[
+        Decimal | None, Query(ge=0, le=1, description="Default: the history's.")
+    ] = None,
+) -> dict[str, Any]:
+    """The liability now, and a year of the program modelled from the period's members:
+    reward cost, net, ROI and the break-even revenue uplift."""
+    return analytics.roi_model(
+        uow,
+        caller.program_id,
+        first,
+        last,
+        margin=margin,
+        frequency_uplift=frequency_uplift,
+        basket_uplift=basket_uplift,
+        fixed_cost=fixed_cost,
+        breakage=breakage,
+        now=now,
+    )

@@ -3,6 +3,7 @@ program's history, and on what another program would have done with it."""
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast, get_args
 
@@ -153,3 +154,46 @@ def backtest(
             _print_json(backtests.backtest(_read(program_file), rows, **options))
         else:
             _print_json(backtests.compare(_read(program_file), _read(vs), rows, **options))
+
+
+Share = Annotated[str, typer.Option(help="A share, e.g. 0.05 for 5 %.")]
+
+
+def roi(
+    first: Annotated[str, typer.Option("--from", help="The first day of the baseline.")],
+    last: Annotated[str, typer.Option("--to", help="The last day of the baseline.")],
+    margin: Annotated[str, typer.Option(help="Gross margin on revenue, e.g. 0.4.")],
+    program: ProgramOption = None,
+    frequency_uplift: Share = "0",
+    basket_uplift: Share = "0",
+    fixed_cost: Annotated[str, typer.Option(help="The program's yearly fixed cost.")] = "0",
+    breakage: Annotated[
+        str | None, typer.Option(help="Share of points expiring; default: the history's.")
+    ] = None,
+) -> None:
+    """The liability now, and the program's year modelled: cost, net, ROI, break-even."""
+    with _errors():
+        uow = _uow()
+        report = analytics.roi_model(
+            uow,
+            _program(uow, program),
+            _date(first, "--from"),
+            _date(last, "--to"),
+            margin=_decimal(margin, "--margin"),
+            frequency_uplift=_decimal(frequency_uplift, "--frequency-uplift"),
+            basket_uplift=_decimal(basket_uplift, "--basket-uplift"),
+            fixed_cost=_decimal(fixed_cost, "--fixed-cost"),
+            breakage=_decimal(breakage, "--breakage") if breakage is not None else None,
+            now=_now(None),
+        )
+        _print_json(report)
+
+
+def _decimal(text: str, option: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise InvalidInput(option, f"{text!r} is not a number") from None
+    if not value.is_finite():
+        raise InvalidInput(option, f"{text!r} is not a number")
+    return value

@@ -7,10 +7,11 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from fidela.analytics import clv, cohorts, kpis
+from fidela.analytics import clv, cohorts, kpis, roi
 from fidela.analytics.snapshot import Snapshot, load
 from fidela.domain.errors import InvalidInput
 from fidela.domain.ids import ProgramId
@@ -95,3 +96,35 @@ def cohort_retention(
     """Retention by month of enrollment or of first purchase."""
     with snapshot(uow, program_id, now=now) as taken:
         return cohorts.cohorts(taken, by)
+
+
+def roi_model(
+    uow: UnitOfWork,
+    program_id: ProgramId,
+    first: date,
+    last: date,
+    *,
+    margin: Decimal,
+    frequency_uplift: Decimal = Decimal(0),
+    basket_uplift: Decimal = Decimal(0),
+    fixed_cost: Decimal = Decimal(0),
+    breakage: Decimal | None = None,
+    now: datetime,
+) -> dict[str, Any]:
+    """The liability now, and a year of the program modelled from the members of the
+    period from `first` to `last` with the manager's margin, uplifts and fixed cost (and
+    breakage: by default, the one seen in the history)."""
+    _within(first, "from"), _within(last, "to")
+    if last < first:
+        raise InvalidInput("to", f"{last.isoformat()} is before from ({first.isoformat()})")
+    with snapshot(uow, program_id, now=now) as taken:
+        return roi.report(
+            taken,
+            first,
+            last,
+            margin=margin,
+            frequency_uplift=frequency_uplift,
+            basket_uplift=basket_uplift,
+            fixed_cost=fixed_cost,
+            breakage=breakage,
+        )
