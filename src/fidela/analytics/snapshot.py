@@ -35,6 +35,7 @@ COLUMNS = {
         "refunded": "BIGINT",
     },
     "ledger": {"occurred_at": "TIMESTAMPTZ", "account": "VARCHAR", "amount": "BIGINT"},
+    "pilot_groups": {"pilot": "VARCHAR", "customer_id": "BIGINT", "in_pilot": "BOOLEAN"},
 }
 
 

@@ -6,12 +6,15 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
 
 from fidela.analytics.cohorts import By
 from fidela.analytics.kpis import Granularity
 from fidela.api.dependencies import Admin, Now, Uow
-from fidela.services import analytics
+from fidela.domain.program import Slug
+from fidela.services import analytics, pilots
+from fidela.services.pilots import Strata
 
 router = APIRouter(prefix="/v1/programs/{program_id}", tags=["analytics"])
 Until = Annotated[dt.date, Query(description="The end of the calibration period (included).")]
@@ -101,3 +104,40 @@ def roi(
         breakage=breakage,
         now=now,
     )
+
+
+class PilotBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Slug
+    share: float = Field(gt=0, lt=1, description="The share of customers in the pilot.")
+    seed: int = Field(1, ge=0, le=2**63 - 1, description="Draws the groups, reproducibly.")
+    strata: Strata = "segment"
+
+
+@router.post("/pilots", status_code=201)
+def assign_pilot(caller: Admin, uow: Uow, now: Now, body: PilotBody) -> dict[str, Any]:
+    """Split the program's customers between a new pilot and the control group."""
+    return pilots.assign(
+        uow,
+        caller.program_id,
+        body.name,
+        share=body.share,
+        seed=body.seed,
+        strata=body.strata,
+        now=now,
+    )
+
+
+@router.get("/pilots/{name}/report")
+def pilot_report(
+    caller: Admin,
+    uow: Uow,
+    now: Now,
+    name: Annotated[str, Path(min_length=1, max_length=64)],
+    first: Annotated[dt.date, Query(alias="from", description="The first day measured.")],
+    last: Annotated[dt.date, Query(alias="to", description="The last day measured.")],
+) -> dict[str, Any]:
+    """The pilot against the control group: frequency, spend and retention, each with
+    the difference, its 95 % confidence interval (Welch) and whether it is significant."""
+    return pilots.report(uow, caller.program_id, name, first, last, now=now)

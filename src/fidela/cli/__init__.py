@@ -55,6 +55,7 @@ for name, sub in (
     ("segments", segments.segments_app),
     ("campaigns", campaigns.campaigns_app),
     ("clv", analytics.clv_app),
+    ("pilot", analytics.pilot_app),
 ):
     app.add_typer(sub, name=name)
 app.command()(database.init)

@@ -24,9 +24,10 @@ from fidela.cli.common import (
     out,
 )
 from fidela.domain.errors import InvalidInput
-from fidela.services import analytics, imports
+from fidela.services import analytics, imports, pilots
 from fidela.services import backtest as backtests
 from fidela.services.backtest import Redemptions
+from fidela.services.pilots import Strata
 
 clv_app = typer.Typer(
     help="Predictive customer value (BG/NBD and Gamma-Gamma).", no_args_is_help=True
@@ -197,3 +198,52 @@ def _decimal(text: str, option: str) -> Decimal:
     if not value.is_finite():
         raise InvalidInput(option, f"{text!r} is not a number")
     return value
+
+
+pilot_app = typer.Typer(help="Pilots against a control group.", no_args_is_help=True)
+
+
+@pilot_app.command("assign")
+def pilot_assign(
+    name: Annotated[str, typer.Argument(help="The pilot's name, once per program.")],
+    share: Annotated[float, typer.Option(help="The share of customers in the pilot, e.g. 0.2.")],
+    program: ProgramOption = None,
+    seed: Annotated[int, typer.Option(help="Draws the groups, reproducibly.")] = 1,
+    strata: Annotated[str, typer.Option(help="segment, tier or none.")] = "segment",
+) -> None:
+    """Split the program's customers between the pilot and the control group."""
+    with _errors():
+        uow = _uow()
+        if strata not in get_args(Strata):
+            raise InvalidInput("--strata", f"{strata!r} is not segment, tier or none")
+        assigned = pilots.assign(
+            uow,
+            _program(uow, program),
+            name,
+            share=share,
+            seed=seed,
+            strata=cast(Strata, strata),
+            now=_now(None),
+        )
+        _print_json(assigned)
+
+
+@pilot_app.command("report")
+def pilot_report(
+    name: Annotated[str, typer.Argument(help="The pilot's name.")],
+    first: Annotated[str, typer.Option("--from", help="The first day measured.")],
+    last: Annotated[str, typer.Option("--to", help="The last day measured.")],
+    program: ProgramOption = None,
+) -> None:
+    """The pilot against the control group: frequency, spend, retention, with 95 % CIs."""
+    with _errors():
+        uow = _uow()
+        report = pilots.report(
+            uow,
+            _program(uow, program),
+            name,
+            _date(first, "--from"),
+            _date(last, "--to"),
+            now=_now(None),
+        )
+        _print_json(report)

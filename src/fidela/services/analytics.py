@@ -69,6 +69,13 @@ def _within(day: date, field: str) -> date:
     return day
 
 
+def checked_period(first: date, last: date) -> None:
+    """Refuse a period outside the dates reports accept, or ending before it starts."""
+    _within(first, "from"), _within(last, "to")
+    if last < first:
+        raise InvalidInput("to", f"{last.isoformat()} is before from ({first.isoformat()})")
+
+
 def kpi(
     uow: UnitOfWork,
     program_id: ProgramId,
@@ -79,9 +86,7 @@ def kpi(
     now: datetime,
 ) -> dict[str, Any]:
     """The KPIs of the period from `first` to `last` (dates in the program's zone)."""
-    _within(first, "from"), _within(last, "to")
-    if last < first:
-        raise InvalidInput("to", f"{last.isoformat()} is before from ({first.isoformat()})")
+    checked_period(first, last)
     per_bucket = {"day": 1, "week": 7, "month": 28}[granularity]
     if ((last - first).days + 1) / per_bucket > MOST_BUCKETS:
         reason = f"more than {MOST_BUCKETS} {granularity}s: choose a longer bucket"
@@ -114,9 +119,7 @@ def roi_model(
     """The liability now, and a year of the program modelled from the members of the
     period from `first` to `last` with the manager's margin, uplifts and fixed cost (and
     breakage: by default, the one seen in the history)."""
-    _within(first, "from"), _within(last, "to")
-    if last < first:
-        raise InvalidInput("to", f"{last.isoformat()} is before from ({first.isoformat()})")
+    checked_period(first, last)
     with snapshot(uow, program_id, now=now) as taken:
         return roi.report(
             taken,

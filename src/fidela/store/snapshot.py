@@ -15,7 +15,15 @@ from sqlalchemy import Select, select
 from sqlalchemy.engine import Connection
 
 from fidela.domain.ids import ProgramId
-from fidela.store.tables import customers, line_of_transaction, lines, members, orders, transactions
+from fidela.store.tables import (
+    customers,
+    line_of_transaction,
+    lines,
+    members,
+    orders,
+    pilot_groups,
+    transactions,
+)
 
 ROWS_AT_ONCE = 50_000
 
@@ -41,6 +49,9 @@ def queries(program_id: ProgramId) -> dict[str, Select[Any]]:
             orders.c.amount_minor,
             orders.c.refunded_minor,
         ).where(orders.c.program_id == program_id),
+        "pilot_groups": select(
+            pilot_groups.c.pilot, pilot_groups.c.customer_id, pilot_groups.c.in_pilot
+        ).where(pilot_groups.c.program_id == program_id),
         # Every line, with its transaction's instant: points and credit, both sides.
         "ledger": select(transactions.c.occurred_at, lines.c.account, lines.c.amount)
         .join(transactions, line_of_transaction())

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -454,6 +455,29 @@ member_rule_segments = Table(  # each member's rule segments over time: `until` 
     Column("until", UTCDateTime),
     Index(None, "program_id", "until", "segment"),
     Index(None, "member_id", "since"),
+)
+
+pilots = Table(  # a pilot: a seeded, stratified share of customers, against the others
+    "pilots",
+    metadata,
+    Column("program_id", String(64), ForeignKey("programs.id"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("share", Float, nullable=False),
+    Column("seed", BigInteger, nullable=False),
+    Column("strata", String(16), nullable=False),  # segment, tier or none
+    Column("created_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("program_id", "name"),
+)
+
+pilot_groups = Table(  # each customer of a pilot, in it or in the control group
+    "pilot_groups",
+    metadata,
+    Column("program_id", String(64), nullable=False),
+    Column("pilot", String(64), nullable=False),
+    Column("customer_id", Id, ForeignKey("customers.id"), nullable=False),
+    Column("stratum", String(64), nullable=False),
+    Column("in_pilot", Boolean, nullable=False),
+    PrimaryKeyConstraint("program_id", "pilot", "customer_id"),
 )
 
 segment_runs = Table(  # when a program's segments were last computed

@@ -21,6 +21,7 @@ from fidela.store.idempotency import IdempotencyRepository
 from fidela.store.keys import KeyRepository
 from fidela.store.ledger import LedgerRepository
 from fidela.store.members import MemberRepository
+from fidela.store.pilots import PilotRepository
 from fidela.store.privacy import PrivacyRepository
 from fidela.store.programs import ProgramRepository
 from fidela.store.redemptions import RedemptionRepository
@@ -45,6 +46,7 @@ class UnitOfWork:
     idempotency: IdempotencyRepository
     webhooks: WebhookRepository
     privacy: PrivacyRepository
+    pilots: PilotRepository
     segments: SegmentRepository
     flags: FlagRepository
 
@@ -80,6 +82,7 @@ class UnitOfWork:
         self.idempotency = IdempotencyRepository(connection)
         self.webhooks = WebhookRepository(connection)
         self.privacy = PrivacyRepository(connection)
+        self.pilots = PilotRepository(connection)
         self.segments = SegmentRepository(connection)
         self.flags = FlagRepository(connection)
         return self
