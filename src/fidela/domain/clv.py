@@ -44,25 +44,40 @@ class GammaGamma(NamedTuple):
 
 def bgnbd_log_likelihood(params: Floats, x: Floats, t_x: Floats, T: Floats) -> Floats:  # noqa: N803
     """Each customer's log-likelihood under BG/NBD with params (r, alpha, a, b)."""
-    r, alpha, a, b = params
-    common = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + betaln(a, b + x) - betaln(a, b)
-    alive = -(r + x) * np.log(alpha + T)
-    repeat = x > 0
-    # After the last purchase, the customer dropped out: only for those who bought again.
-    dropped = np.where(
-        repeat,
-        np.log(a) - np.log(np.where(repeat, b + x - 1, 1.0)) - (r + x) * np.log(alpha + t_x),
-        -np.inf,
-    )
-    likelihood: Floats = common + np.logaddexp(alive, dropped)
-    return likelihood
+    return _Counts(x, t_x, T).log_likelihood(params)
+
+
+class _Counts:
+    """Customers' summaries, with what depends only on `x` computed once per distinct x
+    (a few dozen values for thousands of customers): one evaluation is then a few
+    vector operations, which matters at half a million customers."""
+
+    def __init__(self, x: Floats, t_x: Floats, T: Floats) -> None:  # noqa: N803
+        self.x, self.t_x, self.T = x, t_x, T
+        self.distinct, self.index = np.unique(x, return_inverse=True)
+        self.repeat = x > 0
+
+    def log_likelihood(self, params: Floats) -> Floats:
+        r, alpha, a, b = params
+        xs, x = self.distinct, self.x
+        # Per distinct x: the gamma and beta terms, and log(b + x - 1) where x > 0.
+        per_x = gammaln(r + xs) - gammaln(r) + betaln(a, b + xs) - betaln(a, b)
+        drop_x = np.log(a) - np.log(np.where(xs > 0, b + xs - 1, 1.0))
+        alive = -(r + x) * np.log(alpha + self.T)
+        # After the last purchase, the customer dropped out: only for those who bought again.
+        dropped = np.where(
+            self.repeat, drop_x[self.index] - (r + x) * np.log(alpha + self.t_x), -np.inf
+        )
+        likelihood: Floats = per_x[self.index] + r * np.log(alpha) + np.logaddexp(alive, dropped)
+        return likelihood
 
 
 def fit_bgnbd(x: Floats, t_x: Floats, T: Floats) -> BgNbd:  # noqa: N803
     """The parameters that maximize the likelihood of the customers' summaries."""
+    counts = _Counts(x, t_x, T)
 
     def cost(log_params: Floats) -> float:
-        return -float(np.sum(bgnbd_log_likelihood(np.exp(log_params), x, t_x, T)))
+        return -float(np.sum(counts.log_likelihood(np.exp(log_params))))
 
     found = _maximize(cost, 4)
     r, alpha, a, b = np.exp(found.x)
@@ -97,27 +112,39 @@ def expected_purchases(
 
 def gamma_gamma_log_likelihood(params: Floats, x: Floats, m: Floats) -> Floats:
     """Each repeat customer's log-likelihood of their mean spend `m` over `x` purchases."""
-    p, q, gamma = params
-    px = p * x
-    likelihood: Floats = (
-        gammaln(px + q)
-        - gammaln(px)
-        - gammaln(q)
-        + q * np.log(gamma)
-        + (px - 1) * np.log(m)
-        + px * np.log(x)
-        - (px + q) * np.log(gamma + m * x)
-    )
-    return likelihood
+    return _Spends(x, m).log_likelihood(params)
+
+
+class _Spends:
+    """Repeat customers' purchases and mean spend, with the logarithms that do not depend
+    on the parameters taken once, and the gamma terms once per distinct x."""
+
+    def __init__(self, x: Floats, m: Floats) -> None:
+        self.x, self.m_x = x, m * x
+        self.log_m, self.log_x = np.log(m), np.log(x)
+        self.distinct, self.index = np.unique(x, return_inverse=True)
+
+    def log_likelihood(self, params: Floats) -> Floats:
+        p, q, gamma = params
+        pxs = p * self.distinct
+        per_x = gammaln(pxs + q) - gammaln(pxs) - gammaln(q) + q * np.log(gamma)
+        px = p * self.x
+        likelihood: Floats = (
+            per_x[self.index]
+            + (px - 1) * self.log_m
+            + px * self.log_x
+            - (px + q) * np.log(gamma + self.m_x)
+        )
+        return likelihood
 
 
 def fit_gamma_gamma(x: Floats, m: Floats) -> GammaGamma:
     """Fitted on the customers who bought again (x > 0) with a positive mean spend."""
     kept = (x > 0) & (m > 0)
-    x, m = x[kept], m[kept]
+    spends = _Spends(x[kept], m[kept])
 
     def cost(log_params: Floats) -> float:
-        return -float(np.sum(gamma_gamma_log_likelihood(np.exp(log_params), x, m)))
+        return -float(np.sum(spends.log_likelihood(np.exp(log_params))))
 
     found = _maximize(cost, 3)
     p, q, gamma = np.exp(found.x)
@@ -138,8 +165,8 @@ class _Optimum(NamedTuple):
 
 def _maximize(cost: Callable[[Floats], float], count: int) -> _Optimum:
     """Minimize `cost` over log-parameters (so that the parameters stay positive), from
-    1 each: Nelder-Mead to get close, then L-BFGS-B to settle."""
-    rough = minimize(cost, np.zeros(count), method="Nelder-Mead", options={"maxiter": 4000})
-    found = minimize(cost, rough.x, method="L-BFGS-B")
-    best = found if found.fun <= rough.fun else rough
+    1 each, by L-BFGS-B (numerical gradients); a second run from there settles it."""
+    found = minimize(cost, np.zeros(count), method="L-BFGS-B")
+    settled = minimize(cost, found.x, method="L-BFGS-B")
+    best = settled if settled.fun <= found.fun else found
     return _Optimum(np.asarray(best.x, dtype=np.float64), float(best.fun))
