@@ -113,7 +113,7 @@ def _measure(uow: UnitOfWork) -> dict[str, Any]:
     figures["raw_copy_seconds"] = round(_raw_copy(uow.engine), 2)
     begun = time.perf_counter()
     report.step("snapshot: COPY to CSV, then DuckDB reads it")
-    with analytics.snapshot(uow, PROGRAM, now=NOW) as taken:  # type: ignore[arg-type]
+    with analytics.snapshot(uow, ProgramId(PROGRAM), now=NOW) as taken:
         figures["snapshot_seconds"] = round(time.perf_counter() - begun, 2)
         report.step("the KPIs of 2025, by month")
         found, seconds = report.timed(

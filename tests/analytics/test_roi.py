@@ -10,8 +10,9 @@ import pytest
 from fidela.domain.errors import InvalidInput
 from fidela.domain.ids import ProgramId
 from fidela.domain.roi import Assumptions, model
-from fidela.services import analytics
+from fidela.services import analytics, imports, programs
 from fidela.store.unit_of_work import UnitOfWork
+from tests.conftest import CDNOW, T0, example
 
 NOW = datetime(2026, 11, 24, tzinfo=UTC)
 
@@ -70,3 +71,17 @@ def test_the_liability_and_the_baseline_come_from_the_history(
     assert assumptions["orders_per_year"] == round(3 / 3 * 365 / 28, 4)
     assert assumptions["points_per_unit"] == 1.0  # 65 points on 65.00
     assert report["year"]["baseline_revenue"] == report["year"]["revenue"]  # no uplift given
+
+
+def test_a_breakage_given_as_zero_is_used_not_the_historys(uow: UnitOfWork) -> None:
+    program_id = programs.apply(uow, example("cafe-usd.yaml"), now=T0).program_id
+    imports.import_purchases(uow, program_id, imports.read(CDNOW / "CDNOW_sample.txt", "cdnow"),
+                             now=NOW)  # fmt: skip
+    period = (date(1997, 7, 1), date(1998, 6, 30))
+    seen = analytics.roi_model(uow, program_id, *period, margin=Decimal("0.4"), now=NOW)
+    assert seen["liability"]["breakage"] == 100.0  # nobody redeemed: every point expired
+    given = analytics.roi_model(
+        uow, program_id, *period, margin=Decimal("0.4"), breakage=Decimal(0), now=NOW
+    )
+    assert given["assumptions"]["breakage"] == 0.0
+    assert Decimal(given["year"]["reward_cost"]) > 0 == Decimal(seen["year"]["reward_cost"])

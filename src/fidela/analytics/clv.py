@@ -9,6 +9,7 @@ their first purchase; `m` is the mean value of their repeat days, in the currenc
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -118,7 +119,7 @@ def members(snapshot: Snapshot, until: date, weeks: float) -> list[dict[str, Any
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         purchases = clv.expected_purchases(bgnbd, weeks, found.x, found.t_x, found.T)
         alive = clv.p_alive(bgnbd, found.x, found.t_x, found.T)
-        spend = clv.expected_spend(gamma_gamma, found.x, found.m)  # q <= 1: no finite mean
+        spend = clv.expected_spend(gamma_gamma, found.x, found.m)  # NaN: no mean exists
     member_of = dict(
         snapshot.db.execute(
             "SELECT customer_id, id FROM members WHERE erased_at IS NULL"
@@ -135,8 +136,8 @@ def members(snapshot: Snapshot, until: date, weeks: float) -> list[dict[str, Any
                 "repeat_days": int(found.x[i]),
                 "expected_purchases": _shown(purchases[i], 4),
                 "p_alive": _shown(alive[i], 4),
-                "expected_spend": _money(spend[i]),
-                "clv": _money(purchases[i] * spend[i]),
+                "expected_spend": _money(snapshot, spend[i]),
+                "clv": _money(snapshot, purchases[i] * spend[i]),
             }
         )
     return rows
@@ -147,8 +148,9 @@ def _shown(value: float, places: int) -> float | None:
     return round(float(value), places) if np.isfinite(value) else None
 
 
-def _money(value: float) -> str | None:
-    return str(round(float(value), 2)) if np.isfinite(value) else None
+def _money(snapshot: Snapshot, value: float) -> str | None:
+    """An amount of the currency, to its minor unit; None where the model gives none."""
+    return str(snapshot.cents(Decimal(str(float(value))))) if np.isfinite(value) else None
 
 
 def _days_between(snapshot: Snapshot, customer_ids: Floats, after: date, to: date) -> Floats:

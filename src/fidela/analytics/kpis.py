@@ -68,8 +68,9 @@ def kpis(
     aov = _ratio(revenue, orders)
     frequency = _ratio(orders, buyers)
     customer_value = _ratio(revenue, buyers)
-    churn = retention["churn_rate"]
-    lifetime = Decimal(100) / Decimal(str(churn)) if churn else None  # periods
+    kept = retention["retention"]
+    lost = kept["start"] - (kept["end"] - kept["new"])  # of the previous period's buyers
+    lifetime = Decimal(kept["start"]) / lost if lost > 0 else None  # periods: 1 / churn
     point_value = snapshot.program.point_value
     redeemed_cost = points["redeemed"] * point_value
     outstanding = points["outstanding"]

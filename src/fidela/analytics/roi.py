@@ -12,10 +12,11 @@ from fidela.domain import roi
 from fidela.domain.ledger import Account
 
 
-def liability(snapshot: Snapshot) -> dict[str, Any]:
+def liability(snapshot: Snapshot) -> tuple[dict[str, Any], Decimal | None]:
     """Members' spendable points now at `point_value`, the breakage seen so far (of the
     points that left members' accounts, other than by refunds, the share that expired),
-    and what the outstanding points are expected to cost after that breakage."""
+    and what the outstanding points are expected to cost after that breakage; and that
+    breakage, exact."""
     rows = dict(
         snapshot.db.execute(
             "SELECT account, SUM(amount) FROM ledger WHERE list_contains($accounts, account) "
@@ -28,12 +29,13 @@ def liability(snapshot: Snapshot) -> dict[str, Any]:
     breakage = Decimal(expired) / (expired + redeemed) if expired + redeemed else None
     value = outstanding * snapshot.program.point_value
     expected = value * (1 - breakage) if breakage is not None else value
-    return {
+    shown = {
         "outstanding_points": outstanding,
         "liability": str(snapshot.cents(value)),
         "breakage": _share(breakage),
         "expected_cost": str(snapshot.cents(expected)),
     }
+    return shown, breakage
 
 
 def assumptions(
@@ -70,10 +72,10 @@ def assumptions(
 
 def report(snapshot: Snapshot, first: date, last: date, **given: Any) -> dict[str, Any]:
     """The liability now, the assumptions taken from the period, and the modelled year."""
-    owed = liability(snapshot)
-    seen = Decimal(str(owed["breakage"])) / 100 if owed["breakage"] is not None else None
+    owed, seen = liability(snapshot)
+    chosen = given.pop("breakage", None)
     filled = assumptions(
-        snapshot, first, last, breakage=given.pop("breakage", None) or seen, **given
+        snapshot, first, last, breakage=chosen if chosen is not None else seen, **given
     )
     result = roi.model(filled)
     money = snapshot.cents

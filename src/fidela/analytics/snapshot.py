@@ -72,7 +72,9 @@ class Snapshot:
 def load(files: dict[str, Path], program: Program, taken_at: datetime) -> Snapshot:
     """Read the store's CSV files into a fresh DuckDB database (no extension is installed:
     the CSV reader and time zones are built in)."""
-    db = duckdb.connect(":memory:")
+    folder = next(iter(files.values())).parent
+    # What does not fit in memory spills beside the CSV files, removed with them.
+    db = duckdb.connect(":memory:", config={"temp_directory": str(folder / "duckdb")})
     db.execute("SET TimeZone = 'UTC'")
     for table, columns in COLUMNS.items():
         types = ", ".join(f"'{name}': '{kind}'" for name, kind in columns.items())

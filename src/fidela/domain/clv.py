@@ -110,11 +110,6 @@ def expected_purchases(
     return expected
 
 
-def gamma_gamma_log_likelihood(params: Floats, x: Floats, m: Floats) -> Floats:
-    """Each repeat customer's log-likelihood of their mean spend `m` over `x` purchases."""
-    return _Spends(x, m).log_likelihood(params)
-
-
 class _Spends:
     """Repeat customers' purchases and mean spend, with the logarithms that do not depend
     on the parameters taken once, and the gamma terms once per distinct x."""
@@ -155,7 +150,11 @@ def expected_spend(model: GammaGamma, x: Floats, m: Floats) -> Floats:
     """Each customer's expected value per purchase: their mean, shrunk towards the
     population's by how few purchases it rests on (the population's for x = 0)."""
     p, q, gamma, _ = model
-    return (p * (gamma + x * m)) / (p * x + q - 1)
+    below = p * x + q - 1
+    # The mean exists only where p x + q > 1: elsewhere none (NaN), never a negative spend.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        spend: Floats = np.where(below > 0, (p * (gamma + x * m)) / below, np.nan)
+    return spend
 
 
 class _Optimum(NamedTuple):

@@ -39,7 +39,8 @@ def assign(customers: Sequence[tuple[int, str]], share: float, seed: int) -> dic
 def compare(pilot: Sequence[float], control: Sequence[float]) -> dict[str, Any]:
     """The pilot's mean against the control's: the difference, its 95 % confidence
     interval (Welch-Satterthwaite), the relative uplift, the p-value, and whether it is
-    significant. Undefined (None) with fewer than two in a group or no variance."""
+    significant. Nothing is concluded (None) with fewer than two in a group or no
+    variance: `significant` is then None, not False."""
     a, b = np.asarray(pilot, dtype=float), np.asarray(control, dtype=float)
     shown: dict[str, Any] = {
         "pilot_mean": _round(a.mean()) if len(a) else None,
@@ -47,14 +48,14 @@ def compare(pilot: Sequence[float], control: Sequence[float]) -> dict[str, Any]:
     }
     if len(a) < 2 or len(b) < 2:
         return shown | {"difference": None, "ci95": None, "relative": None, "p_value": None,
-                        "significant": False}  # fmt: skip
+                        "significant": None}  # fmt: skip
     difference = a.mean() - b.mean()
     va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
     se = np.sqrt(va + vb)
     if se == 0:
         return shown | {"difference": _round(difference), "ci95": None,
                         "relative": _relative(difference, b.mean()), "p_value": None,
-                        "significant": False}  # fmt: skip
+                        "significant": None}  # fmt: skip
     df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
     margin = stats.t.ppf((1 + LEVEL) / 2, df) * se
     p_value = float(stats.ttest_ind(a, b, equal_var=False).pvalue)

@@ -41,8 +41,9 @@ class Assumptions:
             raise InvalidInput(
                 "members" if self.members < 0 else "fixed_cost", "must not be negative"
             )
-        if self.frequency_uplift <= -1 or self.basket_uplift <= -1:
-            raise InvalidInput("frequency_uplift", "must be above -1 (-100 %)")
+        for name in ("frequency_uplift", "basket_uplift"):
+            if getattr(self, name) <= -1:
+                raise InvalidInput(name, "must be above -1 (-100 %)")
 
     @property
     def reward_rate(self) -> Decimal:

@@ -74,11 +74,16 @@ def backtest(
         program_id = programs.apply(uow, program_text, now=now).program_id
         chooser = random.Random(redemptions.seed)
         redeemed = 0
-        for _month, month_rows in groupby(rows, key=lambda row: _month_of(program, row)):
-            batch = list(month_rows)
-            imports.import_purchases(uow, program_id, batch, now=now)
+        rows_of = {
+            month: list(month_rows)
+            for month, month_rows in groupby(rows, key=lambda row: _month_of(program, row))
+        }
+        for month_start in _months(start, end):
+            batch = rows_of.get((month_start.year, month_start.month), [])
+            if batch:
+                imports.import_purchases(uow, program_id, batch, now=now)
             # Up to the month's last instant (what falls due at midnight is the next month's).
-            month_end = _month_end(program, batch[0].occurred_at(program)) - INSTANT
+            month_end = _month_end(program, local_midnight(month_start, program.zone)) - INSTANT
             until = min(month_end, final)
             jobs.run_due(uow, program_id, now=until)
             if redemptions.model == "cheapest":
@@ -144,6 +149,16 @@ def _between(
         if (first is None or day(row) >= first) and (last is None or day(row) <= last)
     ]
     return sorted(kept, key=lambda row: row.occurred_at(program))
+
+
+def _months(first: date, last: date) -> list[date]:
+    """The first day of every month from `first`'s to `last`'s, months without purchases
+    too: what falls due in them, and redemptions, happen all the same."""
+    months, day = [], first.replace(day=1)
+    while day <= last:
+        months.append(day)
+        day = (day + timedelta(days=32)).replace(day=1)
+    return months
 
 
 def _month_of(program: Program, row: PurchaseRow) -> tuple[int, int]:

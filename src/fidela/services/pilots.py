@@ -3,17 +3,19 @@ report the pilot against the control group."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Any, Literal
 
 from fidela.analytics import pilots as pilot_reports
 from fidela.domain import pilots
-from fidela.domain.errors import Conflict, NotFound
+from fidela.domain.errors import Conflict, InvalidInput, NotFound
 from fidela.domain.ids import ProgramId
 from fidela.services.analytics import checked_period, snapshot
 from fidela.store.unit_of_work import UnitOfWork, run
 
 Strata = Literal["segment", "tier", "none"]
+NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")  # as program files' ids
 
 
 def assign(
@@ -27,7 +29,11 @@ def assign(
     now: datetime,
 ) -> dict[str, Any]:
     """Split every customer known now between the pilot (`share` of each stratum: RFM
-    segment, tier, or none) and the control group; once per name."""
+    segment, tier, or none) and the control group; once per name (a second assignment
+    racing the first finds it on the retry that follows its unique violation)."""
+
+    if not NAME.fullmatch(name):
+        raise InvalidInput("name", "must be a slug: a-z, 0-9, - and _, up to 64 characters")
 
     def work(uow: UnitOfWork) -> dict[str, Any]:
         uow.programs.current(program_id)

@@ -15,6 +15,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.engine import Connection
 
 from fidela.domain.ids import ProgramId
+from fidela.domain.ledger import Account
 from fidela.store.tables import (
     customers,
     line_of_transaction,
@@ -26,6 +27,17 @@ from fidela.store.tables import (
 )
 
 ROWS_AT_ONCE = 50_000
+REPORTED = [  # what points KPIs, liability and backtests read: the rest stays out
+    account.value
+    for account in (
+        Account.ISSUED,
+        Account.REDEEMED,
+        Account.EXPIRED,
+        Account.REVERSED,
+        Account.ADJUSTED,
+        Account.AVAILABLE,
+    )
+]
 
 
 def queries(program_id: ProgramId) -> dict[str, Select[Any]]:
@@ -52,10 +64,10 @@ def queries(program_id: ProgramId) -> dict[str, Select[Any]]:
         "pilot_groups": select(
             pilot_groups.c.pilot, pilot_groups.c.customer_id, pilot_groups.c.in_pilot
         ).where(pilot_groups.c.program_id == program_id),
-        # Every line, with its transaction's instant: points and credit, both sides.
+        # The lines of the accounts reports read, with their transaction's instant.
         "ledger": select(transactions.c.occurred_at, lines.c.account, lines.c.amount)
         .join(transactions, line_of_transaction())
-        .where(lines.c.program_id == program_id),
+        .where(lines.c.program_id == program_id, lines.c.account.in_(REPORTED)),
     }
 
 
@@ -78,6 +90,7 @@ def _copy_out(connection: Connection, query: Select[Any], path: Path) -> None:
     assert driver is not None
     with driver.cursor() as cursor:
         cursor.execute("SET LOCAL TimeZone = 'UTC'")
+        cursor.execute("SET LOCAL DateStyle = 'ISO, YMD'")  # what DuckDB reads
         with (
             cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as copy,
             path.open("wb") as out,
