@@ -14,12 +14,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from fidela.analytics.snapshot import Snapshot
+from fidela.analytics.snapshot import KEPT, Snapshot
 from fidela.domain import clv
 from fidela.domain.clv import BgNbd, Floats, GammaGamma
 from fidela.domain.errors import InvalidInput
-
-KEPT = "(refunded = 0 OR refunded < amount)"  # orders that count: not wholly refunded
 
 
 class Summaries(NamedTuple):

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fidela.analytics.clv import KEPT
-from fidela.analytics.snapshot import Snapshot
+from fidela.analytics.snapshot import KEPT, Snapshot
 
 By = Literal["enrollment", "first_purchase"]
 

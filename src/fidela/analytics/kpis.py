@@ -15,8 +15,7 @@ from decimal import Decimal
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from fidela.analytics.clv import KEPT
-from fidela.analytics.snapshot import Snapshot
+from fidela.analytics.snapshot import KEPT, Snapshot
 from fidela.domain.ledger import Account
 from fidela.domain.rules import local_midnight
 
@@ -60,8 +59,8 @@ def kpis(
     """Every KPI of the period from `first` to `last` (dates in the program's zone)."""
     period = Period(first, last, snapshot.program.zone)
     money = snapshot.money
-    base = _base(snapshot, period)
-    points = _points(snapshot, period)
+    base = counts(snapshot, period)
+    points = points_moved(snapshot, period)
     retention = _retention(snapshot, period)
     members, customers = base["members"], base["customers"]
     revenue, orders, buyers = base["revenue"], base["orders"], base["buyers"]
@@ -82,14 +81,14 @@ def kpis(
         "customers": customers,
         "members": members,
         "new_members": base["new_members"],
-        "adoption_rate": _percent(members, customers),
+        "adoption_rate": percent(members, customers),
         "active_members": base["active_members"],
-        "active_members_share": _percent(base["active_members"], members),
+        "active_members_share": percent(base["active_members"], members),
         **retention,
         "buyers": buyers,
         "orders": orders,
         "revenue": str(money(revenue)),
-        "repeat_purchase_rate": _percent(base["repeat_buyers"], buyers),
+        "repeat_purchase_rate": percent(base["repeat_buyers"], buyers),
         "average_order_value": _amount(snapshot, aov),
         "purchase_frequency": _round(frequency),
         "customer_value": _amount(snapshot, customer_value),
@@ -100,17 +99,17 @@ def kpis(
         "points": {
             key: points[key] for key in ("issued", "redeemed", "expired", "reversed", "adjusted")
         },
-        "redemption_rate": _percent(points["redeemed"], points["issued"]),
-        "breakage_rate": _percent(points["expired"], points["issued"]),
+        "redemption_rate": percent(points["redeemed"], points["issued"]),
+        "breakage_rate": percent(points["expired"], points["issued"]),
         "outstanding_points": outstanding,
         "liability": str(snapshot.cents(outstanding * point_value)),
-        "reward_cost_share": _percent(redeemed_cost, money(base["member_revenue"])),
-        "members_vs_non_members": _versus(snapshot, period),
+        "reward_cost_share": percent(redeemed_cost, money(base["member_revenue"])),
+        "members_vs_non_members": members_vs_others(snapshot, period),
         "series": series(snapshot, period, granularity),
     }
 
 
-def _base(snapshot: Snapshot, period: Period) -> dict[str, int]:
+def counts(snapshot: Snapshot, period: Period) -> dict[str, int]:
     """Counts and sums of the period: customers and members by its end, its buyers…"""
     start, end = period.start, period.end
     row = snapshot.db.execute(
@@ -174,16 +173,16 @@ def _retention(snapshot: Snapshot, period: Period) -> dict[str, Any]:
     ).fetchone()
     assert row is not None
     start, end, new, lost, earlier = (int(value) for value in row)
-    retention = _percent(end - new, start)
+    retention = percent(end - new, start)
     return {
         "retention": {"start": start, "end": end, "new": new},
         "retention_rate": retention,
         "churn_rate": round(100 - retention, 2) if retention is not None else None,
-        "revenue_churn_rate": _percent(lost, earlier),
+        "revenue_churn_rate": percent(lost, earlier),
     }
 
 
-def _points(snapshot: Snapshot, period: Period) -> dict[str, int]:
+def points_moved(snapshot: Snapshot, period: Period) -> dict[str, int]:
     """Points that moved in the period, by program account (signs turned positive), and
     members' spendable points at its end."""
     accounts = [account.value for account in (*POINT_ACCOUNTS, Account.AVAILABLE)]
@@ -212,7 +211,7 @@ def _points(snapshot: Snapshot, period: Period) -> dict[str, int]:
     }
 
 
-def _versus(snapshot: Snapshot, period: Period) -> dict[str, dict[str, Any]]:
+def members_vs_others(snapshot: Snapshot, period: Period) -> dict[str, dict[str, Any]]:
     """The period's orders made by members and by customers who were not members then."""
     rows = snapshot.db.execute(
         f"""
@@ -313,9 +312,10 @@ def _ratio(numerator: int | Decimal, denominator: int) -> Decimal | None:
     return Decimal(numerator) / denominator if denominator else None
 
 
-def _percent(part: int | Decimal, whole: int | Decimal) -> float | None:
-    """part / whole x 100 (a number for charts), to 0.01; None when the whole is nothing."""
-    if not whole:
+def percent(part: int | Decimal | None, whole: int | Decimal) -> float | None:
+    """part / whole x 100 (a number for charts), to 0.01; None when the whole is nothing
+    or the part unknown (a share is `percent(share, 1)`)."""
+    if part is None or not whole:
         return None
     return float((Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.01")))
 

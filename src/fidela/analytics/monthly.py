@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from fidela.analytics.clv import KEPT
-from fidela.analytics.snapshot import Snapshot
+from fidela.analytics.kpis import percent
+from fidela.analytics.snapshot import KEPT, Snapshot
 from fidela.domain.ledger import Account
 
 
@@ -59,7 +59,7 @@ def by_month(snapshot: Snapshot, first: date, last: date) -> dict[str, Any]:
                 "outstanding": int(outstanding),
                 "liability": str(snapshot.cents(outstanding * point_value)),
                 "revenue": str(snapshot.money(revenue)),
-                "reward_cost_share": _share(redeemed * point_value, snapshot.money(revenue)),
+                "reward_cost_share": percent(redeemed * point_value, snapshot.money(revenue)),
             }
         )
     revenue = sum(snapshot.money(row[6]) for row in rows)
@@ -73,11 +73,6 @@ def by_month(snapshot: Snapshot, first: date, last: date) -> dict[str, Any]:
         "outstanding": outstanding,
         "liability": str(snapshot.cents(outstanding * point_value)),
         "revenue": str(revenue),
-        "reward_cost_share": _share(redeemed * point_value, revenue),
+        "reward_cost_share": percent(redeemed * point_value, revenue),
     }
     return {"totals": totals, "months": months}
-
-
-def _share(cost: Any, revenue: Any) -> float | None:
-    """Reward cost as a percentage of revenue, to 0.01."""
-    return round(float(cost * 100 / revenue), 2) if revenue else None

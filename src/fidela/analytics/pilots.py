@@ -7,9 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from fidela.analytics.clv import KEPT
 from fidela.analytics.kpis import Period
-from fidela.analytics.snapshot import Snapshot
+from fidela.analytics.snapshot import KEPT, Snapshot
 from fidela.domain import pilots
 
 

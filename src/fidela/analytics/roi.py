@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from fidela.analytics.kpis import kpis
+from fidela.analytics.kpis import Period, counts, members_vs_others, percent, points_moved
 from fidela.analytics.snapshot import Snapshot
 from fidela.domain import roi
 from fidela.domain.ledger import Account
@@ -32,7 +32,7 @@ def liability(snapshot: Snapshot) -> tuple[dict[str, Any], Decimal | None]:
     shown = {
         "outstanding_points": outstanding,
         "liability": str(snapshot.cents(value)),
-        "breakage": _share(breakage),
+        "breakage": percent(breakage, 1),
         "expected_cost": str(snapshot.cents(expected)),
     }
     return shown, breakage
@@ -51,17 +51,18 @@ def assumptions(
 ) -> roi.Assumptions:
     """The model's baseline from the period: members at its end, their orders a year and
     average order, and the points they earned per unit of money; the rest as given."""
-    figures = kpis(snapshot, first, last)
-    members = figures["members_vs_non_members"]["members"]
+    period = Period(first, last, snapshot.program.zone)
+    members = members_vs_others(snapshot, period)["members"]
     days = Decimal((last - first).days + 1)
     orders, revenue = Decimal(members["orders"]), Decimal(members["revenue"])
-    count = figures["members"]
+    count = counts(snapshot, period)["members"]
+    issued = points_moved(snapshot, period)["issued"]
     return roi.Assumptions(
         members=count,
         orders_per_year=orders / count * 365 / days if count else Decimal(0),
         average_order=revenue / orders if orders else Decimal(0),
         margin=margin,
-        points_per_unit=Decimal(figures["points"]["issued"]) / revenue if revenue else Decimal(0),
+        points_per_unit=Decimal(issued) / revenue if revenue else Decimal(0),
         point_value=snapshot.program.point_value,
         breakage=breakage if breakage is not None else Decimal(0),
         frequency_uplift=frequency_uplift,
@@ -85,12 +86,12 @@ def report(snapshot: Snapshot, first: date, last: date, **given: Any) -> dict[st
             "members": filled.members,
             "orders_per_year": _round(filled.orders_per_year),
             "average_order": str(money(filled.average_order)),
-            "margin": _share(filled.margin),
+            "margin": percent(filled.margin, 1),
             "points_per_unit": _round(filled.points_per_unit),
             "point_value": str(filled.point_value),
-            "breakage": _share(filled.breakage),
-            "frequency_uplift": _share(filled.frequency_uplift),
-            "basket_uplift": _share(filled.basket_uplift),
+            "breakage": percent(filled.breakage, 1),
+            "frequency_uplift": percent(filled.frequency_uplift, 1),
+            "basket_uplift": percent(filled.basket_uplift, 1),
             "fixed_cost": str(money(filled.fixed_cost)),
         },
         "year": {
@@ -100,15 +101,10 @@ def report(snapshot: Snapshot, first: date, last: date, **given: Any) -> dict[st
             "reward_cost": str(money(result.reward_cost)),
             "yearly_cost": str(money(result.yearly_cost)),
             "net": str(money(result.net)),
-            "roi": _share(result.roi),
-            "break_even_uplift": _share(result.break_even_uplift),
+            "roi": percent(result.roi, 1),
+            "break_even_uplift": percent(result.break_even_uplift, 1),
         },
     }
-
-
-def _share(value: Decimal | None) -> float | None:
-    """A share as a percentage, to 0.01."""
-    return float(round(value * 100, 2)) if value is not None else None
 
 
 def _round(value: Decimal) -> float:

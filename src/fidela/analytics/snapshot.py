@@ -18,6 +18,10 @@ import duckdb
 from fidela.domain.money import exponent, from_minor
 from fidela.domain.program import Program
 
+# The orders that count in reports: not wholly refunded (one of no amount counts). RFM
+# (segments.py) keeps the store's own rule instead: what is left after refunds, if any.
+KEPT = "(refunded = 0 OR refunded < amount)"
+
 COLUMNS = {
     "customers": {"id": "BIGINT", "first_seen_at": "TIMESTAMPTZ"},
     "members": {

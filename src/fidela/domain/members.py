@@ -391,9 +391,7 @@ def _step_by_step(program: Program, state: MemberState, to: datetime) -> Outcome
             outcome.effects.extend(_review(program, state, instant))
         if next_birthday(program, state) == instant:
             birthday = _activity_now(program, state, "birthday", instant)
-            for transaction in birthday.transactions:
-                transaction.actor, transaction.reason = SCHEDULER, "the member's birthday"
-            outcome.extend(birthday)
+            outcome.extend(_by_scheduler(birthday, "the member's birthday"))
 
 
 def _only_lots_change(program: Program, state: MemberState, to: datetime) -> bool:
@@ -430,10 +428,7 @@ def _membership_due(program: Program, state: MemberState, at: datetime) -> Outco
         return Outcome(effects=[Effect("membership.changed", at, subscription.described())])
     points = memberships.monthly_grant(program, subscription)
     outcome = _grant(program, state, [Grant(subscription.plan, points)], at, hold_all=False)
-    for transaction in outcome.transactions:
-        transaction.actor = SCHEDULER
-        transaction.reason = f"monthly points of membership {subscription.plan}"
-    return outcome
+    return _by_scheduler(outcome, f"monthly points of membership {subscription.plan}")
 
 
 def grant_referral(
@@ -441,11 +436,14 @@ def grant_referral(
 ) -> Outcome:
     """A referral's reward, at the end of the first order's return window: available at
     once (that window was the wait), within the daily cap."""
-    outcome = Outcome()
-    outcome.add(_earn(program, state, [Grant("referral", points)], at, wait=False))
+    granted = _grant(program, state, [Grant("referral", points)], at, hold_all=False, wait=False)
+    return _by_scheduler(granted, reason)
+
+
+def _by_scheduler(outcome: Outcome, reason: str) -> Outcome:
+    """What the passing of time granted: its transactions name the scheduler and why."""
     for transaction in outcome.transactions:
         transaction.actor, transaction.reason = SCHEDULER, reason
-    outcome.effects.extend(_upgrade(program, state, at))
     return outcome
 
 
@@ -561,10 +559,16 @@ def _grant_activity(
 
 
 def _grant(
-    program: Program, state: MemberState, grants: list[Grant], at: datetime, hold_all: bool
+    program: Program,
+    state: MemberState,
+    grants: list[Grant],
+    at: datetime,
+    hold_all: bool,
+    *,
+    wait: bool = True,
 ) -> Outcome:
     outcome = Outcome()
-    outcome.add(_earn(program, state, grants, at, hold_all=hold_all))
+    outcome.add(_earn(program, state, grants, at, hold_all=hold_all, wait=wait))
     outcome.effects.extend(_upgrade(program, state, at))
     return outcome
 
