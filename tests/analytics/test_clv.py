@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-import numpy as np
 import pytest
 
-from fidela.domain import clv
 from fidela.services import analytics, imports, programs
 from fidela.store.unit_of_work import UnitOfWork
 from tests.conftest import CDNOW, T0, example
@@ -53,18 +51,3 @@ def test_members_get_their_expected_purchases_p_alive_and_clv(uow: UnitOfWork, s
     assert float(best["clv"]) == pytest.approx(
         best["expected_purchases"] * float(best["expected_spend"]), rel=1e-3
     )  # of the rounded figures shown
-
-
-def test_the_likelihood_is_highest_at_the_fit() -> None:
-    rng = np.random.default_rng(7)
-    x = rng.poisson(1.5, 500).astype(float)
-    big_t = rng.uniform(20, 40, 500)
-    t_x = np.where(x > 0, big_t * rng.uniform(0.2, 1.0, 500), 0.0)
-    fitted = clv.fit_bgnbd(x, t_x, big_t)
-    best = np.array(fitted[:4])
-    at_best = np.sum(clv.bgnbd_log_likelihood(best, x, t_x, big_t))
-    assert at_best == pytest.approx(fitted.log_likelihood)
-    for factor in (0.9, 1.1):
-        nudged = best.copy()
-        nudged[0] *= factor
-        assert np.sum(clv.bgnbd_log_likelihood(nudged, x, t_x, big_t)) < at_best

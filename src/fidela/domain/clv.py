@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import minimize
-from scipy.special import betaln, gammaln, hyp2f1
+from scipy.special import betaln, digamma, gammaln, hyp2f1
 
 Floats = NDArray[np.float64]
 
@@ -44,7 +44,12 @@ class GammaGamma(NamedTuple):
 
 def bgnbd_log_likelihood(params: Floats, x: Floats, t_x: Floats, T: Floats) -> Floats:  # noqa: N803
     """Each customer's log-likelihood under BG/NBD with params (r, alpha, a, b)."""
-    return _Counts(x, t_x, T).log_likelihood(params)
+    return _Counts(x, t_x, T).log_likelihood(params)[0]
+
+
+def bgnbd_gradient(params: Floats, x: Floats, t_x: Floats, T: Floats) -> Floats:  # noqa: N803
+    """The gradient of the customers' summed log-likelihood with respect to (r, alpha, a, b)."""
+    return _Counts(x, t_x, T).log_likelihood(params)[1]
 
 
 class _Counts:
@@ -54,34 +59,52 @@ class _Counts:
 
     def __init__(self, x: Floats, t_x: Floats, T: Floats) -> None:  # noqa: N803
         self.x, self.t_x, self.T = x, t_x, T
-        self.distinct, self.index = np.unique(x, return_inverse=True)
+        self.distinct, self.index, self.count = np.unique(
+            x, return_inverse=True, return_counts=True
+        )
         self.repeat = x > 0
 
-    def log_likelihood(self, params: Floats) -> Floats:
+    def log_likelihood(self, params: Floats) -> tuple[Floats, Floats]:
+        """Each customer's log-likelihood, and the gradient of their sum."""
         r, alpha, a, b = params
-        xs, x = self.distinct, self.x
+        xs, x, index = self.distinct, self.x, self.index
         # Per distinct x: the gamma and beta terms, and log(b + x - 1) where x > 0.
         per_x = gammaln(r + xs) - gammaln(r) + betaln(a, b + xs) - betaln(a, b)
-        drop_x = np.log(a) - np.log(np.where(xs > 0, b + xs - 1, 1.0))
-        alive = -(r + x) * np.log(alpha + self.T)
+        after_last = np.where(xs > 0, b + xs - 1, 1.0)
+        drop_x = np.log(a) - np.log(after_last)
+        log_t = np.log(alpha + self.T)
+        log_t_x = np.log(alpha + self.t_x)
+        alive = -(r + x) * log_t
         # After the last purchase, the customer dropped out: only for those who bought again.
-        dropped = np.where(
-            self.repeat, drop_x[self.index] - (r + x) * np.log(alpha + self.t_x), -np.inf
+        dropped = np.where(self.repeat, drop_x[index] - (r + x) * log_t_x, -np.inf)
+        either = np.logaddexp(alive, dropped)
+        likelihood: Floats = per_x[index] + r * np.log(alpha) + either
+        # The gradient: the per-x terms weighted by how many customers share each x, and
+        # the two branches by their shares of each customer's likelihood.
+        still = np.exp(alive - either)
+        gone = 1.0 - still
+        n = len(x)
+        ab = a + b
+        gradient = np.array(
+            [
+                np.dot(self.count, digamma(r + xs) - digamma(r))
+                + n * np.log(alpha)
+                - np.dot(still, log_t)
+                - np.dot(gone, log_t_x),
+                n * r / alpha - np.dot(r + x, still / (alpha + self.T) + gone / (alpha + self.t_x)),
+                np.dot(self.count, digamma(ab) - digamma(ab + xs)) + np.sum(gone) / a,
+                np.dot(self.count, digamma(b + xs) - digamma(ab + xs) - digamma(b) + digamma(ab))
+                - np.dot(gone, 1.0 / after_last[index]),
+            ]
         )
-        likelihood: Floats = per_x[self.index] + r * np.log(alpha) + np.logaddexp(alive, dropped)
-        return likelihood
+        return likelihood, gradient
 
 
 def fit_bgnbd(x: Floats, t_x: Floats, T: Floats) -> BgNbd:  # noqa: N803
     """The parameters that maximize the likelihood of the customers' summaries."""
     counts = _Counts(x, t_x, T)
-
-    def cost(log_params: Floats) -> float:
-        return -float(np.sum(counts.log_likelihood(np.exp(log_params))))
-
-    found = _maximize(cost, 4)
-    r, alpha, a, b = np.exp(found.x)
-    return BgNbd(float(r), float(alpha), float(a), float(b), -float(found.fun))
+    r, alpha, a, b, log_likelihood = _maximize(counts.log_likelihood, 4)
+    return BgNbd(r, alpha, a, b, log_likelihood)
 
 
 def p_alive(model: BgNbd, x: Floats, t_x: Floats, T: Floats) -> Floats:  # noqa: N803
@@ -110,6 +133,16 @@ def expected_purchases(
     return expected
 
 
+def gamma_gamma_log_likelihood(params: Floats, x: Floats, m: Floats) -> Floats:
+    """Each repeat customer's log-likelihood under Gamma-Gamma with params (p, q, gamma)."""
+    return _Spends(x, m).log_likelihood(params)[0]
+
+
+def gamma_gamma_gradient(params: Floats, x: Floats, m: Floats) -> Floats:
+    """The gradient of the summed log-likelihood with respect to (p, q, gamma)."""
+    return _Spends(x, m).log_likelihood(params)[1]
+
+
 class _Spends:
     """Repeat customers' purchases and mean spend, with the logarithms that do not depend
     on the parameters taken once, and the gamma terms once per distinct x."""
@@ -117,33 +150,42 @@ class _Spends:
     def __init__(self, x: Floats, m: Floats) -> None:
         self.x, self.m_x = x, m * x
         self.log_m, self.log_x = np.log(m), np.log(x)
-        self.distinct, self.index = np.unique(x, return_inverse=True)
-
-    def log_likelihood(self, params: Floats) -> Floats:
-        p, q, gamma = params
-        pxs = p * self.distinct
-        per_x = gammaln(pxs + q) - gammaln(pxs) - gammaln(q) + q * np.log(gamma)
-        px = p * self.x
-        likelihood: Floats = (
-            per_x[self.index]
-            + (px - 1) * self.log_m
-            + px * self.log_x
-            - (px + q) * np.log(gamma + self.m_x)
+        self.distinct, self.index, self.count = np.unique(
+            x, return_inverse=True, return_counts=True
         )
-        return likelihood
+
+    def log_likelihood(self, params: Floats) -> tuple[Floats, Floats]:
+        """Each customer's log-likelihood, and the gradient of their sum."""
+        p, q, gamma = params
+        xs, x = self.distinct, self.x
+        pxs = p * xs
+        per_x = gammaln(pxs + q) - gammaln(pxs) - gammaln(q) + q * np.log(gamma)
+        px = p * x
+        log_spent = np.log(gamma + self.m_x)
+        likelihood: Floats = (
+            per_x[self.index] + (px - 1) * self.log_m + px * self.log_x - (px + q) * log_spent
+        )
+        n = len(x)
+        gradient = np.array(
+            [
+                np.dot(self.count * xs, digamma(pxs + q) - digamma(pxs))
+                + np.dot(x, self.log_m + self.log_x - log_spent),
+                np.dot(self.count, digamma(pxs + q))
+                - n * digamma(q)
+                + n * np.log(gamma)
+                - np.sum(log_spent),
+                n * q / gamma - np.sum((px + q) / (gamma + self.m_x)),
+            ]
+        )
+        return likelihood, gradient
 
 
 def fit_gamma_gamma(x: Floats, m: Floats) -> GammaGamma:
     """Fitted on the customers who bought again (x > 0) with a positive mean spend."""
     kept = (x > 0) & (m > 0)
     spends = _Spends(x[kept], m[kept])
-
-    def cost(log_params: Floats) -> float:
-        return -float(np.sum(spends.log_likelihood(np.exp(log_params))))
-
-    found = _maximize(cost, 3)
-    p, q, gamma = np.exp(found.x)
-    return GammaGamma(float(p), float(q), float(gamma), -float(found.fun))
+    p, q, gamma, log_likelihood = _maximize(spends.log_likelihood, 3)
+    return GammaGamma(p, q, gamma, log_likelihood)
 
 
 def expected_spend(model: GammaGamma, x: Floats, m: Floats) -> Floats:
@@ -157,15 +199,23 @@ def expected_spend(model: GammaGamma, x: Floats, m: Floats) -> Floats:
     return spend
 
 
-class _Optimum(NamedTuple):
-    x: Floats  # the log-parameters
-    fun: float  # the cost there
+Likelihood = Callable[[Floats], tuple[Floats, Floats]]
 
 
-def _maximize(cost: Callable[[Floats], float], count: int) -> _Optimum:
-    """Minimize `cost` over log-parameters (so that the parameters stay positive), from
-    1 each, by L-BFGS-B (numerical gradients); a second run from there settles it."""
-    found = minimize(cost, np.zeros(count), method="L-BFGS-B")
-    settled = minimize(cost, found.x, method="L-BFGS-B")
+def _maximize(log_likelihood: Likelihood, count: int) -> list[float]:
+    """The parameters that maximize the summed `log_likelihood`, then its value there.
+
+    L-BFGS-B minimizes the negated sum over log-parameters (so that the parameters stay
+    positive), from 1 each, with the exact gradient (the chain rule's factor for a
+    log-parameter is the parameter itself); a second run from there settles it.
+    """
+
+    def cost(log_params: Floats) -> tuple[float, Floats]:
+        params = np.exp(log_params)
+        each, gradient = log_likelihood(params)
+        return -float(np.sum(each)), -gradient * params
+
+    found = minimize(cost, np.zeros(count), jac=True, method="L-BFGS-B")
+    settled = minimize(cost, found.x, jac=True, method="L-BFGS-B")
     best = settled if settled.fun <= found.fun else found
-    return _Optimum(np.asarray(best.x, dtype=np.float64), float(best.fun))
+    return [*(float(value) for value in np.exp(best.x)), -float(best.fun)]

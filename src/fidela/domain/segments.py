@@ -20,11 +20,13 @@ rounded half up:
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+from numpy.typing import NDArray
 
 from fidela.domain.ids import MemberId
 
@@ -72,22 +74,37 @@ class Score(NamedTuple):
         return _GRID[self.recency][fm - 1]
 
 
-def quintiles(values: Sequence[float]) -> list[int]:
+def quintiles(values: Sequence[float] | NDArray[Any]) -> NDArray[np.int64]:
     """Each value's score, 1 to 5: 1 + 5 * the share of values smaller than it."""
-    ordered = sorted(values)
-    count = len(ordered)
-    return [1 + 5 * bisect_left(ordered, value) // count for value in values]
+    ranked = np.asarray(values)
+    if ranked.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    smaller = np.searchsorted(np.sort(ranked), ranked, side="left")
+    scored: NDArray[np.int64] = 1 + 5 * smaller // ranked.size
+    return scored
 
 
 def scores(buyers: Sequence[Buyer]) -> dict[MemberId, Score]:
     """The RFM scores of every buyer, against the others."""
-    recency = quintiles([buyer.last_order_at.timestamp() for buyer in buyers])
-    frequency = quintiles([buyer.orders for buyer in buyers])
-    monetary = quintiles([buyer.spend_minor for buyer in buyers])
+    recency = quintiles([buyer.last_order_at.timestamp() for buyer in buyers]).tolist()
+    frequency = quintiles([buyer.orders for buyer in buyers]).tolist()
+    monetary = quintiles([buyer.spend_minor for buyer in buyers]).tolist()
     return {
         buyer.member_id: Score(r, f, m)
         for buyer, r, f, m in zip(buyers, recency, frequency, monetary, strict=True)
     }
+
+
+def sizes(
+    recency: NDArray[np.int64], frequency: NDArray[np.int64], monetary: NDArray[np.int64]
+) -> dict[str, int]:
+    """How many buyers each named segment holds, from every buyer's three scores."""
+    combined = np.stack([recency, frequency, monetary], axis=1)
+    found, counts = np.unique(combined, axis=0, return_counts=True)
+    held = dict.fromkeys(SEGMENTS, 0)
+    for (r, f, m), count in zip(found.tolist(), counts.tolist(), strict=True):
+        held[Score(r, f, m).segment] += count
+    return held
 
 
 class Facts(NamedTuple):
