@@ -1,7 +1,7 @@
 """A snapshot of one program's history in DuckDB, where every report's SQL runs.
 
-The store writes its tables as CSV (`store/snapshot.py`, the same on SQLite and
-PostgreSQL); DuckDB reads them with its built-in CSV reader, so one SQL serves both
+The store reads its tables as arrays of numbers (`store/snapshot.py`, the same on
+SQLite and PostgreSQL); DuckDB takes them in as they are, so one SQL serves both
 databases. Times are TIMESTAMPTZ in UTC; `local(column)` is the program's wall-clock
 time, for calendar periods. Money is in minor units of the program's currency.
 """
@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import duckdb
+from numpy.typing import NDArray
 
 from fidela.domain.money import exponent, from_minor
 from fidela.domain.program import Program
@@ -38,9 +40,16 @@ COLUMNS = {
         "amount": "BIGINT",
         "refunded": "BIGINT",
     },
-    "ledger": {"occurred_at": "TIMESTAMPTZ", "account": "VARCHAR", "amount": "BIGINT"},
     "pilot_groups": {"pilot": "VARCHAR", "customer_id": "BIGINT", "in_pilot": "BOOLEAN"},
+    "transactions": {"seq": "BIGINT", "occurred_at": "TIMESTAMPTZ"},
+    "lines": {"seq": "BIGINT", "account": "VARCHAR", "amount": "BIGINT"},
 }
+# The points that moved, with the instant of their transaction.
+LEDGER = """
+    CREATE TABLE ledger AS
+    SELECT transactions.occurred_at, lines.account, lines.amount
+    FROM lines JOIN transactions USING (seq)
+"""
 
 
 @dataclass
@@ -73,19 +82,18 @@ class Snapshot:
         return f"timezone('{self.zone}', {column})"
 
 
-def load(files: dict[str, Path], program: Program, taken_at: datetime) -> Snapshot:
-    """Read the store's CSV files into a fresh DuckDB database (no extension is installed:
-    the CSV reader and time zones are built in)."""
-    folder = next(iter(files.values())).parent
-    # What does not fit in memory spills beside the CSV files, removed with them.
-    db = duckdb.connect(":memory:", config={"temp_directory": str(folder / "duckdb")})
+def load(
+    tables: dict[str, dict[str, NDArray[Any]]], program: Program, taken_at: datetime, spill: Path
+) -> Snapshot:
+    """Take the store's arrays into a fresh DuckDB database (no extension is installed:
+    time zones are built in); what does not fit in memory spills into `spill`."""
+    db = duckdb.connect(":memory:", config={"temp_directory": str(spill)})
     db.execute("SET TimeZone = 'UTC'")
     for table, columns in COLUMNS.items():
-        types = ", ".join(f"'{name}': '{kind}'" for name, kind in columns.items())
-        db.execute(
-            f"CREATE TABLE {table} AS SELECT * FROM read_csv(?, header = false, "
-            f"auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
-            f"columns = {{{types}}}, nullstr = '')",
-            [str(files[table])],
-        )
+        db.register("incoming", tables[table])
+        chosen = ", ".join(f"CAST({name} AS {kind}) AS {name}" for name, kind in columns.items())
+        db.execute(f"CREATE TABLE {table} AS SELECT {chosen} FROM incoming")
+        db.unregister("incoming")
+    db.execute(LEDGER)
+    db.execute("DROP TABLE lines; DROP TABLE transactions")
     return Snapshot(db, program, taken_at)

@@ -25,8 +25,9 @@ def snapshot(uow: UnitOfWork, program_id: ProgramId, *, now: datetime) -> Iterat
     with tempfile.TemporaryDirectory(prefix="fidela-snapshot-") as directory:
         with uow.reading() as reader:
             program = reader.programs.current(program_id).program
-            files = store_snapshot.export(reader.connection, program_id, Path(directory))
-        taken = load(files, program, now)
+            tables = store_snapshot.export(reader.connection, program_id)
+        taken = load(tables, program, now, Path(directory))
+        del tables  # DuckDB holds its own copy
         try:
             yield taken
         finally:
