@@ -36,7 +36,7 @@ def summaries(snapshot: Snapshot, until: date) -> Summaries:
             SELECT customer_id, CAST({snapshot.local("occurred_at")} AS DATE) AS day,
                    SUM(amount - refunded) AS value
             FROM orders
-            WHERE {KEPT} AND CAST({snapshot.local("occurred_at")} AS DATE) <= ?
+            WHERE {KEPT} AND occurred_at < ?
             GROUP BY ALL
         ), customers AS (
             SELECT customer_id, MIN(day) AS first, MAX(day) AS last, COUNT(*) - 1 AS x,
@@ -47,7 +47,7 @@ def summaries(snapshot: Snapshot, until: date) -> Summaries:
                CASE WHEN x > 0 THEN repeat_value / x / ? ELSE 0 END
         FROM customers ORDER BY customer_id
         """,
-        [until, until, snapshot.scale],
+        [snapshot.end_of(until), until, snapshot.scale],
     ).fetchnumpy()
     ids, x, t_x, big_t, m = (np.asarray(rows[key], dtype=np.float64) for key in rows)
     return Summaries(ids, x, t_x, big_t, m)
@@ -158,12 +158,10 @@ def _days_between(snapshot: Snapshot, customer_ids: Floats, after: date, to: dat
             f"""
             SELECT customer_id, COUNT(DISTINCT CAST({snapshot.local("occurred_at")} AS DATE))
             FROM orders
-            WHERE {KEPT}
-              AND CAST({snapshot.local("occurred_at")} AS DATE) > ?
-              AND CAST({snapshot.local("occurred_at")} AS DATE) <= ?
+            WHERE {KEPT} AND occurred_at >= ? AND occurred_at < ?
             GROUP BY customer_id
             """,
-            [after, to],
+            [snapshot.end_of(after), snapshot.end_of(to)],
         ).fetchall()
     )
     return np.array([counted.get(int(c), 0) for c in customer_ids], dtype=np.float64)

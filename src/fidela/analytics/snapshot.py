@@ -9,7 +9,7 @@ time, for calendar periods. Money is in minor units of the program's currency.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 
 from fidela.domain.money import exponent, from_minor
 from fidela.domain.program import Program
+from fidela.domain.rules import local_midnight
 
 # The orders that count in reports: not wholly refunded (one of no amount counts). RFM
 # (segments.py) keeps the store's own rule instead: what is left after refunds, if any.
@@ -76,6 +77,10 @@ class Snapshot:
     def cents(self, amount: Decimal | int) -> Decimal:
         """An amount rounded to the currency's minor unit."""
         return Decimal(amount).quantize(Decimal(1) / self.scale)
+
+    def end_of(self, day: date) -> datetime:
+        """The first instant after `day` in the program's zone."""
+        return local_midnight(day + timedelta(days=1), self.program.zone)
 
     def local(self, column: str) -> str:
         """SQL for `column`'s wall-clock time in the program's zone."""

@@ -5,9 +5,10 @@ column: integers and booleans as int64 (a NULL masked), times as datetime64 in
 microseconds, UTC (a NULL as NaT), text as Python strings.
 
 PostgreSQL reads each table in slices of its pages (a TID range scan each, PostgreSQL
-14 or newer), every slice as one row of binary arrays (`array_send(array_agg(...))`):
-no number or time is formatted as text and parsed back, and a slice of some 100,000
-rows is one round trip. CONNECTIONS connections read slices at once, each in the
+14 or newer), every slice as one row: each column's values as one string of 8-byte
+binary numbers (`string_agg(int8send(...), '')`; text as an array). No number or time
+is formatted as text and parsed back, and a slice of some 100,000 rows is one round
+trip. CONNECTIONS connections read slices at once, each in the
 reading transaction's own snapshot (`pg_export_snapshot`), so the server works on as
 many cores and the result is still one consistent read. SQLite's rows come through
 SQLAlchemy.
@@ -58,9 +59,7 @@ REPORTED = [  # what points KPIs, liability and backtests read: the rest stays o
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _POSTGRES_EPOCH = 946_684_800_000_000  # PostgreSQL's zero, 2000-01-01, in Unix microseconds
-_TIMESTAMPTZ = 1184  # the type of an array's elements that are times (pg_type's oid)
-_SENT = np.dtype([("length", ">i4"), ("value", ">i8")])  # a bigint array's element, as sent
-_SENT_NULL = {"time": "'-infinity'::timestamptz", "int": "'-9223372036854775808'::bigint"}
+Slice = tuple[str, int, str, tuple[str, ...]]  # table, number, SQL, its columns' kinds
 
 
 def queries(program_id: ProgramId) -> dict[str, Select[Any]]:
@@ -147,28 +146,27 @@ def _from_rows(query: Select[Any], rows: Sequence[Any]) -> Columns:
 def _read_in_slices(connection: Connection, wanted: dict[str, Select[Any]]) -> dict[str, Columns]:
     driver = connection.connection.driver_connection
     assert driver is not None
-    slices: queue.SimpleQueue[tuple[str, int, str]] = queue.SimpleQueue()
+    slices: queue.SimpleQueue[Slice] = queue.SimpleQueue()
     with driver.cursor() as cursor:
         snapshot = cursor.execute("SELECT pg_export_snapshot()").fetchone()[0]
         for table, query in wanted.items():
             name = query.get_final_froms()[0].name  # type: ignore[attr-defined]
-            program_rows = query.whereclause
-            assert program_rows is not None
             pages = cursor.execute(
                 "SELECT pg_relation_size(%s::regclass) / current_setting('block_size')::int",
                 [name],
             ).fetchone()[0]
+            assert query.whereclause is not None  # the program's rows: a slice adds to it
+            aggregated = select(*map(_sent, query.selected_columns)).where(query.whereclause)
+            # Compiled once: a slice adds its range to the WHERE clause it ends with.
+            compiled = aggregated.compile(connection, compile_kwargs={"literal_binds": True})
+            kinds = tuple(map(_kind, query.selected_columns))
             starts = range(0, max(pages, 1), PAGES_AT_ONCE)
             for number, first in enumerate(starts):
                 # The last slice is open: it takes whatever lies beyond the pages counted.
-                within = f"ctid >= '({first},0)'::tid"
+                within = f" AND ctid >= '({first},0)'::tid"
                 if first != starts[-1]:
                     within += f" AND ctid < '({first + PAGES_AT_ONCE},0)'::tid"
-                sliced = select(*(_sent(column) for column in query.selected_columns)).where(
-                    program_rows, text(within)
-                )
-                compiled = sliced.compile(connection, compile_kwargs={"literal_binds": True})
-                slices.put((table, number, str(compiled)))
+                slices.put((table, number, f"{compiled}{within}", kinds))
     read: list[tuple[str, int, tuple[Any, ...]]] = []
     with ThreadPoolExecutor(CONNECTIONS) as pool:
         readers = [
@@ -187,26 +185,27 @@ def _read_in_slices(connection: Connection, wanted: dict[str, Select[Any]]) -> d
 
 
 def _sent(column: ColumnElement[Any]) -> ColumnElement[Any]:
-    """A column of a slice: all its values as one array, numbers and times in binary and
-    without NULLs (NULL travels as the smallest bigint, or as -infinity, the time whose
-    binary form that is)."""
+    """A column of a slice: numbers and times as one string of their binary forms, 8
+    bytes each (int8send, timestamptz_send), with NULL sent as the smallest bigint or as
+    -infinity, the time whose binary form that is; text as an array."""
     value = column.element if isinstance(column, Label) else column
     kind = _kind(column)
     if kind == "text":
         return func.array_agg(value)
-    if kind == "bool":
-        value = cast(cast(value, Integer), BigInteger)
-    elif kind == "int":
-        value = cast(value, BigInteger)
-    return func.array_send(
-        func.array_agg(func.coalesce(value, text(_SENT_NULL.get(kind, _SENT_NULL["int"]))))
-    )
+    if kind == "time":
+        sent = func.timestamptz_send(func.coalesce(value, text("'-infinity'::timestamptz")))
+    else:
+        number = (
+            cast(cast(value, Integer), BigInteger) if kind == "bool" else cast(value, BigInteger)
+        )
+        sent = func.int8send(func.coalesce(number, text("'-9223372036854775808'::bigint")))
+    return func.string_agg(sent, text("''::bytea"))
 
 
 def _read(
     connection: Connection,
     snapshot: str,
-    slices: queue.SimpleQueue[tuple[str, int, str]],
+    slices: queue.SimpleQueue[Slice],
     read: list[tuple[str, int, tuple[Any, ...]]],
 ) -> None:
     """Read slices on a connection of its own, in the exported snapshot, until none is
@@ -219,26 +218,23 @@ def _read(
         with driver.cursor() as cursor:
             while True:
                 try:
-                    table, number, sliced = slices.get_nowait()
+                    table, number, sliced, kinds = slices.get_nowait()
                 except queue.Empty:
                     return
                 row = cursor.execute(sliced, binary=True).fetchone()
                 if row[0] is not None:  # a slice of no rows aggregates to NULLs
-                    read.append((table, number, tuple(_decoded(value) for value in row)))
+                    columns = tuple(map(_decoded, kinds, row))
+                    read.append((table, number, columns))
 
 
-def _decoded(value: bytes | list[str | None]) -> NDArray[Any]:
+def _decoded(kind: str, value: bytes | list[str | None]) -> NDArray[Any]:
     """A slice's column: text as PostgreSQL's driver reads an array of it; numbers and
-    times as array_send writes a one-dimensional bigint array (dimensions, flags, element
-    type, then size and lower bound; then each element as a length and a value), in
-    network byte order. A time is then moved from PostgreSQL's zero to Unix's."""
+    times from their 8-byte binary forms, in network byte order, a time then moved from
+    PostgreSQL's zero to Unix's."""
     if isinstance(value, list):
         return np.array(value, dtype=object)
-    dimensions, flags, element = np.frombuffer(value, ">i4", count=3)
-    assert dimensions == 1, "a slice's array has one dimension"
-    assert flags == 0, "a slice's array has no NULL"
-    numbers = np.frombuffer(value, _SENT, offset=20)["value"].astype(np.int64)
-    if element == _TIMESTAMPTZ:
+    numbers = np.frombuffer(value, ">i8").astype(np.int64)
+    if kind == "time":
         numbers[numbers != NULL] += _POSTGRES_EPOCH
     return numbers
 
