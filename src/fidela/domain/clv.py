@@ -207,7 +207,8 @@ def _maximize(log_likelihood: Likelihood, count: int) -> list[float]:
 
     L-BFGS-B minimizes the negated sum over log-parameters (so that the parameters stay
     positive), from 1 each, with the exact gradient (the chain rule's factor for a
-    log-parameter is the parameter itself); a second run from there settles it.
+    log-parameter is the parameter itself); if it stops before converging, a second run
+    goes on from there.
     """
 
     def cost(log_params: Floats) -> tuple[float, Floats]:
@@ -215,7 +216,8 @@ def _maximize(log_likelihood: Likelihood, count: int) -> list[float]:
         each, gradient = log_likelihood(params)
         return -float(np.sum(each)), -gradient * params
 
-    found = minimize(cost, np.zeros(count), jac=True, method="L-BFGS-B")
-    settled = minimize(cost, found.x, jac=True, method="L-BFGS-B")
-    best = settled if settled.fun <= found.fun else found
+    best = minimize(cost, np.zeros(count), jac=True, method="L-BFGS-B")
+    if not best.success:
+        again = minimize(cost, best.x, jac=True, method="L-BFGS-B")
+        best = again if again.fun <= best.fun else best
     return [*(float(value) for value in np.exp(best.x)), -float(best.fun)]
