@@ -12,26 +12,11 @@ T0 = datetime(2026, 1, 5, tzinfo=UTC)
 
 
 def test_quintiles_give_each_fifth_a_score_and_equal_values_the_lowest_one() -> None:
-    assert quintiles([10, 20, 30, 40, 50, 60, 70, 80, 90, 100]).tolist() == [
-        1,
-        1,
-        2,
-        2,
-        3,
-        3,
-        4,
-        4,
-        5,
-        5,
-    ]
-    assert quintiles([7, 7, 7]).tolist() == [1, 1, 1]  # ties take the lowest score of their group
-    assert quintiles([1, 1, 1, 1, 9]).tolist() == [
-        1,
-        1,
-        1,
-        1,
-        5,
-    ]  # the one-time buyers, and one more
+    tens = quintiles([10, 20, 30, 40, 50, 60, 70, 80, 90, 100])
+    assert tens.tolist() == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+    # Ties take the lowest score of their group: the one-time buyers, and one more.
+    assert quintiles([7, 7, 7]).tolist() == [1, 1, 1]
+    assert quintiles([1, 1, 1, 1, 9]).tolist() == [1, 1, 1, 1, 5]
 
 
 @given(st.lists(st.integers(0, 50), min_size=1, max_size=60))

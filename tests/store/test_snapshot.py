@@ -56,3 +56,13 @@ def test_the_export_holds_every_row_of_every_table_as_read(
     assert len(exported["orders"]["amount"]) == len(rows)
     assert np.count_nonzero(~np.isnat(exported["members"]["erased_at"])) == 1  # the one erased
     assert all(len(next(iter(columns.values()))) for columns in exported.values())
+
+
+def test_a_program_without_history_exports_empty_columns(uow: UnitOfWork) -> None:
+    program_id = ProgramId(programs.apply(uow, example("cafe-usd.yaml"), now=T0).program_id)
+    with uow.reading() as reader:
+        exported = snapshot.export(reader.connection, program_id)
+    assert set(exported) == set(snapshot.queries(program_id))
+    for table, columns in exported.items():
+        assert all(len(values) == 0 for values in columns.values()), table
+    assert exported["orders"]["occurred_at"].dtype == np.dtype("datetime64[us]")

@@ -1,22 +1,26 @@
-"""A program's history as columns of numbers, for analytics to load into DuckDB.
+"""A program's history as arrays, a column each, for analytics to load into DuckDB.
 
 The same few SELECTs on SQLite and PostgreSQL. Each table comes back as one array per
 column: integers and booleans as int64 (a NULL masked), times as datetime64 in
 microseconds, UTC (a NULL as NaT), text as Python strings.
 
-PostgreSQL reads each table in slices of its pages (a TID range scan each, PostgreSQL
-14 or newer), every slice as one row: each column's values as one string of 8-byte
-binary numbers (`string_agg(int8send(...), '')`; text as an array). No number or time
-is formatted as text and parsed back, and a slice of some 100,000 rows is one round
-trip. CONNECTIONS connections read slices at once, each in the
-reading transaction's own snapshot (`pg_export_snapshot`), so the server works on as
-many cores and the result is still one consistent read. SQLite's rows come through
-SQLAlchemy.
+PostgreSQL reads each table in slices of its pages (a TID range scan each; before
+PostgreSQL 14, one slice of the whole table), every slice as one row: each column's
+values as one string of 8-byte binary numbers (`string_agg(int8send(...), '')`; text
+as an array). No number or time is formatted as text and parsed back, and a slice of
+some 100,000 rows is one round trip. CONNECTIONS connections read slices at once, each
+in the reading transaction's own snapshot (`pg_export_snapshot`: the caller's
+transaction is REPEATABLE READ, as `UnitOfWork.reading` makes it), so the server works
+on as many cores and the result is still one consistent read. A slice reads its pages
+whole, whichever program their rows belong to: a program's export costs a scan of
+each table. SQLite's rows come through SQLAlchemy.
 """
 
 from __future__ import annotations
 
 import queue
+import re
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -59,7 +63,10 @@ REPORTED = [  # what points KPIs, liability and backtests read: the rest stays o
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _POSTGRES_EPOCH = 946_684_800_000_000  # PostgreSQL's zero, 2000-01-01, in Unix microseconds
-Slice = tuple[str, int, str, tuple[str, ...]]  # table, number, SQL, its columns' kinds
+# A slice to read: table, number, SQL and its parameters, the kinds of its columns.
+Slice = tuple[str, int, str, dict[str, Any], tuple[str, ...]]
+SNAPSHOT_ID = re.compile(r"[0-9A-F]+-[0-9A-F]+-[0-9]+")  # what pg_export_snapshot() returns
+BEYOND_ANY_PAGE = 2**32 - 1  # a page number past the largest a table can have
 
 
 def queries(program_id: ProgramId) -> dict[str, Select[Any]]:
@@ -107,7 +114,8 @@ def export(connection: Connection, program_id: ProgramId) -> dict[str, Columns]:
 
 
 def _kind(column: ColumnElement[Any]) -> str:
-    """How a column travels: as a time, as text, or as an integer (booleans too)."""
+    """How a column travels: as a time, as text, as a boolean or as an integer (the two
+    last as int64)."""
     if isinstance(column.type, UTCDateTime):
         return "time"
     if isinstance(column.type, Boolean):
@@ -146,35 +154,36 @@ def _from_rows(query: Select[Any], rows: Sequence[Any]) -> Columns:
 def _read_in_slices(connection: Connection, wanted: dict[str, Select[Any]]) -> dict[str, Columns]:
     driver = connection.connection.driver_connection
     assert driver is not None
+    by_ranges = driver.info.server_version >= 140000  # TID range scans: PostgreSQL 14
     slices: queue.SimpleQueue[Slice] = queue.SimpleQueue()
     with driver.cursor() as cursor:
         snapshot = cursor.execute("SELECT pg_export_snapshot()").fetchone()[0]
+        assert SNAPSHOT_ID.fullmatch(snapshot), snapshot
         for table, query in wanted.items():
-            name = query.get_final_froms()[0].name  # type: ignore[attr-defined]
             pages = cursor.execute(
                 "SELECT pg_relation_size(%s::regclass) / current_setting('block_size')::int",
-                [name],
+                [query.get_final_froms()[0].name],  # type: ignore[attr-defined]
             ).fetchone()[0]
-            assert query.whereclause is not None  # the program's rows: a slice adds to it
-            aggregated = select(*map(_sent, query.selected_columns)).where(query.whereclause)
-            # Compiled once: a slice adds its range to the WHERE clause it ends with.
-            compiled = aggregated.compile(connection, compile_kwargs={"literal_binds": True})
+            assert query.whereclause is not None  # the program's rows
+            within = text("ctid >= CAST(:first AS tid) AND ctid < CAST(:beyond AS tid)")
+            within = within.bindparams(first="(0,0)", beyond="(0,0)")  # each slice's own
+            aggregated = select(*map(_sent, query.selected_columns)).where(
+                query.whereclause, within
+            )
+            compiled = aggregated.compile(connection, compile_kwargs={"render_postcompile": True})
             kinds = tuple(map(_kind, query.selected_columns))
-            starts = range(0, max(pages, 1), PAGES_AT_ONCE)
+            starts = range(0, max(pages, 1), PAGES_AT_ONCE) if by_ranges else range(1)
             for number, first in enumerate(starts):
                 # The last slice is open: it takes whatever lies beyond the pages counted.
-                within = f" AND ctid >= '({first},0)'::tid"
-                if first != starts[-1]:
-                    within += f" AND ctid < '({first + PAGES_AT_ONCE},0)'::tid"
-                slices.put((table, number, f"{compiled}{within}", kinds))
-    read: list[tuple[str, int, tuple[Any, ...]]] = []
+                beyond = first + PAGES_AT_ONCE if first != starts[-1] else BEYOND_ANY_PAGE
+                bounds = {"first": f"({first},0)", "beyond": f"({beyond},0)"}
+                slices.put((table, number, str(compiled), compiled.params | bounds, kinds))
+    stop = threading.Event()
     with ThreadPoolExecutor(CONNECTIONS) as pool:
         readers = [
-            pool.submit(_read, connection, snapshot, slices, read) for _ in range(CONNECTIONS)
+            pool.submit(_read, connection, snapshot, slices, stop) for _ in range(CONNECTIONS)
         ]
-        for reader in readers:
-            reader.result()
-    read.sort(key=lambda found: found[:2])
+        read = sorted(found for reader in readers for found in reader.result())
     return {
         table: {
             column.name: _joined(_kind(column), [row[i] for t, _, row in read if t == table])
@@ -206,25 +215,31 @@ def _read(
     connection: Connection,
     snapshot: str,
     slices: queue.SimpleQueue[Slice],
-    read: list[tuple[str, int, tuple[Any, ...]]],
-) -> None:
+    stop: threading.Event,
+) -> list[tuple[str, int, tuple[NDArray[Any], ...]]]:
     """Read slices on a connection of its own, in the exported snapshot, until none is
-    left; each slice's columns decoded as they come."""
+    left (or another reader failed); each slice's columns decoded as they come."""
+    found = []
     options = {"isolation_level": "REPEATABLE READ"}
-    with connection.engine.connect().execution_options(**options) as own:
-        own.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")  # its first statement
-        driver = own.connection.driver_connection
-        assert driver is not None
-        with driver.cursor() as cursor:
-            while True:
-                try:
-                    table, number, sliced, kinds = slices.get_nowait()
-                except queue.Empty:
-                    return
-                row = cursor.execute(sliced, binary=True).fetchone()
-                if row[0] is not None:  # a slice of no rows aggregates to NULLs
-                    columns = tuple(map(_decoded, kinds, row))
-                    read.append((table, number, columns))
+    try:
+        with connection.engine.connect().execution_options(**options) as own:
+            # The transaction's first statement: psycopg has just sent its BEGIN.
+            own.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+            driver = own.connection.driver_connection
+            assert driver is not None
+            with driver.cursor() as cursor:
+                while not stop.is_set():
+                    try:
+                        table, number, sliced, params, kinds = slices.get_nowait()
+                    except queue.Empty:
+                        break
+                    row = cursor.execute(sliced, params, binary=True).fetchone()
+                    if row[0] is not None:  # a slice of no rows aggregates to NULLs
+                        found.append((table, number, tuple(map(_decoded, kinds, row))))
+    except BaseException:
+        stop.set()  # the other readers stop at their next slice
+        raise
+    return found
 
 
 def _decoded(kind: str, value: bytes | list[str | None]) -> NDArray[Any]:
@@ -234,8 +249,10 @@ def _decoded(kind: str, value: bytes | list[str | None]) -> NDArray[Any]:
     if isinstance(value, list):
         return np.array(value, dtype=object)
     numbers = np.frombuffer(value, ">i8").astype(np.int64)
-    if kind == "time":
-        numbers[numbers != NULL] += _POSTGRES_EPOCH
+    if kind == "time":  # -infinity is how NULL travelled; +infinity, never stored, too
+        finite = (numbers != NULL) & (numbers != np.iinfo(np.int64).max)
+        numbers[finite] += _POSTGRES_EPOCH
+        numbers[~finite] = NULL
     return numbers
 
 
