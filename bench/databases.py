@@ -7,16 +7,14 @@ do), so results never depend on what an earlier run or another user left behind.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 
-from fidela.store.database import make_engine, upgrade
+from fidela.store.database import make_engine, temporary_sqlite, upgrade
 from fidela.store.tables import metadata
 
 BACKENDS = ("sqlite", "postgresql")
@@ -27,24 +25,13 @@ DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 def fresh_database(backend: str, postgres_url: str, name: str) -> Iterator[Engine]:
     """A migrated, empty database of `backend`, removed when the block ends."""
     if backend == "sqlite":
-        with _sqlite_database() as engine:
+        with temporary_sqlite("fidela-bench-") as engine:
             yield engine
     elif backend == "postgresql":
         with _postgres_database(postgres_url, name) as engine:
             yield engine
     else:
         raise ValueError(f"unknown backend {backend!r}")
-
-
-@contextmanager
-def _sqlite_database() -> Iterator[Engine]:
-    with tempfile.TemporaryDirectory(prefix="fidela-bench-") as folder:
-        engine = make_engine(f"sqlite:///{Path(folder) / 'fidela.db'}")
-        try:
-            upgrade(engine)
-            yield engine
-        finally:
-            engine.dispose()
 
 
 @contextmanager

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, Any, Literal, cast, get_args
+from typing import Annotated, Any
 
 import typer
 
@@ -14,6 +14,7 @@ from fidela.analytics.kpis import Granularity
 from fidela.cli.common import (
     JsonOption,
     ProgramOption,
+    _choice,
     _date,
     _errors,
     _now,
@@ -26,7 +27,7 @@ from fidela.cli.common import (
 from fidela.domain.errors import InvalidInput
 from fidela.services import analytics, imports, pilots
 from fidela.services import backtest as backtests
-from fidela.services.backtest import Redemptions
+from fidela.services.backtest import Model, Redemptions
 from fidela.services.pilots import Strata
 
 clv_app = typer.Typer(
@@ -94,14 +95,13 @@ def kpi(
     """The period's KPIs (definitions in docs/analytics.md) and their series, as JSON."""
     with _errors():
         uow = _uow()
-        if granularity not in get_args(Granularity):
-            raise InvalidInput("--granularity", f"{granularity!r} is not day, week or month")
+        buckets = _choice(granularity, Granularity, "--granularity")
         report = analytics.kpi(
             uow,
             _program(uow, program),
             _date(first, "--from"),
             _date(last, "--to"),
-            cast(Granularity, granularity),
+            buckets,
             now=_now(None),
         )
         _print_json(report)
@@ -116,12 +116,8 @@ def cohorts(
     """Retention by cohort month, as JSON: the classic triangle."""
     with _errors():
         uow = _uow()
-        chosen = by.replace("-", "_")
-        if chosen not in get_args(By):
-            raise InvalidInput("--by", f"{by!r} is not enrollment or first-purchase")
-        report = analytics.cohort_retention(
-            uow, _program(uow, program), cast(By, chosen), now=_now(None)
-        )
+        chosen = _choice(by, By, "--by")
+        report = analytics.cohort_retention(uow, _program(uow, program), chosen, now=_now(None))
         _print_json(report)
 
 
@@ -142,13 +138,12 @@ def backtest(
 ) -> None:
     """Replay a history through a program file in a store of its own; the months as JSON."""
     with _errors():
-        if redeem not in ("none", "cheapest"):
-            raise InvalidInput("--redeem", f"{redeem!r} is not none or cheapest")
+        model = _choice(redeem, Model, "--redeem")
         rows = imports.read(history, history_format)
         options: dict[str, Any] = {
             "first": _date(first, "--from") if first else None,
             "last": _date(last, "--to") if last else None,
-            "redemptions": Redemptions(cast(Literal["none", "cheapest"], redeem), share, seed),
+            "redemptions": Redemptions(model, share, seed),
             "now": _now(None),
         }
         if vs is None:
@@ -214,15 +209,14 @@ def pilot_assign(
     """Split the program's customers between the pilot and the control group."""
     with _errors():
         uow = _uow()
-        if strata not in get_args(Strata):
-            raise InvalidInput("--strata", f"{strata!r} is not segment, tier or none")
+        stratified = _choice(strata, Strata, "--strata")
         assigned = pilots.assign(
             uow,
             _program(uow, program),
             name,
             share=share,
             seed=seed,
-            strata=cast(Strata, strata),
+            strata=stratified,
             now=_now(None),
         )
         _print_json(assigned)

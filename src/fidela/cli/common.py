@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 import typer
 from rich.console import Console
@@ -90,6 +90,16 @@ def _date(value: str, option: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise InvalidInput(option, f"{value!r} is not a date like 1997-09-30") from None
+
+
+def _choice(value: str, choices: Any, option: str) -> Any:
+    """`value` as one of the Literal type `choices` (typed with - where they have _);
+    a located error naming them otherwise."""
+    allowed = [choice.replace("_", "-") for choice in get_args(choices)]
+    if value.replace("_", "-") not in allowed:
+        named = f"{', '.join(allowed[:-1])} or {allowed[-1]}"
+        raise InvalidInput(option, f"{value!r} is not {named}")
+    return value.replace("-", "_")
 
 
 def _program(uow: UnitOfWork, given: str | None) -> ProgramId:

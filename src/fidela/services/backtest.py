@@ -9,13 +9,9 @@ store, so its figures are those the real ledger would hold after the same replay
 from __future__ import annotations
 
 import random
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from itertools import groupby
-from pathlib import Path
 from typing import Any, Literal
 
 from fidela.analytics.monthly import by_month
@@ -25,7 +21,7 @@ from fidela.domain.program import Program, Reward, parse_program
 from fidela.domain.rules import local_midnight
 from fidela.services import analytics, imports, jobs, ledger, programs, rewards
 from fidela.services.imports import PurchaseRow
-from fidela.store.database import make_engine, upgrade
+from fidela.store.database import temporary_sqlite
 from fidela.store.unit_of_work import UnitOfWork
 
 PAGE = 1000  # members read at a time when they redeem
@@ -37,13 +33,16 @@ def end_of(program: Program, day: date) -> datetime:
     return local_midnight(day + timedelta(days=1), program.zone) - INSTANT
 
 
+Model = Literal["none", "cheapest"]  # how replayed members redeem
+
+
 @dataclass(frozen=True)
 class Redemptions:
     """When replayed members redeem: `none`, or at each month's end the `cheapest` reward
     of the catalog they may redeem and afford (points, tier), by a `share` of those who
     can (drawn with `seed`, so that a backtest is reproducible), once a month each."""
 
-    model: Literal["none", "cheapest"] = "none"
+    model: Model = "none"
     share: float = 1.0
     seed: int = 1
 
@@ -70,7 +69,8 @@ def backtest(
     start = first or rows[0].occurred_at(program).astimezone(program.zone).date()
     end = last or rows[-1].occurred_at(program).astimezone(program.zone).date()
     final = end_of(program, end)
-    with _isolated_store() as uow:
+    with temporary_sqlite("fidela-backtest-") as engine:
+        uow = UnitOfWork(engine)
         program_id = programs.apply(uow, program_text, now=now).program_id
         chooser = random.Random(redemptions.seed)
         redeemed = 0
@@ -120,18 +120,6 @@ def compare(
             backtest(other_text, history, **options),
         ]
     }
-
-
-@contextmanager
-def _isolated_store() -> Iterator[UnitOfWork]:
-    """A fresh SQLite store in a temporary folder, deleted afterwards."""
-    with tempfile.TemporaryDirectory(prefix="fidela-backtest-") as directory:
-        engine = make_engine(f"sqlite:///{Path(directory) / 'backtest.db'}")
-        try:
-            upgrade(engine)
-            yield UnitOfWork(engine)
-        finally:
-            engine.dispose()
 
 
 def _between(

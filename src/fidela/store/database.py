@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -123,3 +126,15 @@ def check_schema(engine: Engine) -> None:
     if current != head:
         reason = f"schema is at {current}, this Fidela needs {head}: run `fidela init`"
         raise SchemaOutdated("database", reason)
+
+
+@contextmanager
+def temporary_sqlite(prefix: str) -> Iterator[Engine]:
+    """A migrated SQLite store in a temporary folder, deleted when the block ends."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as folder:
+        engine = make_engine(f"sqlite:///{Path(folder) / 'fidela.db'}")
+        try:
+            upgrade(engine)
+            yield engine
+        finally:
+            engine.dispose()

@@ -156,6 +156,7 @@ def _read_in_slices(connection: Connection, wanted: dict[str, Select[Any]]) -> d
     assert driver is not None
     by_ranges = driver.info.server_version >= 140000  # TID range scans: PostgreSQL 14
     slices: queue.SimpleQueue[Slice] = queue.SimpleQueue()
+    kinds = {table: tuple(map(_kind, query.selected_columns)) for table, query in wanted.items()}
     with driver.cursor() as cursor:
         snapshot = cursor.execute("SELECT pg_export_snapshot()").fetchone()[0]
         assert SNAPSHOT_ID.fullmatch(snapshot), snapshot
@@ -171,13 +172,12 @@ def _read_in_slices(connection: Connection, wanted: dict[str, Select[Any]]) -> d
                 query.whereclause, within
             )
             compiled = aggregated.compile(connection, compile_kwargs={"render_postcompile": True})
-            kinds = tuple(map(_kind, query.selected_columns))
             starts = range(0, max(pages, 1), PAGES_AT_ONCE) if by_ranges else range(1)
             for number, first in enumerate(starts):
                 # The last slice is open: it takes whatever lies beyond the pages counted.
                 beyond = first + PAGES_AT_ONCE if first != starts[-1] else BEYOND_ANY_PAGE
                 bounds = {"first": f"({first},0)", "beyond": f"({beyond},0)"}
-                slices.put((table, number, str(compiled), compiled.params | bounds, kinds))
+                slices.put((table, number, str(compiled), compiled.params | bounds, kinds[table]))
     stop = threading.Event()
     with ThreadPoolExecutor(CONNECTIONS) as pool:
         readers = [
@@ -186,7 +186,7 @@ def _read_in_slices(connection: Connection, wanted: dict[str, Select[Any]]) -> d
         read = sorted(found for reader in readers for found in reader.result())
     return {
         table: {
-            column.name: _joined(_kind(column), [row[i] for t, _, row in read if t == table])
+            column.name: _joined(kinds[table][i], [row[i] for t, _, row in read if t == table])
             for i, column in enumerate(query.selected_columns)
         }
         for table, query in wanted.items()
