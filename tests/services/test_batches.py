@@ -7,7 +7,9 @@ event's answer, every member's account and the ledger's totals must be the same.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import threading
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,6 +24,7 @@ from fidela.domain.events import Event, parse_event
 from fidela.domain.ids import ProgramId
 from fidela.services import events, ledger, members, programs
 from fidela.services.events import Recorded
+from fidela.store.customers import CustomerRepository
 from fidela.store.tables import customers, orders
 from fidela.store.unit_of_work import UnitOfWork
 from tests.conftest import T0, example
@@ -248,3 +251,62 @@ def test_an_event_the_rules_refuse_halfway_leaves_nothing_and_the_batch_runs_aga
     shown = members.show(uow, program_id, EMAILS[0])
     assert shown["available"] == 40 == sum(lot["remaining"] for lot in shown["lots"])
     assert ledger.verify(uow, program_id).ok
+
+
+def test_two_batches_naming_the_same_new_customers_in_opposite_orders_both_land(
+    uow: UnitOfWork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each batch adds one new customer, then waits until the other has added its own
+    before adding the second: on PostgreSQL each then waits for the other's row (a
+    deadlock, which the database breaks by failing one); the failed one runs again."""
+    program_id = fresh_program(uow)
+    both_added_one = threading.Barrier(2)
+    waited = threading.local()
+    real_add = CustomerRepository.add
+
+    def add_then_wait(self: CustomerRepository, *args: Any, **kwargs: Any) -> Any:
+        added = real_add(self, *args, **kwargs)
+        if not getattr(waited, "once", False):
+            waited.once = True
+            # SQLite lets one writer in at a time: there, the other never arrives.
+            with contextlib.suppress(threading.BrokenBarrierError):
+                both_added_one.wait(timeout=3)
+        return added
+
+    monkeypatch.setattr(CustomerRepository, "add", add_then_wait)
+
+    def batch(first: str, second: str) -> list[dict[str, Any]]:
+        return [
+            {"type": "purchase", "idempotency_key": f"{who}-{first}",
+             "customer": {"customer_id": who}, "order_id": f"{who}-{first}",
+             "amount": "10.00", "currency": "EUR", "occurred_at": T0.isoformat()}
+            for who in (first, second)
+        ]  # fmt: skip
+
+    answers: dict[str, list[Recorded | FidelaError]] = {}
+
+    def send(first: str, second: str) -> None:
+        answers[first] = events.record_each(
+            UnitOfWork(uow.engine), program_id, batch(first, second), now=T0
+        )
+
+    threads = [threading.Thread(target=send, args=pair) for pair in (("x", "y"), ("y", "x"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(answers) == ["x", "y"]
+    assert all(isinstance(a, Recorded) for outcome in answers.values() for a in outcome)
+    with uow:
+        shop_ids = uow.connection.execute(
+            select(customers.c.external_id).where(
+                customers.c.program_id == program_id, customers.c.external_id.is_not(None)
+            )
+        ).scalars()
+        assert sorted(shop_ids) == ["x", "y"]
+        assert (
+            uow.connection.execute(
+                select(func.count()).select_from(orders).where(orders.c.program_id == program_id)
+            ).scalar_one()
+            == 4
+        )

@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from fidela.store.customers import CustomerRepository
 from fidela.store.events import EventRepository
@@ -115,15 +115,29 @@ class UnitOfWork:
         self.connection.commit()
 
 
+ATTEMPTS = 3  # runs of a use case that keeps losing races to concurrent writers
+LOST_RACE = {"40P01", "40001"}  # PostgreSQL: deadlock detected, serialization failure
+
+
 def run(uow: UnitOfWork, work: Callable[[UnitOfWork], T]) -> T:
-    """Run `work` in a fresh transaction; retry once if a concurrent writer won a unique race.
+    """Run `work` in a fresh transaction; run it again (ATTEMPTS in all) if a concurrent
+    writer won a race: a unique key it inserted first, or a deadlock the database broke
+    by failing this transaction (two batches adding the same new customers in opposite
+    orders).
 
     The retry sees what the other writer committed, so a duplicate event or enrollment
     returns the first result instead of failing.
     """
-    try:
-        with uow:
-            return work(uow)
-    except IntegrityError:
-        with uow:
-            return work(uow)
+    left = ATTEMPTS
+    while True:
+        left -= 1
+        try:
+            with uow:
+                return work(uow)
+        except DBAPIError as error:
+            if not left or not _lost_race(error):
+                raise
+
+
+def _lost_race(error: DBAPIError) -> bool:
+    return isinstance(error, IntegrityError) or getattr(error.orig, "sqlstate", None) in LOST_RACE
