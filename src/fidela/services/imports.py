@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import gc
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,7 +40,8 @@ from fidela.store.ledger import Changes
 from fidela.store.programs import StoredVersion
 from fidela.store.unit_of_work import UnitOfWork
 
-CHUNK = 5000  # events posted at a time inside the import's transaction
+CHUNK = 2000  # events posted at a time inside the import's transaction
+SWITCH_INTERVAL = 0.0005  # seconds a thread holds the GIL while another waits (5 ms by default)
 SHOWN = 20  # bad rows listed in full; the rest are counted
 
 
@@ -236,7 +238,7 @@ def import_purchases(
     changes, enrollments) are not written to the outbox unless `announce` is set.
     """
     # The collector comes back once the import's objects are gone, so it never walks them.
-    with _collector_paused():
+    with _collector_paused(), _quick_thread_switches():
         return _import(uow, program_id, rows, now, progress, announce)
 
 
@@ -253,15 +255,16 @@ def _import(
         program = stored.program
         fresh = _fresh(uow, program_id, _check_rows(program, rows, now))
         roster = _roster(uow, program, fresh, now)
-        enrolled = len(roster.joining)
+        enrolled, imported = len(roster.joining), len(fresh)
         replay = Changes(program, announce=announce)
         _replay(uow, stored, replay, fresh, roster, now, progress)
+        del fresh, roster, replay  # freed while the last chunk is written
         uow.commit()
     return {
         "program": program_id,
         "rows": len(rows),
-        "imported": len(fresh),
-        "already_imported": len(rows) - len(fresh),
+        "imported": imported,
+        "already_imported": len(rows) - imported,
         "members_enrolled": enrolled,
     }
 
@@ -305,13 +308,15 @@ def _replay(
     now: datetime,
     progress: Callable[[int], None] | None,
 ) -> None:
-    """Apply the purchases in date order, posting every CHUNK events.
+    """Apply the purchases in date order, posting every CHUNK events, each chunk written
+    while the next is computed. A member's state goes with the chunk of their last row.
 
     What a customer bought before enrolling stays a customer's purchase and earns nothing.
     """
     program = stored.program
     spent = campaign_spend(uow, program)
-    for checked in fresh:
+    last_row = _last_rows(fresh, roster)
+    for i, checked in enumerate(fresh):
         customer_id = roster.customers[checked.row.customer_id]
         member_id = roster.member_of.get(customer_id)
         state = roster.states.get(member_id) if member_id is not None else None
@@ -321,17 +326,22 @@ def _replay(
             changes.record(member_id, state, member_rules.enroll(program, state))
             roster.joining.discard(member_id)
         _record_row(program, stored.version, changes, checked, customer_id, state, spent)
-        if len(changes.events) >= CHUNK:
-            # Member states are written once, with the last chunk: it is all one transaction.
-            changes.states = {}
+        if len(changes.events) >= CHUNK or i == len(fresh) - 1:
+            changes.states = {m: state for m, state in changes.states.items() if last_row[m] <= i}
             uow.ledger.post(stored.program_id, changes, now, in_background=True)
             if progress:
                 progress(len(changes.events))
             changes = Changes(program, announce=changes.announce)
-    changes.states = dict(roster.states)
-    uow.ledger.post(stored.program_id, changes, now)
-    if progress:
-        progress(len(changes.events))
+
+
+def _last_rows(fresh: list[_Checked], roster: _Roster) -> dict[MemberId, int]:
+    """The index of each member's last row: after it, their state is final."""
+    last = {}
+    for i, checked in enumerate(fresh):
+        member_id = roster.member_of.get(roster.customers[checked.row.customer_id])
+        if member_id is not None:
+            last[member_id] = i
+    return last
 
 
 @contextmanager
@@ -348,6 +358,21 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+@contextmanager
+def _quick_thread_switches() -> Iterator[None]:
+    """Let the ledger's writing thread take the GIL back soon after each statement.
+
+    SQLite runs a statement without the GIL, but the writer needs it again to return and
+    start the next; by default it waits up to 5 ms for the computing thread to let go.
+    """
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(interval)
 
 
 @dataclass(frozen=True)
