@@ -66,3 +66,16 @@ def test_a_program_without_history_exports_empty_columns(uow: UnitOfWork) -> Non
     for table, columns in exported.items():
         assert all(len(values) == 0 for values in columns.values()), table
     assert exported["orders"]["occurred_at"].dtype == np.dtype("datetime64[us]")
+
+
+def test_an_export_outside_a_repeatable_read_transaction_is_refused(uow: UnitOfWork) -> None:
+    """On PostgreSQL each statement of a READ COMMITTED transaction sees a newer state:
+    what the caller reads beside the export would not be the export's state."""
+    program_id = ProgramId(programs.apply(uow, example("cafe-usd.yaml"), now=T0).program_id)
+    with uow:  # a writer's transaction: READ COMMITTED on PostgreSQL
+        if uow.connection.dialect.name == "sqlite":
+            exported = snapshot.export(uow.connection, program_id)  # one snapshot anyway
+            assert len(exported["orders"]["amount"]) == 0
+        else:
+            with pytest.raises(ValueError, match="REPEATABLE READ"):
+                snapshot.export(uow.connection, program_id)

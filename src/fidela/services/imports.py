@@ -327,7 +327,7 @@ def _replay(
             roster.joining.discard(member_id)
         _record_row(program, stored.version, changes, checked, customer_id, state, spent)
         if len(changes.events) >= CHUNK or i == len(fresh) - 1:
-            changes.states = {m: state for m, state in changes.states.items() if last_row[m] <= i}
+            changes.states = {m: s for m, s in changes.states.items() if last_row[m] <= i}
             uow.ledger.post(stored.program_id, changes, now, in_background=True)
             if progress:
                 progress(len(changes.events))

@@ -196,7 +196,8 @@ class BatchWriter:
     @contextmanager
     def _as_sqlalchemy_errors(self) -> Iterator[None]:
         """What bypasses SQLAlchemy (COPY, a pipeline) raises its error types, as the other
-        writes do: `run()` retries a unique race on SQLAlchemy's IntegrityError."""
+        writes do: `run()` retries a lost unique race, a deadlock or a serialization
+        failure."""
         driver_error = self.connection.dialect.loaded_dbapi.Error
         try:
             yield

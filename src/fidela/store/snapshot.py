@@ -65,6 +65,7 @@ _MICROSECOND = timedelta(microseconds=1)
 _POSTGRES_EPOCH = 946_684_800_000_000  # PostgreSQL's zero, 2000-01-01, in Unix microseconds
 # A slice to read: table, number, SQL and its parameters, the kinds of its columns.
 Slice = tuple[str, int, str, dict[str, Any], tuple[str, ...]]
+CONSISTENT = ("repeatable read", "serializable")  # isolation levels of one snapshot
 SNAPSHOT_ID = re.compile(r"[0-9A-F]+-[0-9A-F]+-[0-9]+")  # what pg_export_snapshot() returns
 BEYOND_ANY_PAGE = 2**32 - 1  # a page number past the largest a table can have
 
@@ -158,8 +159,13 @@ def _read_in_slices(connection: Connection, wanted: dict[str, Select[Any]]) -> d
     slices: queue.SimpleQueue[Slice] = queue.SimpleQueue()
     kinds = {table: tuple(map(_kind, query.selected_columns)) for table, query in wanted.items()}
     with driver.cursor() as cursor:
-        snapshot = cursor.execute("SELECT pg_export_snapshot()").fetchone()[0]
+        snapshot, isolation = cursor.execute(
+            "SELECT pg_export_snapshot(), current_setting('transaction_isolation')"
+        ).fetchone()
         assert SNAPSHOT_ID.fullmatch(snapshot), snapshot
+        if isolation not in CONSISTENT:
+            # The caller's own reads would each see a newer state than the export's.
+            raise ValueError(f"a snapshot needs a REPEATABLE READ transaction, not {isolation}")
         for table, query in wanted.items():
             pages = cursor.execute(
                 "SELECT pg_relation_size(%s::regclass) / current_setting('block_size')::int",

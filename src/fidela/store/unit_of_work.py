@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 
 from fidela.store.customers import CustomerRepository
 from fidela.store.events import EventRepository
@@ -115,8 +115,15 @@ class UnitOfWork:
         self.connection.commit()
 
 
-ATTEMPTS = 3  # runs of a use case that keeps losing races to concurrent writers
-LOST_RACE = {"40P01", "40001"}  # PostgreSQL: deadlock detected, serialization failure
+# Runs of a use case that keeps losing races: a batch that lost a deadlock may then find
+# the winner's new rows not yet committed, and lose a unique race once more.
+ATTEMPTS = 3
+LOST_RACE = {  # PostgreSQL's codes
+    "23505",  # unique violation: another writer inserted the same key first
+    "40P01",  # deadlock detected: the database failed this transaction to end one
+    "40001",  # serialization failure
+}
+UNIQUE_ON_SQLITE = {"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"}
 
 
 def run(uow: UnitOfWork, work: Callable[[UnitOfWork], T]) -> T:
@@ -140,4 +147,5 @@ def run(uow: UnitOfWork, work: Callable[[UnitOfWork], T]) -> T:
 
 
 def _lost_race(error: DBAPIError) -> bool:
-    return isinstance(error, IntegrityError) or getattr(error.orig, "sqlstate", None) in LOST_RACE
+    code = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "sqlite_errorname", None)
+    return code in LOST_RACE or code in UNIQUE_ON_SQLITE
