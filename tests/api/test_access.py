@@ -80,6 +80,7 @@ ENDPOINTS: list[tuple[str, str, Any, set[str]]] = [
     ("GET", f"{CAFE}/roi?from=2026-01-01&to=2026-01-31&margin=0.4", None, ADMIN),
     ("POST", f"{CAFE}/pilots", {"name": "p", "share": 0.2}, ADMIN),
     ("GET", f"{CAFE}/pilots/p/report?from=2026-01-01&to=2026-01-31", None, ADMIN),
+    ("POST", f"{CAFE}/backtests", {"program": "x", "history": "x"}, ADMIN),
     ("GET", f"{CAFE}/held", None, ADMIN),
     ("GET", f"{CAFE}/flags", None, ADMIN),
     ("POST", f"{CAFE}/flags/1/release", {"reason": "ok"}, ADMIN),

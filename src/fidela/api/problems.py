@@ -18,8 +18,10 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from fidela.domain.errors import FidelaError, ProgramInvalid
+from fidela.services.imports import ImportInvalid
 
 MEDIA_TYPE = "application/problem+json"
+LISTED = 100  # located mistakes listed in `errors` (of a program file, of a history)
 TITLES = {
     400: "Bad request",
     401: "Unauthorized",
@@ -122,8 +124,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(FidelaError)
     async def fidela_error(request: Request, error: FidelaError) -> JSONResponse:
         errors = [{"field": error.field, "reason": error.reason}]
-        if isinstance(error, ProgramInvalid):
-            errors = [{"field": p.location, "reason": p.message} for p in error.problems]
+        if isinstance(error, ProgramInvalid | ImportInvalid):
+            listed = error.problems[:LISTED]
+            errors = [{"field": p.location, "reason": p.message} for p in listed]
         return problem(
             request, error.status, str(error), field=error.field, reason=error.reason, errors=errors
         )

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast, get_args
 
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
@@ -81,22 +81,34 @@ class ImportInvalid(InvalidInput):
         return "\n".join(shown)
 
 
+Format = Literal["cdnow", "csv"]  # of a history file
+
+
 def read(path: Path, file_format: str) -> list[PurchaseRow]:
     """Parse a history file; raise ImportInvalid listing every bad row."""
-    readers = {"cdnow": _read_cdnow, "csv": _read_csv}
-    if file_format not in readers:
-        raise InvalidInput("--format", f"{file_format!r} is not one of {', '.join(readers)}")
+    if file_format not in get_args(Format):
+        raise InvalidInput(
+            "--format", f"{file_format!r} is not one of {', '.join(get_args(Format))}"
+        )
     try:
         with path.open(encoding="utf-8", newline="") as file:
-            rows, problems = readers[file_format](file)
+            return parse(file, cast(Format, file_format), str(path))
     except OSError as error:
         raise InvalidInput(str(path), error.strerror or "can't be read") from None
     except UnicodeDecodeError:
         raise InvalidInput(str(path), "is not UTF-8 text") from None
+
+
+def parse(lines: Iterable[str], file_format: Format, source: str) -> list[PurchaseRow]:
+    """Parse a history's lines (a file, or text sent over the API, read with `newline=""`);
+    raise ImportInvalid listing every bad row, named after `source`."""
+    readers = {"cdnow": _read_cdnow, "csv": _read_csv}
+    try:
+        rows, problems = readers[file_format](lines)
     except csv.Error as error:
-        raise InvalidInput(str(path), f"is not a valid CSV file: {error}") from None
+        raise InvalidInput(source, f"is not a valid CSV file: {error}") from None
     if problems:
-        raise ImportInvalid(str(path), problems)
+        raise ImportInvalid(source, problems)
     return rows
 
 
