@@ -29,6 +29,18 @@ def test_a_campaign_runs_in_its_window_for_its_segment_only() -> None:
     assert running_campaigns(SHOP, "purchase", before, {"at_risk"}) == []
 
 
+def test_a_pilots_campaign_runs_for_the_members_of_its_group_only() -> None:
+    treated = SHOP.model_copy(update={"campaigns": (campaign(bonus_points=5, pilot="spring"),)})
+    assert [c.id for c in running_campaigns(treated, "purchase", SPRING, {None}, {"spring"})] == [
+        "c"
+    ]
+    assert running_campaigns(treated, "purchase", SPRING, {None}, {"autumn"}) == []
+    assert running_campaigns(treated, "purchase", SPRING, {None}) == []  # in no pilot's group
+    both = campaign(bonus_points=5, pilot="spring", segment="at_risk")
+    treated = SHOP.model_copy(update={"campaigns": (both,)})
+    assert running_campaigns(treated, "purchase", SPRING, {"lost"}, {"spring"}) == []
+
+
 def campaign(**fields: object) -> Campaign:
     base = {"id": "c", "name": "C", "starts": SPRING, "ends": SPRING + timedelta(days=1),
             "when": "purchase"}  # fmt: skip

@@ -90,6 +90,7 @@ class MemberState:
     granted: list[tuple[datetime, int]] = field(default_factory=list)  # what the cap counts
     segment: str | None = None  # the RFM segment now: campaigns may target it
     rule_segments: set[str] = field(default_factory=set)  # the program's rule segments now
+    pilots: set[str] = field(default_factory=set)  # the pilots that put them in their group
     event_times: dict[str, list[datetime]] = field(default_factory=dict)  # for challenges
     badges: set[str] = field(default_factory=set)
     credit: Wallet = field(default_factory=lambda: Wallet(book=CREDIT))  # cashback
@@ -720,7 +721,8 @@ def _campaigns(
 ) -> list[Campaign]:
     if spent is None:
         return []
-    return running_campaigns(program, when, at, {state.segment, *state.rule_segments})
+    segments = {state.segment, *state.rule_segments}
+    return running_campaigns(program, when, at, segments, state.pilots)
 
 
 def _multiplier(program: Program, state: MemberState) -> Decimal:

@@ -272,6 +272,7 @@ class Campaign(_Section):
     multiplier: Positive | None = None
     bonus_points: PositiveInt | None = None
     segment: Slug | None = None
+    pilot: Slug | None = None  # only the members a pilot of this name assigned to its group
     budget_points: PositiveInt | None = None
 
     @model_validator(mode="after")
@@ -433,6 +434,11 @@ class Program(_Section):
         """Whether a campaign targets a rule segment (members' rule segments matter)."""
         rule_ids = {segment.id for segment in self.segments}
         return any(campaign.segment in rule_ids for campaign in self.campaigns)
+
+    @cached_property
+    def targets_pilots(self) -> bool:
+        """Whether a campaign is a pilot's treatment (members' pilot groups matter)."""
+        return any(campaign.pilot for campaign in self.campaigns)
 
     @cached_property
     def earns_on(self) -> frozenset[str]:

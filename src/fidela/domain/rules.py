@@ -67,16 +67,21 @@ def activity_grants(
 
 
 def running_campaigns(
-    program: Program, when: str, at: datetime, segments: Collection[str | None]
+    program: Program,
+    when: str,
+    at: datetime,
+    segments: Collection[str | None],
+    pilots: Collection[str] = (),
 ) -> list[Campaign]:
     """The campaigns for `when` running at `at` for a member of `segments` (their RFM
-    segment and their rule segments)."""
+    segment and their rule segments) who is in the pilot group of `pilots`."""
     return [
         campaign
         for campaign in program.campaigns
         if campaign.when == when
         and campaign.starts <= at <= campaign.ends
         and (campaign.segment is None or campaign.segment in segments)
+        and (campaign.pilot is None or campaign.pilot in pilots)
     ]
 
 

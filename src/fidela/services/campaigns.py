@@ -26,6 +26,7 @@ def listed(uow: UnitOfWork, program_id: ProgramId, *, now: datetime) -> list[dic
             "running": campaign.starts <= now <= campaign.ends,
             "when": campaign.when,
             "segment": campaign.segment,
+            "pilot": campaign.pilot,
             "budget_points": campaign.budget_points,
             "granted": spent.get(campaign.id, 0),
             "left": None

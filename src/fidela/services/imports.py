@@ -308,6 +308,9 @@ def _roster(uow: UnitOfWork, program: Program, fresh: list[_Checked], now: datet
         member_of[customer_id] = member_id
         states[member_id] = MemberState(member_id, enrolling[customer_id])
         joining.add(member_id)
+    if program.targets_pilots:  # a customer in a pilot's group before enrolling
+        for member_id, pilots in uow.members.pilots(list(new_members.values())).items():
+            states[member_id].pilots = pilots
     return _Roster(customers, member_of, states, joining)
 
 

@@ -32,6 +32,7 @@ from fidela.store.tables import (
     members,
     membership_payments,
     orders,
+    pilot_groups,
     redemptions,
     transactions,
 )
@@ -138,6 +139,23 @@ class MemberRepository:
             states.update(self._load_chunk(program, chunk, at, lock=lock))
         return states
 
+    def pilots(self, member_ids: Sequence[MemberId]) -> dict[MemberId, set[str]]:
+        """The pilots that put each member's customer in their pilot group (not control)."""
+        found: dict[MemberId, set[str]] = {}
+        in_pilot = select(members.c.id, pilot_groups.c.pilot).join(
+            pilot_groups, pilot_groups.c.customer_id == members.c.customer_id
+        )
+        rows = rows_in_chunks(
+            self.connection,
+            lambda chunk: in_pilot.where(
+                among(self.connection, members.c.id, chunk), pilot_groups.c.in_pilot
+            ),
+            member_ids,
+        )
+        for row in rows:
+            found.setdefault(MemberId(row.id), set()).add(row.pilot)
+        return found
+
     def _load_chunk(
         self, program: Program, member_ids: Sequence[MemberId], at: datetime, *, lock: bool
     ) -> dict[MemberId, MemberState]:
@@ -210,6 +228,9 @@ class MemberRepository:
             )
             for member_id, segment in execute(held):
                 states[MemberId(member_id)].rule_segments.add(segment)
+        if program.targets_pilots:
+            for member_id, pilots in self.pilots(member_ids).items():
+                states[member_id].pilots = pilots
         if (counted_from := member_rules.counted_since(program, at)) is not None:
             recent = select(events.c.member_id, events.c.type, events.c.occurred_at).where(
                 among(c, events.c.member_id, member_ids), events.c.occurred_at >= counted_from
