@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 from fastapi.encoders import jsonable_encoder
 from fastapi.testclient import TestClient
 
+from fidela.api import analytics
 from fidela.services import backtest, imports
 from fidela.services.backtest import Redemptions
 from tests.api.conftest import Keys
@@ -66,3 +68,32 @@ def test_a_bad_history_is_refused_with_each_bad_row_located(
     assert problem["errors"] == [bad_amount]
     unknown = client.post(BACKTESTS, json=body | {"format": "xml"}, headers=api_keys.admin)
     assert unknown.status_code == 422 and unknown.json()["field"] == "body.format"
+
+
+def test_a_backtest_refuses_a_period_or_dates_out_of_range_and_checks_both_files_first(
+    client: TestClient, api_keys: Keys
+) -> None:
+    body = {"program": example("cafe-usd.yaml"), "history": SAMPLE, "format": "cdnow"}
+
+    def refused(**changed: str) -> dict[str, Any]:
+        answered = client.post(BACKTESTS, json=body | changed, headers=api_keys.admin)
+        assert answered.status_code == 422, answered.text
+        found: dict[str, Any] = answered.json()
+        return found
+
+    assert refused(to="9999-12-31")["reason"] == "9999-12-31 is not between 1900 and 2199"
+    assert refused(**{"from": "1997-03-01", "to": "1997-02-01"})["field"] == "to"
+    typo = example("cafe-usd.yaml").replace("points_per_unit: 1 ", "points_per_unit: -1 ")
+    assert refused(vs=typo)["errors"][0]["field"].startswith("vs.earn")
+    far = SAMPLE.replace("19970101", "99991231", 1)
+    assert refused(history=far)["errors"] == [
+        {"field": "line 1.date", "reason": "9999-12-31 is not between 1900 and 2199"}
+    ]
+
+
+def test_one_backtest_runs_at_a_time_in_a_worker(client: TestClient, api_keys: Keys) -> None:
+    body = {"program": example("cafe-usd.yaml"), "history": SAMPLE, "format": "cdnow"}
+    with analytics.REPLAYING:  # as if another request were replaying
+        busy = client.post(BACKTESTS, json=body | QUARTER, headers=api_keys.admin)
+    assert busy.status_code == 429 and busy.json()["field"] == "backtests"
+    assert client.post(BACKTESTS, json=body | QUARTER, headers=api_keys.admin).status_code == 200

@@ -103,6 +103,8 @@ def test_a_pilots_campaign_reaches_its_pilot_group_only(uow: UnitOfWork) -> None
     pilots.assign(uow, shop, "spring", share=0.5, seed=1, strata="none", now=T0)
     groups = in_pilot(uow, shop, "spring")
     assert sorted(groups.values()) == [False] * 5 + [True] * 5
+    (listed,) = campaigns.listed(uow, shop, now=T0)
+    assert (listed["pilot"], listed["segment"]) == ("spring", None)
     february = T0 + timedelta(days=30)
     for n, email in enumerate(emails):
         bought = purchase(uow, shop, email, f"O{n}", "10.00", february)

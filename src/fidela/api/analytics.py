@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import threading
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -13,7 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from fidela.analytics.cohorts import By
 from fidela.analytics.kpis import Granularity
+from fidela.api import problems
 from fidela.api.dependencies import Admin, Now, Uow
+from fidela.domain.errors import Busy
 from fidela.domain.program import Slug
 from fidela.services import analytics, imports, pilots
 from fidela.services import backtest as backtests
@@ -149,6 +152,9 @@ def pilot_report(
 
 PROGRAM_TEXT_MAX = 200_000  # characters of a program file
 HISTORY_TEXT_MAX = 10_000_000  # characters of a history: CDNOW's 69,659 rows take 1.95 M
+# One backtest at a time in a worker: a replay holds the worker's GIL for seconds, and
+# several would slow every other request of the worker down.
+REPLAYING = threading.Lock()
 
 
 class BacktestBody(BaseModel):
@@ -173,18 +179,27 @@ class BacktestBody(BaseModel):
     seed: int = Field(1, ge=0, le=2**63 - 1, description="Draws who redeems, reproducibly.")
 
 
-@router.post("/backtests")
+@router.post(
+    "/backtests",
+    responses={429: problems.response("Another backtest is running in this worker.")},
+)
 def backtest(caller: Admin, now: Now, body: BacktestBody) -> dict[str, Any]:
     """Replay a history through a program file in a store of its own, never this program's:
     the months and totals, as `fidela backtest` prints them (with `vs`, both programs).
-    The answer comes when the replay is done: CDNOW's whole history takes about 30 s."""
-    rows = imports.parse(io.StringIO(body.history, newline=""), body.format, "history")
-    options: dict[str, Any] = {
-        "first": body.first,
-        "last": body.last,
-        "redemptions": Redemptions(body.redeem, body.share, body.seed),
-        "now": now,
-    }
-    if body.vs is None:
-        return backtests.backtest(body.program, rows, **options)
-    return backtests.compare(body.program, body.vs, rows, **options)
+    The answer comes when the replay is done: CDNOW's whole history takes about 30 s. One
+    backtest runs at a time in each worker; another gets a 429 meanwhile."""
+    if not REPLAYING.acquire(blocking=False):
+        raise Busy("backtests", "another backtest is running: send this one once it is done")
+    try:
+        rows = imports.parse(io.StringIO(body.history, newline=""), body.format, "history")
+        options: dict[str, Any] = {
+            "first": body.first,
+            "last": body.last,
+            "redemptions": Redemptions(body.redeem, body.share, body.seed),
+            "now": now,
+        }
+        if body.vs is None:
+            return backtests.backtest(body.program, rows, **options)
+        return backtests.compare(body.program, body.vs, rows, **options)
+    finally:
+        REPLAYING.release()

@@ -49,6 +49,12 @@ class Conflict(FidelaError):
     status = 409
 
 
+class Busy(FidelaError):
+    """The server is doing this kind of work already: try again once it is done."""
+
+    status = 429
+
+
 class InsufficientPoints(FidelaError):
     """A redemption would take the member's balance below zero."""
 

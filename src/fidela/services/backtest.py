@@ -9,13 +9,13 @@ store, so its figures are those the real ledger would hold after the same replay
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from itertools import groupby
 from typing import Any, Literal
 
 from fidela.analytics.monthly import by_month
-from fidela.domain.errors import FidelaError, InvalidInput
+from fidela.domain.errors import FidelaError, InvalidInput, ProgramInvalid
 from fidela.domain.ids import MemberId, ProgramId
 from fidela.domain.program import Program, Reward, parse_program
 from fidela.domain.rules import local_midnight
@@ -63,6 +63,7 @@ def backtest(
     """Replay `history` (its days from `first` to `last`, in the program's zone) through
     the program; the month-by-month report."""
     program = parse_program(program_text)
+    _check_period(first, last)
     rows = _between(program, history, first, last)
     if not rows:
         raise InvalidInput("history", "no purchase in the period")
@@ -113,13 +114,29 @@ def backtest(
 def compare(
     program_text: str, other_text: str, history: list[PurchaseRow], **options: Any
 ) -> dict[str, Any]:
-    """Two programs over the same history, side by side."""
+    """Two programs over the same history, side by side; both files are checked before
+    either is replayed, the second one's mistakes located under `vs`."""
+    parse_program(program_text)
+    try:
+        parse_program(other_text)
+    except ProgramInvalid as invalid:
+        located = [replace(p, location=f"vs.{p.location}") for p in invalid.problems]
+        raise ProgramInvalid(located) from None
     return {
         "programs": [
             backtest(program_text, history, **options),
             backtest(other_text, history, **options),
         ]
     }
+
+
+def _check_period(first: date | None, last: date | None) -> None:
+    """A period of the years a history may hold (imports.YEARS), not ending before it starts."""
+    for field, day in (("from", first), ("to", last)):
+        if day is not None and day.year not in imports.YEARS:
+            raise InvalidInput(field, imports.out_of_range(day))
+    if first is not None and last is not None and first > last:
+        raise InvalidInput("to", f"{last.isoformat()} is before from, {first.isoformat()}")
 
 
 def _between(

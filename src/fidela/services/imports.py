@@ -129,10 +129,14 @@ def _read_cdnow(file: Iterable[str]) -> tuple[list[PurchaseRow], list[Problem]]:
         day = days.get(day_text)
         if day is None:
             try:
-                day = days[day_text] = datetime.strptime(day_text, "%Y%m%d").date()
+                day = datetime.strptime(day_text, "%Y%m%d").date()
             except ValueError:
                 problems.append(Problem(f"line {number}.date", f"{day_text!r} is not YYYYMMDD"))
                 continue
+            if day.year not in YEARS:
+                problems.append(Problem(f"line {number}.date", out_of_range(day)))
+                continue
+            days[day_text] = day
         amount = _amount(dollars, f"line {number}.dollar_value", problems)
         if amount is None or not cds.isdigit():
             if cds and not cds.isdigit():
@@ -147,6 +151,7 @@ def _read_cdnow(file: Iterable[str]) -> tuple[list[PurchaseRow], list[Problem]]:
 
 
 MAX_ID = 200  # characters of a customer or order id, as for events sent one by one
+YEARS = range(1900, 2200)  # of a history's dates: outside, a date is a typo (and times overflow)
 _EMAIL = TypeAdapter(EmailStr)
 CSV_COLUMNS = ("customer_id", "order_id", "occurred_at", "amount", "currency")
 
@@ -223,16 +228,22 @@ def _amount(text: str, where: str, problems: list[Problem]) -> Decimal | None:
 
 def _when(text: str, where: str, problems: list[Problem]) -> datetime | date | None:
     try:
-        if len(text) == 10:
-            return date.fromisoformat(text)
-        at = datetime.fromisoformat(text)
+        at = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
     except ValueError:
         problems.append(Problem(where, f"{text!r} is not YYYY-MM-DD or ISO 8601"))
         return None
-    if at.tzinfo is None:
+    if isinstance(at, datetime) and at.tzinfo is None:
         problems.append(Problem(where, "a time needs a UTC offset (a date alone is fine)"))
         return None
+    if at.year not in YEARS:
+        problems.append(Problem(where, out_of_range(at)))
+        return None
     return at
+
+
+def out_of_range(day: date) -> str:
+    """Why a day outside YEARS is refused."""
+    return f"{day.isoformat()} is not between {YEARS.start} and {YEARS.stop - 1}"
 
 
 def import_purchases(
@@ -309,7 +320,7 @@ def _roster(uow: UnitOfWork, program: Program, fresh: list[_Checked], now: datet
         states[member_id] = MemberState(member_id, enrolling[customer_id])
         joining.add(member_id)
     if program.targets_pilots:  # a customer in a pilot's group before enrolling
-        for member_id, pilots in uow.members.pilots(list(new_members.values())).items():
+        for member_id, pilots in uow.members.pilots(program, list(new_members.values())).items():
             states[member_id].pilots = pilots
     return _Roster(customers, member_of, states, joining)
 

@@ -139,17 +139,23 @@ class MemberRepository:
             states.update(self._load_chunk(program, chunk, at, lock=lock))
         return states
 
-    def pilots(self, member_ids: Sequence[MemberId]) -> dict[MemberId, set[str]]:
-        """The pilots that put each member's customer in their pilot group (not control)."""
+    def pilots(self, program: Program, member_ids: Sequence[MemberId]) -> dict[MemberId, set[str]]:
+        """The pilots of the program's campaigns that put each member's customer in their
+        pilot group (not in control)."""
         found: dict[MemberId, set[str]] = {}
-        in_pilot = select(members.c.id, pilot_groups.c.pilot).join(
-            pilot_groups, pilot_groups.c.customer_id == members.c.customer_id
+        names = sorted({campaign.pilot for campaign in program.campaigns if campaign.pilot})
+        in_pilot = (
+            select(members.c.id, pilot_groups.c.pilot)
+            .join(pilot_groups, pilot_groups.c.customer_id == members.c.customer_id)
+            .where(
+                pilot_groups.c.program_id == program.program,
+                pilot_groups.c.pilot.in_(names),
+                pilot_groups.c.in_pilot,
+            )
         )
         rows = rows_in_chunks(
             self.connection,
-            lambda chunk: in_pilot.where(
-                among(self.connection, members.c.id, chunk), pilot_groups.c.in_pilot
-            ),
+            lambda chunk: in_pilot.where(among(self.connection, members.c.id, chunk)),
             member_ids,
         )
         for row in rows:
@@ -229,7 +235,7 @@ class MemberRepository:
             for member_id, segment in execute(held):
                 states[MemberId(member_id)].rule_segments.add(segment)
         if program.targets_pilots:
-            for member_id, pilots in self.pilots(member_ids).items():
+            for member_id, pilots in self.pilots(program, member_ids).items():
                 states[member_id].pilots = pilots
         if (counted_from := member_rules.counted_since(program, at)) is not None:
             recent = select(events.c.member_id, events.c.type, events.c.occurred_at).where(
