@@ -135,8 +135,8 @@ def _check_period(first: date | None, last: date | None) -> None:
     for field, day in (("from", first), ("to", last)):
         if day is not None and day.year not in imports.YEARS:
             raise InvalidInput(field, imports.out_of_range(day))
-    if first is not None and last is not None and first > last:
-        raise InvalidInput("to", f"{last.isoformat()} is before from, {first.isoformat()}")
+    if first is not None and last is not None:
+        analytics.checked_period(first, last)
 
 
 def _between(

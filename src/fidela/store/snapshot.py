@@ -23,7 +23,6 @@ import re
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -33,7 +32,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement, Label
 
 from fidela.domain.ids import ProgramId
-from fidela.domain.ledger import Account
+from fidela.domain.ledger import Account, micros
 from fidela.store.tables import (
     UTCDateTime,
     customers,
@@ -60,8 +59,6 @@ REPORTED = [  # what points KPIs, liability and backtests read: the rest stays o
         Account.AVAILABLE,
     )
 ]
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
 _POSTGRES_EPOCH = 946_684_800_000_000  # PostgreSQL's zero, 2000-01-01, in Unix microseconds
 # A slice to read: table, number, SQL and its parameters, the kinds of its columns.
 Slice = tuple[str, int, str, dict[str, Any], tuple[str, ...]]
@@ -141,11 +138,7 @@ def _from_rows(query: Select[Any], rows: Sequence[Any]) -> Columns:
             found[column.name] = np.array(values, dtype=object)
             continue
         numbers = [
-            NULL
-            if value is None
-            else (value - _EPOCH) // _MICROSECOND
-            if kind == "time"
-            else int(value)
+            NULL if value is None else micros(value) if kind == "time" else int(value)
             for value in values
         ]
         found[column.name] = _typed(kind, np.array(numbers, dtype=np.int64))
