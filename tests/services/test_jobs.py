@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from fidela.domain.errors import InvalidInput, NotFound
 from fidela.domain.ids import ProgramId
 from fidela.services import jobs, ledger, members, programs
 from fidela.store.tables import outbox, transactions
@@ -59,6 +60,48 @@ def test_pending_points_become_spendable_after_the_waiting_time(uow: UnitOfWork)
     assert balance(uow, program_id, "ana@example.com") == (0, 30, 0)
     jobs.run_due(uow, program_id, now=T0 + timedelta(days=14))
     assert balance(uow, program_id, "ana@example.com") == (30, 0, 0)
+
+
+def test_a_balance_names_the_soonest_expiry_of_spendable_points_only(uow: UnitOfWork) -> None:
+    text = example("cafe.yaml").replace("pending_days: 0 ", "pending_days: 14 ")
+    program_id = programs.apply(uow, text, now=T0).program_id
+    ana = enroll(uow, program_id, "ana@example.com", T0, customer_id="c-ana")
+    purchase(uow, program_id, "ana@example.com", "A1", "30.00", T0)
+    purchase(uow, program_id, "ana@example.com", "A2", "20.00", T0 + timedelta(days=5))
+    jobs.run_due(uow, program_id, now=T0 + timedelta(days=19))  # both spendable now
+    # Earned later but still pending, and so not spendable: it is left out.
+    purchase(uow, program_id, "ana@example.com", "A3", "40.00", T0 + timedelta(days=19))
+    reads = [
+        members.balance(uow, program_id, "ANA@example.com"),
+        members.balance(uow, program_id, "c-ana"),
+        members.balance(uow, program_id, str(ana), by_member_id=True),
+    ]
+    assert reads[0] == reads[1] == reads[2]
+    assert (reads[0]["member_id"], reads[0]["available"], reads[0]["pending"]) == (ana, 50, 40)
+    expiry = reads[0]["next_expiry"]
+    assert (datetime.fromisoformat(expiry["at"]), expiry["points"]) == (
+        T0 + timedelta(days=365),
+        30,
+    )
+    with pytest.raises(NotFound):
+        members.balance(uow, program_id, "c-nobody")
+    with pytest.raises(InvalidInput):
+        members.balance(uow, program_id, "ana", by_member_id=True)
+
+
+def test_points_still_pending_are_not_counted_as_expiring(uow: UnitOfWork) -> None:
+    text = example("cafe.yaml").replace("pending_days: 0 ", "pending_days: 14 ")
+    text = text.replace("policy: rolling ", "policy: inactivity")  # one deadline for all lots
+    program_id = programs.apply(uow, text, now=T0).program_id
+    enroll(uow, program_id, "ana@example.com", T0)
+    purchase(uow, program_id, "ana@example.com", "A1", "30.00", T0)
+    jobs.run_due(uow, program_id, now=T0 + timedelta(days=14))
+    purchase(uow, program_id, "ana@example.com", "A2", "20.00", T0 + timedelta(days=14))
+    expiry = members.balance(uow, program_id, "ana@example.com")["next_expiry"]
+    assert (datetime.fromisoformat(expiry["at"]), expiry["points"]) == (
+        T0 + timedelta(days=14 + 365),
+        30,
+    )
 
 
 def test_a_refund_inside_the_waiting_time_cancels_the_pending_points(uow: UnitOfWork) -> None:

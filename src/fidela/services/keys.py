@@ -111,7 +111,7 @@ def member_token(
 def authenticate(uow: UnitOfWork, presented: str, *, now: datetime) -> Caller:
     """The caller a key stands for; Unauthorized, saying nothing more, if it is not valid."""
     token = parse_token(presented)
-    with uow.reading() as reader:
+    with uow.reading(single=True) as reader:
         row = reader.keys.get(token.key_id)
     if row is None or row.revoked_at is not None or not matches(token.secret, row.secret_digest):
         raise Unauthorized("authorization", "the key is unknown or revoked")

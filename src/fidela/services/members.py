@@ -202,19 +202,22 @@ def find(
     uow: UnitOfWork, program_id: ProgramId, ref: str, *, by_member_id: bool = False
 ) -> MemberId:
     """A member by e-mail, shop customer id, or (with `by_member_id`) Fidela's member id."""
-    try:
-        if by_member_id:
-            customer_ref = CustomerRef(member_id=int(ref))
-        elif "@" in ref:
-            customer_ref = CustomerRef(email=ref)
-        else:
-            customer_ref = CustomerRef(customer_id=ref)
-    except ValueError:  # a non-numeric id, or pydantic's ValidationError (a ValueError)
-        raise InvalidInput("member", f"{ref!r} is not a member id, e-mail or customer id") from None
-    _customer, member_id = resolve(uow, program_id, customer_ref, erased_too=True)
+    _customer, member_id = resolve(uow, program_id, _ref(ref, by_member_id), erased_too=True)
     if member_id is None:
         raise NotFound("member", f"no member {ref} in {program_id}")
     return member_id
+
+
+def _ref(ref: str, by_member_id: bool) -> CustomerRef:
+    """What a path's member reference names: a member id, an e-mail or a shop id."""
+    try:
+        if by_member_id:
+            return CustomerRef(member_id=int(ref))
+        if "@" in ref:
+            return CustomerRef(email=ref)
+        return CustomerRef(customer_id=ref)
+    except ValueError:  # a non-numeric id, or pydantic's ValidationError (a ValueError)
+        raise InvalidInput("member", f"{ref!r} is not a member id, e-mail or customer id") from None
 
 
 def locate(
@@ -307,10 +310,20 @@ def balance(
 ) -> dict[str, Any]:
     """What a till shows: the member's points and credit, tier, membership and perks, and
     the next points to expire."""
-    with uow.reading() as reader:
-        program = reader.programs.current(program_id).program
-        member_id = find(reader, program_id, ref, by_member_id=by_member_id)
-        row = reader.members.balance(member_id)
+    named = _ref(ref, by_member_id)
+    email = normalize_email(named.email) if named.email else None
+    # One statement, so no transaction: the till's read is the most frequent of all.
+    with uow.reading(single=True) as reader:
+        row = reader.members.till(
+            program_id,
+            member_id=MemberId(named.member_id) if named.member_id is not None else None,
+            external_id=named.customer_id,
+            email=email,
+        )
+        if row is None:
+            raise NotFound("member", f"no member {ref} in {program_id}")
+        program = reader.programs.stored(row).program  # its definition is read if not cached
+    member_id = MemberId(row.member_id)
     expiry = None
     if row.expires_at is not None:
         expiry = {"at": local_time(program, row.expires_at), "points": int(row.expiring)}

@@ -6,12 +6,24 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, or_, select, update
+from sqlalchemy import Row, bindparam, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from fidela.domain.ids import CustomerId, MemberId, ProgramId
 from fidela.store.batches import BatchWriter, among, rows_in_chunks
 from fidela.store.tables import customers, members
+
+# A customer named by shop id or e-mail; one left out is bound as NULL, which equals nothing.
+NAMED = or_(
+    customers.c.external_id == bindparam("external_id"), customers.c.email == bindparam("email")
+)
+# Every event's and every member read's look-up, built once.
+_FIND = (
+    select(customers, members.c.id.label("member_id"))
+    .outerjoin(members, members.c.customer_id == customers.c.id)
+    .where(customers.c.program_id == bindparam("program_id"), NAMED)
+    .order_by(customers.c.id)
+)
 
 
 class CustomerRepository:
@@ -23,21 +35,12 @@ class CustomerRepository:
     ) -> list[Row[Any]]:
         """Customers matching the shop id or the e-mail (two rows if they disagree), each
         with its `member_id` (None for a customer who never enrolled)."""
-        conditions = []
-        if external_id is not None:
-            conditions.append(customers.c.external_id == external_id)
-        if email is not None:
-            conditions.append(customers.c.email == email)
-        if not conditions:
+        if external_id is None and email is None:
             return []
-        return list(
-            self.connection.execute(
-                select(customers, members.c.id.label("member_id"))
-                .outerjoin(members, members.c.customer_id == customers.c.id)
-                .where(customers.c.program_id == program_id, or_(*conditions))
-                .order_by(customers.c.id)
-            )
+        found = self.connection.execute(
+            _FIND, {"program_id": program_id, "external_id": external_id, "email": email}
         )
+        return list(found)
 
     def add(
         self, program_id: ProgramId, *, external_id: str | None, email: str | None, at: datetime

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy import Row, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from fidela.domain.ids import MemberId, ProgramId
 from fidela.domain.keys import Role
 from fidela.store.tables import api_keys
+
+_KEY = select(api_keys).where(api_keys.c.id == bindparam("key_id"))  # every request's check
 
 
 class KeyRepository:
@@ -43,9 +45,7 @@ class KeyRepository:
         )
 
     def get(self, key_id: str) -> Row[Any] | None:
-        return self.connection.execute(
-            select(api_keys).where(api_keys.c.id == key_id)
-        ).one_or_none()
+        return self.connection.execute(_KEY, {"key_id": key_id}).one_or_none()
 
     def of_program(self, program_id: ProgramId) -> list[Row[Any]]:
         return list(

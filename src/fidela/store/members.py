@@ -6,7 +6,18 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, Select, and_, func, insert, or_, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection
 
 from fidela.domain import members as member_rules
@@ -18,7 +29,9 @@ from fidela.domain.memberships import Subscription
 from fidela.domain.program import Program
 from fidela.domain.rules import period_start
 from fidela.store.batches import IN_CHUNK, BatchWriter, among, rows_in_chunks
+from fidela.store.customers import NAMED
 from fidela.store.ledger import LOT_FIELDS, lot_from_row
+from fidela.store.programs import CURRENT_VERSION
 from fidela.store.referrals import ReferralRepository
 from fidela.store.tables import (
     customers,
@@ -33,6 +46,8 @@ from fidela.store.tables import (
     membership_payments,
     orders,
     pilot_groups,
+    program_versions,
+    programs,
     redemptions,
     transactions,
 )
@@ -47,6 +62,59 @@ CACHED_BALANCES = (
     members.c.credit_pending,
     members.c.credit_debt,
 )
+
+
+# A till's read (`till`), built once: the member's cached state, their next expiry and
+# the program's current version, in one statement.
+def _available_lots(of: Any) -> ColumnElement[bool]:
+    """The outer query's member's lots (`of`: lots or an alias) with available points left."""
+    return and_(of.c.member_id == members.c.id, of.c.remaining > 0, of.c.pending_until.is_(None))
+
+
+_soon = lots.alias("soon")
+_SOONEST = (
+    select(func.min(_soon.c.expires_at))
+    .where(_available_lots(_soon))
+    .correlate(members)
+    .scalar_subquery()
+)
+_EXPIRING = (
+    select(func.sum(lots.c.remaining))
+    .where(_available_lots(lots), lots.c.expires_at == _SOONEST)
+    .correlate(members)
+    .scalar_subquery()
+)
+
+
+def _till(found: ColumnElement[bool]) -> Select[Any]:
+    return (
+        select(
+            *CURRENT_VERSION,
+            members.c.id.label("member_id"),
+            *CACHED_BALANCES,
+            members.c.tier,
+            members.c.membership,
+            members.c.membership_status,
+            _SOONEST.label("expires_at"),
+            _EXPIRING.label("expiring"),
+        )
+        .select_from(
+            members.join(customers, customers.c.id == members.c.customer_id)
+            .join(programs, programs.c.id == members.c.program_id)
+            .join(
+                program_versions,
+                and_(
+                    program_versions.c.program_id == programs.c.id,
+                    program_versions.c.version == programs.c.version,
+                ),
+            )
+        )
+        .where(members.c.program_id == bindparam("program_id"), found)
+    )
+
+
+_TILL_BY_ID = _till(members.c.id == bindparam("member_id"))
+_TILL_BY_REF = _till(NAMED)
 
 
 class MemberRepository:
@@ -430,34 +498,27 @@ class MemberRepository:
             )
         )
 
-    def balance(self, member_id: MemberId) -> Row[Any]:
-        """The member's balances and tier, and their next expiry (`expires_at`, `expiring`):
-        the soonest instant available points expire, and how many, if any do."""
-        soonest = (
-            select(lots.c.expires_at, func.sum(lots.c.remaining).label("expiring"))
-            .where(
-                lots.c.member_id == member_id,
-                lots.c.remaining > 0,
-                lots.c.pending_until.is_(None),
-                lots.c.expires_at.is_not(None),
+    def till(
+        self,
+        program_id: ProgramId,
+        *,
+        member_id: MemberId | None = None,
+        external_id: str | None = None,
+        email: str | None = None,
+    ) -> Row[Any] | None:
+        """What a till shows of a member, found by member id, else by shop id or e-mail:
+        their balances, tier and membership, their next expiry (`expires_at`, `expiring`:
+        the soonest instant available points expire, and how many), and the program's
+        current version (for ProgramRepository.stored); None if there is no such member."""
+        if member_id is not None:
+            found = self.connection.execute(
+                _TILL_BY_ID, {"program_id": program_id, "member_id": member_id}
             )
-            .group_by(lots.c.expires_at)
-            .order_by(lots.c.expires_at)
-            .limit(1)
-            .subquery()
-        )
-        state = (
-            *CACHED_BALANCES,
-            members.c.tier,
-            members.c.membership,
-            members.c.membership_status,
-        )
-        query: Select[Any] = (
-            select(*state, soonest.c.expires_at, soonest.c.expiring)
-            .select_from(members.outerjoin(soonest, true()))
-            .where(members.c.id == member_id)
-        )
-        return self.connection.execute(query).one()
+        else:
+            found = self.connection.execute(
+                _TILL_BY_REF, {"program_id": program_id, "external_id": external_id, "email": email}
+            )
+        return found.one_or_none()
 
     def open_lots(self, member_id: MemberId) -> list[Row[Any]]:
         return list(

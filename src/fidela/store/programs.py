@@ -25,9 +25,11 @@ class StoredVersion:
     inactive: list[str]
 
 
+# A version's columns but its definition and source: what `stored` needs of a row.
+CURRENT_VERSION = [c for c in program_versions.c if c.name not in ("definition", "source")]
 # Every request reads it: built once, so SQLAlchemy computes its cache key once.
 _CURRENT = (
-    select(*(c for c in program_versions.c if c.name not in ("definition", "source")))
+    select(*CURRENT_VERSION)
     .join(programs, programs.c.id == program_versions.c.program_id)
     .where(
         programs.c.id == bindparam("program_id"),
@@ -105,7 +107,7 @@ class ProgramRepository:
         row = self.connection.execute(_CURRENT, {"program_id": program_id}).one_or_none()
         if row is None:
             raise NotFound("program", f"no program {program_id}: apply its file first")
-        return self._stored(row)
+        return self.stored(row)
 
     def versions(self, program_id: ProgramId) -> list[StoredVersion]:
         rows = self.connection.execute(
@@ -113,14 +115,15 @@ class ProgramRepository:
             .where(program_versions.c.program_id == program_id)
             .order_by(program_versions.c.version)
         )
-        return [self._stored(row) for row in rows]
+        return [self.stored(row) for row in rows]
 
     def ids(self) -> list[ProgramId]:
         rows = self.connection.execute(select(programs.c.id).order_by(programs.c.id))
         return [ProgramId(program_id) for program_id in rows.scalars()]
 
-    def _stored(self, row: Any) -> StoredVersion:
-        """A version from its row; the definition, if the row lacks it, is read when needed."""
+    def stored(self, row: Any) -> StoredVersion:
+        """A version from a row of its columns (CURRENT_VERSION at least); the definition,
+        if the row lacks it, is read when needed."""
         program = self._parsed.get(row.digest)
         if program is None:
             definition = getattr(row, "definition", None)

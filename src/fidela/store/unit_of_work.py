@@ -50,14 +50,20 @@ class UnitOfWork:
     segments: SegmentRepository
     flags: FlagRepository
 
-    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
+    def __init__(self, engine: Engine, *, read_only: bool = False, single: bool = False) -> None:
         self.engine = engine
         self.read_only = read_only
+        self.single = single
         self._connection: Connection | None = None
 
-    def reading(self) -> UnitOfWork:
-        """A unit of work for reads only: on SQLite it does not take the write lock."""
-        return UnitOfWork(self.engine, read_only=True)
+    def reading(self, *, single: bool = False) -> UnitOfWork:
+        """A unit of work for reads only: on SQLite it does not take the write lock.
+
+        `single` says the work is one statement, which sees one snapshot by itself: on
+        PostgreSQL it then runs outside a transaction, without the round trips of BEGIN
+        and ROLLBACK (every request's key check is such a read).
+        """
+        return UnitOfWork(self.engine, read_only=True, single=single)
 
     def __enter__(self) -> UnitOfWork:
         connection = self.engine.connect()
@@ -66,7 +72,7 @@ class UnitOfWork:
             isolation = (
                 {}
                 if connection.dialect.name == "sqlite"
-                else {"isolation_level": "REPEATABLE READ"}
+                else {"isolation_level": "AUTOCOMMIT" if self.single else "REPEATABLE READ"}
             )
             connection = connection.execution_options(fidela_read_only=True, **isolation)
         connection.begin()
