@@ -3,7 +3,8 @@
 `post` sends one delivery with the standard library. `Worker` is a thread that
 delivers whatever is due every `interval` seconds, and at once when woken: the API
 wakes it after each write it commits, so an event usually reaches its receivers
-within milliseconds, and what other processes wrote within one interval.
+within milliseconds (at most `gap` later under load, when the writes of that gap
+share one pass), and what other processes wrote within one interval.
 """
 
 from __future__ import annotations
@@ -56,12 +57,14 @@ class Worker:
         engine: Engine,
         *,
         interval: float = 1.0,
+        gap: float = 0.05,
         send: webhooks.Sender = post,
         clock: Callable[[], datetime] = utc_now,
         on_pass: Callable[[Report], None] = lambda report: None,
     ) -> None:
         self.engine = engine
         self.interval = interval
+        self.gap = gap  # at least this long between passes, however often woken
         self.send = send
         self.clock = clock
         self.on_pass = on_pass
@@ -89,4 +92,6 @@ class Worker:
             except Exception:
                 # The database may be away for a moment; the next pass tries again.
                 log.exception("webhook delivery pass failed")
+            # Under load every write wakes the worker: the writes of a gap share one pass.
+            self._stop.wait(self.gap)
             self._wake.wait(self.interval)

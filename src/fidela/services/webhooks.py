@@ -137,7 +137,7 @@ def deliver_due(uow: UnitOfWork, send: Sender, *, now: Callable[[], datetime]) -
     made later never receives them (it starts after the outbox's last row).
     """
     report = Report()
-    with uow.reading() as reader:
+    with uow.reading(single=True) as reader:
         if not reader.webhooks.any_live():
             return report
     while True:
