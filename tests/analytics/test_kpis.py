@@ -81,6 +81,17 @@ def test_a_period_ending_before_it_starts_is_refused(uow: UnitOfWork, cafe: Prog
         analytics.kpi(uow, cafe, date(2026, 2, 1), date(2026, 1, 31), now=NOW)
 
 
+def test_a_report_takes_the_years_an_import_takes(uow: UnitOfWork, cafe: ProgramId) -> None:
+    analytics.kpi(uow, cafe, date(1900, 1, 1), date(1900, 1, 31), now=NOW)
+    analytics.kpi(uow, cafe, date(2199, 12, 1), date(2199, 12, 31), now=NOW)
+    with pytest.raises(InvalidInput) as caught:
+        analytics.kpi(uow, cafe, date(2026, 1, 1), date(2200, 1, 1), now=NOW)
+    assert (caught.value.field, caught.value.reason) == (
+        "to",
+        "2200-01-01 is not between 1900 and 2199",
+    )
+
+
 def test_the_kpis_of_cdnow_match_an_independent_count(uow: UnitOfWork) -> None:
     program_id = programs.apply(uow, example("cafe-usd.yaml"), now=T0).program_id
     rows = imports.read(CDNOW / "CDNOW_sample.txt", "cdnow")

@@ -41,6 +41,16 @@ Key = Annotated[str, Field(min_length=1, max_length=200), WithoutNul]
 Text = Annotated[str, Field(min_length=1, max_length=200), WithoutNul]
 
 
+# The years of the dates Fidela takes from a person (a history's, a report's period):
+# outside, a date is a typo (and a time computed from it may overflow).
+YEARS = range(1900, 2200)
+
+
+def out_of_range(day: date) -> str:
+    """Why a day outside YEARS is refused."""
+    return f"{day.isoformat()} is not between {YEARS.start} and {YEARS.stop - 1}"
+
+
 class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -14,6 +14,7 @@ from typing import Any
 from fidela.analytics import clv, cohorts, kpis, roi
 from fidela.analytics.snapshot import Snapshot, load
 from fidela.domain.errors import InvalidInput
+from fidela.domain.events import YEARS, out_of_range
 from fidela.domain.ids import ProgramId
 from fidela.store import snapshot as store_snapshot
 from fidela.store.unit_of_work import UnitOfWork
@@ -43,8 +44,8 @@ def clv_fit(
     now: datetime,
 ) -> dict[str, Any]:
     """BG/NBD and Gamma-Gamma fitted on the purchases up to `until` (in the program's zone)."""
-    _within(until, "until")
-    if holdout_until is not None and _within(holdout_until, "holdout_until") <= until:
+    checked_day(until, "until")
+    if holdout_until is not None and checked_day(holdout_until, "holdout_until") <= until:
         raise InvalidInput("holdout_until", f"must be after until ({until.isoformat()})")
     with snapshot(uow, program_id, now=now) as taken:
         return clv.fitted(taken, until, holdout_until=holdout_until)
@@ -54,25 +55,24 @@ def clv_members(
     uow: UnitOfWork, program_id: ProgramId, until: date, weeks: float, *, now: datetime
 ) -> list[dict[str, Any]]:
     """Each member's expected purchases over `weeks`, P(alive) and CLV, fitted up to `until`."""
-    _within(until, "until")
+    checked_day(until, "until")
     with snapshot(uow, program_id, now=now) as taken:
         return clv.members(taken, until, weeks)
 
 
-EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)  # the dates reports accept
 MOST_BUCKETS = 3700  # a series' buckets at most: ten years by day
 
 
-def _within(day: date, field: str) -> date:
-    if not EARLIEST <= day <= LATEST:
-        reason = f"{day.isoformat()} is outside {EARLIEST.isoformat()} to {LATEST.isoformat()}"
-        raise InvalidInput(field, reason)
+def checked_day(day: date, field: str) -> date:
+    """`day`, unless outside the years Fidela takes (events.YEARS)."""
+    if day.year not in YEARS:
+        raise InvalidInput(field, out_of_range(day))
     return day
 
 
 def checked_period(first: date, last: date) -> None:
     """Refuse a period outside the dates reports accept, or ending before it starts."""
-    _within(first, "from"), _within(last, "to")
+    checked_day(first, "from"), checked_day(last, "to")
     if last < first:
         raise InvalidInput("to", f"{last.isoformat()} is before from ({first.isoformat()})")
 

@@ -131,10 +131,10 @@ def compare(
 
 
 def _check_period(first: date | None, last: date | None) -> None:
-    """A period of the years a history may hold (imports.YEARS), not ending before it starts."""
+    """A period of the years Fidela takes (events.YEARS), not ending before it starts."""
     for field, day in (("from", first), ("to", last)):
-        if day is not None and day.year not in imports.YEARS:
-            raise InvalidInput(field, imports.out_of_range(day))
+        if day is not None:
+            analytics.checked_day(day, field)
     if first is not None and last is not None:
         analytics.checked_period(first, last)
 

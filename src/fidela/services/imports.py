@@ -23,11 +23,13 @@ from pydantic import EmailStr, TypeAdapter, ValidationError
 from fidela.domain import members as member_rules
 from fidela.domain.errors import InvalidInput, Problem
 from fidela.domain.events import (
+    YEARS,
     CustomerRef,
     Encoded,
     OrderLine,
     Purchase,
     normalize_email,
+    out_of_range,
 )
 from fidela.domain.ids import CustomerId, MemberId, ProgramId
 from fidela.domain.members import MemberState
@@ -151,7 +153,6 @@ def _read_cdnow(file: Iterable[str]) -> tuple[list[PurchaseRow], list[Problem]]:
 
 
 MAX_ID = 200  # characters of a customer or order id, as for events sent one by one
-YEARS = range(1900, 2200)  # of a history's dates: outside, a date is a typo (and times overflow)
 _EMAIL = TypeAdapter(EmailStr)
 CSV_COLUMNS = ("customer_id", "order_id", "occurred_at", "amount", "currency")
 
@@ -239,11 +240,6 @@ def _when(text: str, where: str, problems: list[Problem]) -> datetime | date | N
         problems.append(Problem(where, out_of_range(at)))
         return None
     return at
-
-
-def out_of_range(day: date) -> str:
-    """Why a day outside YEARS is refused."""
-    return f"{day.isoformat()} is not between {YEARS.start} and {YEARS.stop - 1}"
 
 
 def import_purchases(
