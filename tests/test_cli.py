@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx2
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, update
 
 from fidela.store.tables import lines
@@ -222,6 +223,42 @@ def _serving(engine: Engine, tmp_path: Path) -> Iterator[str]:
         finally:
             server.terminate()
             server.wait(timeout=10)
+
+
+def test_with_two_workers_every_scrape_counts_what_both_answered(
+    engine: Engine, tmp_path: Path
+) -> None:
+    sent = 40  # each on a new connection: both workers answer some
+    port = _free_port()
+    env = {**os.environ, "FIDELA_DATABASE_URL": engine.url.render_as_string(hide_password=False)}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    env["TMPDIR"] = str(tmp_path)  # where serve makes the workers' shared folder
+    command = [sys.executable, "-m", "fidela", "serve", "--port", str(port), "--workers", "2"]
+    with subprocess.Popen(
+        command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    ) as server:
+        base = f"http://127.0.0.1:{port}"
+        try:
+            _when_up(f"{base}/ready", {}, server)  # not /health: only the `sent` count there
+            assert all(httpx2.get(f"{base}/health").status_code == 200 for _ in range(sent))
+            deadline = time.monotonic() + 10  # a request is counted just after its answer
+            while _health_count(base) != sent and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert [_health_count(base) for _ in range(10)] == [sent] * 10
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    assert not list(tmp_path.glob("fidela-metrics-*"))  # removed when serve stops
+
+
+def _health_count(base: str) -> float:
+    """GET /health answers counted in a scrape of /metrics (on a new connection)."""
+    scrape = httpx2.get(f"{base}/metrics").text
+    for family in text_string_to_metric_families(scrape):
+        for sample in family.samples:
+            if sample.name == "fidela_http_requests_total" and sample.labels["route"] == "/health":
+                return sample.value
+    return 0
 
 
 def test_the_demo_loads_then_serves_the_api_with_the_keys_it_prints(

@@ -1,11 +1,15 @@
 """Prometheus metrics at /metrics: requests, their latency, events, webhook deliveries.
 
 Each app has its own registry, so that two apps in one process (tests) never mix
-counts. With several uvicorn workers, each scrape reaches one worker: scrape them
-apart, or run one worker per port.
+counts. With several workers (`fidela serve --workers N`), each worker writes its
+counts to files in the folder PROMETHEUS_MULTIPROC_DIR names (the Prometheus
+client's multiprocess mode), and whichever worker answers a scrape adds up all of
+them: every scrape sees the whole server.
 """
 
 from __future__ import annotations
+
+import os
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import (
@@ -15,10 +19,12 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from fidela.services.webhooks import Report
 
 router = APIRouter(tags=["operations"])
+SHARED = "PROMETHEUS_MULTIPROC_DIR"  # the folder of the workers' counts, if they share
 
 
 class Metrics:
@@ -68,6 +74,9 @@ class Metrics:
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
 def metrics(request: Request) -> Response:
-    """Counters and histograms in Prometheus' text format."""
+    """Counters and histograms in Prometheus' text format (every worker's, added up)."""
     registry = request.app.state.metrics.registry
+    if SHARED in os.environ:
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # every worker's files
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

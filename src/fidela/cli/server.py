@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
+import tempfile
 from typing import Annotated
 
 import typer
@@ -23,15 +26,26 @@ def serve(
     with _errors():
         check_schema(_engine())
     from fidela.api.logs import config
+    from fidela.api.metrics import SHARED
 
-    uvicorn.run(
-        "fidela.api.app:from_settings",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=config(),
-    )
+    # Several workers count into files of one folder, so that any of them answers a
+    # scrape with everyone's counts. Each worker is a new process that reads this
+    # variable when it first imports the Prometheus client.
+    shared = workers > 1 and SHARED not in os.environ
+    if shared:
+        os.environ[SHARED] = tempfile.mkdtemp(prefix="fidela-metrics-")
+    try:
+        uvicorn.run(
+            "fidela.api.app:from_settings",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=config(),
+        )
+    finally:
+        if shared:
+            shutil.rmtree(os.environ.pop(SHARED), ignore_errors=True)
 
 
 def openapi() -> None:
