@@ -84,6 +84,10 @@ def test_erasure_leaves_nothing_personal_and_the_ledger_verifies(
     account = members.show(uow, cafe, str(member_id), by_member_id=True)
     assert account["email"] is None and account["name"] is None and account["erased_at"]
     assert account["history"][-1]["cause"]["reason"] == privacy.FORFEIT_REASON
+    till = members.balance(uow, cafe, str(member_id), by_member_id=True)
+    assert (till["member_id"], till["available"], till["next_expiry"]) == (member_id, 0, None)
+    with pytest.raises(NotFound):
+        members.balance(uow, cafe, ANA)
     with pytest.raises(Conflict, match="erased"):
         privacy.erase(uow, cafe, member_id, actor="admin", now=T0 + timedelta(days=2))
     with pytest.raises(Conflict, match="erased"):
