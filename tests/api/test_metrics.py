@@ -30,6 +30,9 @@ def test_metrics_count_requests_by_route_and_events_by_outcome(
     assert f'fidela_http_requests_total{{method="GET",route="{members}",status="401"}} 1.0' in text
     assert "ana@example.com" not in text and "ana%40example.com" not in text
     assert 'fidela_http_request_seconds_count{method="POST",route="' in text
+    # The recorded event and its retry, each written alone: two transactions of one event.
+    assert "fidela_event_group_size_count 2.0" in text
+    assert 'fidela_event_group_size_bucket{le="1.0"} 2.0' in text
 
 
 def test_each_request_is_logged_as_one_json_line_with_its_request_id(

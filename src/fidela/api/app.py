@@ -36,6 +36,7 @@ from fidela.api import (
 from fidela.api.middleware import EveryRequest
 from fidela.config import Settings
 from fidela.notify.webhooks import Worker, utc_now
+from fidela.services.recorder import Recorder
 from fidela.store.database import make_engine
 
 Clock = Callable[[], datetime]
@@ -61,6 +62,7 @@ def create_app(
     app.state.clock = clock
     app.state.metrics = metrics.Metrics()
     app.state.webhooks = None
+    app.state.recorder = Recorder(on_group=app.state.metrics.event_groups.observe)
     problems.install(app)
     app.add_middleware(EveryRequest)
     for module in (

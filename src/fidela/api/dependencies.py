@@ -25,6 +25,7 @@ from fidela.domain.keys import Role
 from fidela.services import idempotency, keys
 from fidela.services.idempotency import Answer
 from fidela.services.keys import Caller
+from fidela.services.recorder import Recorder
 from fidela.store.unit_of_work import UnitOfWork
 
 
@@ -37,8 +38,15 @@ async def _now(request: Request) -> datetime:
     return now
 
 
+async def _recorder(request: Request) -> Recorder:
+    recorder: Recorder = request.app.state.recorder
+    return recorder
+
+
 Uow = Annotated[UnitOfWork, Depends(_uow)]
 Now = Annotated[datetime, Depends(_now)]
+# The app's one Recorder: events of concurrent requests share a transaction.
+Together = Annotated[Recorder, Depends(_recorder)]
 ProgramPath = Annotated[str, Path(min_length=1, max_length=64, description="The program's id.")]
 MemberRef = Annotated[str, Path(description="The member's e-mail or the shop's customer id.")]
 ByMemberId = Annotated[

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from fidela.api.dependencies import IdempotencyKey, Integration, Now, Uow
+from fidela.api.dependencies import IdempotencyKey, Integration, Now, Together, Uow
 from fidela.domain.errors import FidelaError
 from fidela.domain.events import parse_event
 from fidela.services import events
@@ -25,6 +25,7 @@ def record_event(
     caller: Integration,
     uow: Uow,
     now: Now,
+    recorder: Together,
     request: Request,
     response: Response,
     event: Annotated[
@@ -32,9 +33,12 @@ def record_event(
     ],
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
-    """Record an event; the same key with the same content returns the first result."""
+    """Record an event; the same key with the same content returns the first result.
+
+    Events that other requests send at the same moment share its transaction.
+    """
     try:
-        recorded = events.record(
+        recorded = recorder.record(
             uow, caller.program_id, parse_event(event, idempotency_key=idempotency_key), now=now
         )
     except FidelaError as error:

@@ -1,4 +1,5 @@
-"""Prometheus metrics at /metrics: requests, their latency, events, webhook deliveries.
+"""Prometheus metrics at /metrics: requests, their latency, events and the transactions
+they share, webhook deliveries.
 
 Each app has its own registry, so that two apps in one process (tests) never mix
 counts. With several workers (`fidela serve --workers N`), each worker writes its
@@ -47,6 +48,12 @@ class Metrics:
             "fidela_events",
             "Events received, by outcome: recorded, duplicate or refused.",
             ["outcome"],
+            registry=self.registry,
+        )
+        self.event_groups = Histogram(
+            "fidela_event_group_size",
+            "Events of POST /events written in one database transaction (group commit).",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 100),
             registry=self.registry,
         )
         self.webhooks_delivered = Counter(

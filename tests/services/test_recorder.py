@@ -1,0 +1,190 @@
+"""Group commit on SQLite and PostgreSQL: events that queue while a group is written go
+together in the next transaction, and each caller still gets its own outcome."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from fidela.domain.errors import InvalidInput
+from fidela.domain.events import Event, parse_event
+from fidela.domain.ids import ProgramId
+from fidela.services import events, ledger, members
+from fidela.services.events import Recorded
+from fidela.services.recorder import Recorder
+from fidela.store.unit_of_work import UnitOfWork
+from tests.conftest import T0
+from tests.services.helpers import enroll
+
+WAIT_SECONDS = 30.0  # for what other threads are doing; never reached when all is well
+
+
+def purchase(email: str, order_id: str, amount: str, **changes: Any) -> Event:
+    return parse_event(
+        {
+            "type": "purchase",
+            "idempotency_key": f"purchase-{order_id}",
+            "customer": {"email": email},
+            "order_id": order_id,
+            "amount": amount,
+            "currency": "EUR",
+            "occurred_at": T0.isoformat(),
+        }
+        | changes
+    )
+
+
+@contextmanager
+def ledger_held(engine: Engine, program_id: ProgramId) -> Iterator[None]:
+    """Another transaction holds the program's ledger (and, on SQLite, the write lock)."""
+    holder = UnitOfWork(engine)
+    with holder:
+        holder.ledger.lock(program_id)
+        yield  # left without a commit: rolled back
+
+
+def wait_until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not condition():
+        assert time.monotonic() < deadline, "the callers did not get there"
+        time.sleep(0.005)
+
+
+class Callers:
+    """Threads sending events through one Recorder: the first writes its group while the
+    ledger is held, so that the others queue behind it."""
+
+    def __init__(self, engine: Engine, program_id: ProgramId, recorder: Recorder) -> None:
+        self.engine = engine
+        self.program_id = program_id
+        self.recorder = recorder
+        self.pool = ThreadPoolExecutor(max_workers=8)
+
+    def send(self, event: Event) -> Future[Recorded]:
+        uow = UnitOfWork(self.engine)
+        return self.pool.submit(self.recorder.record, uow, self.program_id, event, now=T0)
+
+    def first_then_queued(self, first: Event, queued: list[Event]) -> list[Future[Recorded]]:
+        with ledger_held(self.engine, self.program_id):
+            sent = [self.send(first)]
+            wait_until(lambda: self.recorder.writing(self.program_id))
+            sent += [self.send(event) for event in queued]
+            wait_until(lambda: self.recorder.waiting(self.program_id) == len(queued))
+        wait_until(lambda: all(future.done() for future in sent))
+        self.pool.shutdown()
+        return sent
+
+
+def test_events_that_queue_behind_a_group_are_written_together_in_the_next(
+    engine: Engine, uow: UnitOfWork, cafe: ProgramId
+) -> None:
+    emails = [f"m{n}@example.com" for n in range(6)]
+    for email in emails:
+        enroll(uow, cafe, email, T0)
+    groups: list[int] = []
+    callers = Callers(engine, cafe, Recorder(on_group=groups.append))
+    sent = callers.first_then_queued(
+        purchase(emails[0], "A0", "10.00"),
+        [purchase(email, f"A{n}", f"{10 + n}.00") for n, email in enumerate(emails[1:], 1)],
+    )
+    recorded = [future.result() for future in sent]
+    assert groups == [1, 5]
+    assert sorted(r.event_no for r in recorded) == [1, 2, 3, 4, 5, 6]
+    assert [r.result["points"] for r in recorded] == [10, 11, 12, 13, 14, 15]
+    assert [members.show(uow, cafe, email)["available"] for email in emails] == [
+        10,
+        11,
+        12,
+        13,
+        14,
+        15,
+    ]
+    assert ledger.verify(uow, cafe).ok
+
+
+def test_a_refused_event_refuses_no_other_of_its_group(
+    engine: Engine, uow: UnitOfWork, cafe: ProgramId
+) -> None:
+    enroll(uow, cafe, "ana@example.com", T0)
+    groups: list[int] = []
+    callers = Callers(engine, cafe, Recorder(on_group=groups.append))
+    sent = callers.first_then_queued(
+        purchase("ana@example.com", "A1", "10.00"),
+        [
+            purchase("ana@example.com", "A2", "20.00"),
+            purchase("ana@example.com", "A3", "30.00", currency="USD"),
+            purchase("ana@example.com", "A4", "40.00"),
+        ],
+    )
+    with pytest.raises(InvalidInput) as refused:
+        sent[2].result()
+    assert refused.value.field == "currency"
+    assert [sent[i].result().result["points"] for i in (0, 1, 3)] == [10, 20, 40]
+    assert groups == [1, 3]
+    assert members.show(uow, cafe, "ana@example.com")["available"] == 70
+    assert ledger.verify(uow, cafe).ok
+
+
+def test_copies_of_an_event_in_one_group_record_it_once(
+    engine: Engine, uow: UnitOfWork, cafe: ProgramId
+) -> None:
+    enroll(uow, cafe, "ana@example.com", T0)
+    callers = Callers(engine, cafe, Recorder())
+    copy = purchase("ana@example.com", "A2", "20.00")
+    sent = callers.first_then_queued(purchase("ana@example.com", "A1", "10.00"), [copy, copy])
+    first, again = sent[1].result(), sent[2].result()
+    assert (first.duplicate, again.duplicate) == (False, True)
+    assert again.event_no == first.event_no and again.result == first.result
+    assert members.show(uow, cafe, "ana@example.com")["available"] == 30
+
+
+def test_a_group_that_fails_unexpectedly_is_written_again_event_by_event(
+    engine: Engine, uow: UnitOfWork, cafe: ProgramId, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the event at fault fails; the others of its group are recorded on their own."""
+    record_all = events.record_all
+
+    def failing_on_a_poisoned_event(
+        uow: UnitOfWork, program_id: ProgramId, sent: list[Event], **options: Any
+    ) -> list[Any]:
+        if any(event.idempotency_key == "purchase-POISON" for event in sent):
+            raise RuntimeError("an unexpected failure")
+        return record_all(uow, program_id, sent, **options)
+
+    monkeypatch.setattr(events, "record_all", failing_on_a_poisoned_event)
+    enroll(uow, cafe, "ana@example.com", T0)
+    groups: list[int] = []
+    callers = Callers(engine, cafe, Recorder(on_group=groups.append))
+    sent = callers.first_then_queued(
+        purchase("ana@example.com", "A1", "10.00"),
+        [
+            purchase("ana@example.com", "A2", "20.00"),
+            purchase("ana@example.com", "POISON", "30.00"),
+            purchase("ana@example.com", "A4", "40.00"),
+        ],
+    )
+    with pytest.raises(RuntimeError, match="unexpected"):
+        sent[2].result()
+    assert [sent[i].result().result["points"] for i in (0, 1, 3)] == [10, 20, 40]
+    assert groups == [1, 1, 1]  # the first alone, then A2 and A4 each alone
+    assert members.show(uow, cafe, "ana@example.com")["available"] == 70
+    assert ledger.verify(uow, cafe).ok
+
+
+def test_a_caller_alone_writes_at_once_in_a_group_of_one(
+    engine: Engine, uow: UnitOfWork, cafe: ProgramId
+) -> None:
+    enroll(uow, cafe, "ana@example.com", T0)
+    groups: list[int] = []
+    recorder = Recorder(on_group=groups.append)
+    for n in range(3):
+        event = purchase("ana@example.com", f"A{n}", "10.00")
+        recorder.record(UnitOfWork(engine), cafe, event, now=T0)
+    assert groups == [1, 1, 1]
+    assert not recorder.writing(cafe) and recorder.waiting(cafe) == 0
