@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
+
+from sqlalchemy import Engine
 
 from fidela.domain.events import Enrollment, parse_event
 from fidela.domain.ids import MemberId, ProgramId
@@ -51,3 +56,22 @@ def purchase(
 def balance(uow: UnitOfWork, program_id: ProgramId, email: str) -> tuple[int, int, int]:
     report = members.show(uow, program_id, email)
     return report["available"], report["pending"], report["debt"]
+
+
+WAIT_SECONDS = 30.0  # for what other threads are doing; never reached when all is well
+
+
+@contextmanager
+def ledger_held(engine: Engine, program_id: ProgramId) -> Iterator[None]:
+    """Another transaction holds the program's ledger (and, on SQLite, the write lock)."""
+    holder = UnitOfWork(engine)
+    with holder:
+        holder.ledger.lock(program_id)
+        yield  # left without a commit: rolled back
+
+
+def wait_until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not condition():
+        assert time.monotonic() < deadline, "the other threads did not get there"
+        time.sleep(0.005)

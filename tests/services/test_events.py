@@ -249,3 +249,51 @@ def test_copies_of_an_event_sent_at_once_record_it_once(
     assert len({event_no for event_no, _ in outcomes}) == 1
     assert [duplicate for _, duplicate in outcomes].count(False) == 1
     assert count(uow, orders) == 2 and ledger.verify(uow, cafe).ok
+
+
+def test_an_order_recorded_meanwhile_under_another_key_leaves_nothing_of_the_loser(
+    engine, uow: UnitOfWork, cafe: ProgramId
+) -> None:  # type: ignore[no-untyped-def]
+    """Both events look their order up before either holds the ledger; the loser's writes
+    fail on the order's key in the pipeline that also carries its COMMIT, so none of them
+    stays (not its event row either), and its second run answers the conflict."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import text
+
+    from tests.services.helpers import ledger_held, wait_until
+
+    purchase(uow, cafe, "guest@example.com", "G0", "5.00", T0)  # a customer, not a member
+    events_before = count(uow, events)
+
+    def waiting_for_a_lock() -> int:
+        with engine.connect() as connection:
+            query = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            return int(connection.execute(text(query)).scalar_one())
+
+    def send_under(key: str) -> object:
+        try:
+            return send(
+                UnitOfWork(engine),
+                cafe,
+                T0,
+                type="purchase",
+                idempotency_key=key,
+                customer={"email": "guest@example.com"},
+                order_id="G1",
+                amount="12.00",
+                currency="EUR",
+            )
+        except Conflict as refused:
+            return refused
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        with ledger_held(engine, cafe):
+            sent = [pool.submit(send_under, key) for key in ("first-key", "second-key")]
+            if engine.dialect.name == "postgresql":  # both looked G1 up: wait at the ledger
+                wait_until(lambda: waiting_for_a_lock() == 2)
+        outcomes = [future.result() for future in sent]
+    refused = [o for o in outcomes if isinstance(o, Conflict)]
+    assert len(refused) == 1 and refused[0].field == "order_id"
+    assert count(uow, events) == events_before + 1 and count(uow, orders) == 2
+    assert ledger.verify(uow, cafe).ok

@@ -3,10 +3,7 @@ together in the next transaction, and each caller still gets its own outcome."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -20,9 +17,7 @@ from fidela.services.events import Recorded
 from fidela.services.recorder import Recorder
 from fidela.store.unit_of_work import UnitOfWork
 from tests.conftest import T0
-from tests.services.helpers import enroll
-
-WAIT_SECONDS = 30.0  # for what other threads are doing; never reached when all is well
+from tests.services.helpers import enroll, ledger_held, wait_until
 
 
 def purchase(email: str, order_id: str, amount: str, **changes: Any) -> Event:
@@ -38,22 +33,6 @@ def purchase(email: str, order_id: str, amount: str, **changes: Any) -> Event:
         }
         | changes
     )
-
-
-@contextmanager
-def ledger_held(engine: Engine, program_id: ProgramId) -> Iterator[None]:
-    """Another transaction holds the program's ledger (and, on SQLite, the write lock)."""
-    holder = UnitOfWork(engine)
-    with holder:
-        holder.ledger.lock(program_id)
-        yield  # left without a commit: rolled back
-
-
-def wait_until(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not condition():
-        assert time.monotonic() < deadline, "the callers did not get there"
-        time.sleep(0.005)
 
 
 class Callers:

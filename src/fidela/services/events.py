@@ -33,6 +33,7 @@ from fidela.services import referrals
 from fidela.services.flags import flag_refunds
 from fidela.services.members import campaign_spend, resolve
 from fidela.store.ledger import Changes, NewEvent
+from fidela.store.programs import StoredVersion
 from fidela.store.unit_of_work import UnitOfWork, run
 
 log = logging.getLogger(__name__)
@@ -135,19 +136,21 @@ RefKey = tuple[str | None, str | None, int | None]
 class _Batch:
     """Events applied in order and posted together, in the unit of work's transaction.
 
-    What the events need is read once before the first is applied, in as few queries
-    as the batch allows: the orders refunds name (locked, in order), the customers and
-    members the others name (members locked, in id order, then loaded), the keys
-    already used and the orders already recorded.
+    What the events need is read once before the first is applied, in as few round
+    trips as the batch allows: the orders refunds name (locked, in order); then at once
+    the program, the customers the others name by shop id, the keys already used and
+    the orders already recorded; then the members (locked, in id order) with their state.
+    A key or an order that a concurrent writer records meanwhile makes this batch's
+    write fail on its unique key, and `run()` applies the batch again, answering it.
     """
 
     def __init__(self, uow: UnitOfWork, program_id: ProgramId, now: datetime) -> None:
         self.uow = uow
         self.program_id = program_id
         self.now = now
-        self.stored = uow.programs.current(program_id)
-        self.program = self.stored.program
-        self.changes = Changes(self.program)
+        self.stored: StoredVersion  # read with the look-ups
+        self.program: Program
+        self.changes: Changes
         self.who: dict[RefKey, Who | FidelaError | None] = {}  # None: no one yet
         self.orders: dict[str, _Order] = {}
         self.states: dict[MemberId, MemberState] = {}
@@ -174,7 +177,8 @@ class _Batch:
             except FidelaError as error:
                 outcomes[index] = error
         if self.changes.events:  # retries and refusals alone never queue on the ledger head
-            self.uow.ledger.post(self.program_id, self.changes, self.now)
+            last = not self.refunded  # refunds may raise flags once written
+            self.uow.ledger.post(self.program_id, self.changes, self.now, commit=last)
             flag_refunds(self.uow, self.program, self.refunded, self.now)
             self.uow.commit()
         return [_answer(outcomes[i]) for i in range(len(events))]
@@ -199,11 +203,19 @@ class _Batch:
                 member_id = MemberId(row.member_id) if row.member_id else None
                 self.orders[order_id] = _Order(CustomerId(row.customer_id), member_id, state, False)
         refs = {_ref_key(e.customer): e.customer for e in events if not isinstance(e, Refund)}
-        # The common case, in one query: references by the shop's id alone.
+        # The common case, in the same round trip: references by the shop's id alone.
         by_shop_id = {key[0]: key for key in refs if key[0] is not None and key[1:] == (None, None)}
-        known = uow.customers.with_members_by_external(program_id, by_shop_id)
+        purchases = [event.order_id for event in events if isinstance(event, Purchase)]
+        current = uow.programs.current_read(program_id)
+        known = uow.customers.with_members_read(program_id, by_shop_id)
+        used = uow.events.hashes_read(program_id, [event.idempotency_key for event in events])
+        ordered = uow.events.existing_orders_read(program_id, purchases)
+        uow.read(current, known, used, ordered)
+        self.stored, self.used, self.ordered = current.value, used.value, ordered.value
+        self.program = self.stored.program
+        self.changes = Changes(self.program)
         for shop_id, key in by_shop_id.items():
-            self.who[key] = known.get(shop_id)
+            self.who[key] = known.value.get(shop_id)
         for key, ref in refs.items():
             if key not in self.who:
                 self.who[key] = self._resolve(ref)
@@ -213,9 +225,6 @@ class _Batch:
         if members:
             self.states = self._load(members)
             self.spent = campaign_spend(uow, self.program)  # locks the head after the members
-        self.used = uow.events.hashes(program_id, [event.idempotency_key for event in events])
-        purchases = [event.order_id for event in events if isinstance(event, Purchase)]
-        self.ordered = uow.events.existing_orders(program_id, purchases)
 
     def _apply(self, index: int, event: Event) -> NewEvent | Recorded | _Again:
         """Apply one event, or raise what refuses it (_RefusedHalfway once it changed things)."""

@@ -15,7 +15,6 @@ would store them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -24,11 +23,11 @@ import orjson
 from sqlalchemy import ColumnElement, Row, Select, Table, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
+
+from fidela.store.reads import IN_CHUNK, as_sqlalchemy_errors
 
 UPDATE_CHUNK = 10_000  # rows per UPDATE statement on PostgreSQL
 PIPELINED_UP_TO = 100  # rows per insert: up to this, PostgreSQL gets a pipeline, not COPY
-IN_CHUNK = 500  # values per IN (...) list, well under SQLite's and PostgreSQL's limits
 # Rows up to which PostgreSQL gets a VALUES list, not one array per column: psycopg
 # dumps an array in Python, a scalar in C (an event writes a few rows to each table).
 VALUES_UP_TO = 10
@@ -80,7 +79,9 @@ class BatchWriter:
         self._times: dict[datetime, str] = {}
         self._writes: list[_Write] = []
 
-    def run(self) -> None:
+    def run(self, *, commit: bool = False) -> None:
+        """Execute the writes, in order. With `commit`, a pipeline ends with the COMMIT
+        (the transaction's last round trip); otherwise the caller commits later."""
         writes, self._writes = self._writes, []
         execute = self.connection.exec_driver_sql
         if self.sqlite:
@@ -89,10 +90,16 @@ class BatchWriter:
                     execute(statement, parameters)
         elif all(w.keys is not None or len(w.rows) <= PIPELINED_UP_TO for w in writes):
             driver = self._driver()
-            with self._as_sqlalchemy_errors(), driver.pipeline(), driver.cursor() as cursor:
+            with (
+                as_sqlalchemy_errors(self.connection),
+                driver.pipeline(),
+                driver.cursor() as cursor,
+            ):
                 for write in writes:
                     for statement, parameters in self._statements(write):
                         cursor.execute(statement, parameters)
+                if commit:  # skipped by the server if a write failed: the pipeline aborts
+                    driver.commit()
         else:
             for write in writes:
                 if write.keys is None:
@@ -206,7 +213,7 @@ class BatchWriter:
     def _copy(self, write: _Write) -> None:
         statement = f"COPY {write.table.name} ({', '.join(write.columns)}) FROM STDIN"
         with (
-            self._as_sqlalchemy_errors(),
+            as_sqlalchemy_errors(self.connection),
             self._driver().cursor() as cursor,
             cursor.copy(statement) as copy,
         ):
@@ -217,14 +224,3 @@ class BatchWriter:
         driver = self.connection.connection.driver_connection
         assert driver is not None
         return driver
-
-    @contextmanager
-    def _as_sqlalchemy_errors(self) -> Iterator[None]:
-        """What bypasses SQLAlchemy (COPY, a pipeline) raises its error types, as the other
-        writes do: `run()` retries a lost unique race, a deadlock or a serialization
-        failure."""
-        driver_error = self.connection.dialect.loaded_dbapi.Error
-        try:
-            yield
-        except driver_error as error:
-            raise DBAPIError.instance(None, None, error, driver_error) from error

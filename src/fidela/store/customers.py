@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 from fidela.domain.ids import CustomerId, MemberId, ProgramId
 from fidela.store.batches import BatchWriter, among, rows_in_chunks
+from fidela.store.reads import Query, Read, any_of, read_one
 from fidela.store.tables import customers, members
 
 # A customer named by shop id or e-mail; one left out is bound as NULL, which equals nothing.
@@ -24,6 +25,25 @@ _FIND = (
     .where(customers.c.program_id == bindparam("program_id"), NAMED)
     .order_by(customers.c.id)
 )
+# Customers by shop id, with their member: an event's look-up, read with the others.
+_WITH_MEMBERS = Query(
+    lambda dialect: (
+        select(customers.c.external_id, customers.c.id, members.c.id.label("member_id"))
+        .outerjoin(members, members.c.customer_id == customers.c.id)
+        .where(
+            customers.c.program_id == bindparam("program_id"),
+            any_of(customers.c.external_id, "external_ids", dialect),
+        )
+    ),
+    listed="external_ids",
+)
+
+
+def _with_members(rows: list[Row[Any]]) -> dict[str, tuple[CustomerId, MemberId | None]]:
+    return {
+        row.external_id: (CustomerId(row.id), MemberId(row.member_id) if row.member_id else None)
+        for row in rows
+    }
 
 
 class CustomerRepository:
@@ -86,25 +106,13 @@ class CustomerRepository:
         self, program_id: ProgramId, external_ids: Iterable[str]
     ) -> dict[str, tuple[CustomerId, MemberId | None]]:
         """The customer of each of these shop ids, and their member (None if not enrolled)."""
-        rows = rows_in_chunks(
-            self.connection,
-            lambda chunk: (
-                select(customers.c.external_id, customers.c.id, members.c.id.label("member_id"))
-                .outerjoin(members, members.c.customer_id == customers.c.id)
-                .where(
-                    customers.c.program_id == program_id,
-                    among(self.connection, customers.c.external_id, chunk),
-                )
-            ),
-            external_ids,
-        )
-        return {
-            row.external_id: (
-                CustomerId(row.id),
-                MemberId(row.member_id) if row.member_id else None,
-            )
-            for row in rows
-        }
+        return read_one(self.connection, self.with_members_read(program_id, external_ids))
+
+    def with_members_read(
+        self, program_id: ProgramId, external_ids: Iterable[str]
+    ) -> Read[dict[str, tuple[CustomerId, MemberId | None]]]:
+        ids = list(external_ids)
+        return Read(_WITH_MEMBERS, _with_members, program_id=program_id, external_ids=ids)
 
     def external_ids_by_email(
         self, program_id: ProgramId, emails: Iterable[str]

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.engine import Connection
 
 from fidela.domain.events import OrderLine
 from fidela.domain.ids import ProgramId
 from fidela.domain.members import OrderState
-from fidela.store.batches import among, rows_in_chunks
 from fidela.store.ledger import LOT_FIELDS, lot_from_row
+from fidela.store.reads import Query, Read, any_of, read_one
 from fidela.store.tables import events, lots, orders
 
 
@@ -27,15 +27,10 @@ class EventRepository:
 
     def hashes(self, program_id: ProgramId, keys: Sequence[str]) -> dict[str, str]:
         """The content hash of each of these keys already recorded."""
-        rows = rows_in_chunks(
-            self.connection,
-            lambda chunk: select(events.c.idempotency_key, events.c.content_hash).where(
-                events.c.program_id == program_id,
-                among(self.connection, events.c.idempotency_key, chunk),
-            ),
-            keys,
-        )
-        return {row.idempotency_key: row.content_hash for row in rows}
+        return read_one(self.connection, self.hashes_read(program_id, keys))
+
+    def hashes_read(self, program_id: ProgramId, keys: Sequence[str]) -> Read[dict[str, str]]:
+        return Read(_HASHES, _hashes, program_id=program_id, keys=list(keys))
 
     def order(self, program_id: ProgramId, order_ref: str) -> tuple[Row[Any], OrderState] | None:
         """An order with the open lots it created, locked: two refunds of it never interleave."""
@@ -71,11 +66,33 @@ class EventRepository:
 
     def existing_orders(self, program_id: ProgramId, order_refs: Sequence[str]) -> set[str]:
         """Which of these orders are recorded already."""
-        rows = rows_in_chunks(
-            self.connection,
-            lambda chunk: select(orders.c.order_ref).where(
-                orders.c.program_id == program_id, among(self.connection, orders.c.order_ref, chunk)
-            ),
-            order_refs,
-        )
-        return {row.order_ref for row in rows}
+        return read_one(self.connection, self.existing_orders_read(program_id, order_refs))
+
+    def existing_orders_read(
+        self, program_id: ProgramId, order_refs: Sequence[str]
+    ) -> Read[set[str]]:
+        return Read(_ORDERED, _ordered, program_id=program_id, refs=list(order_refs))
+
+
+_HASHES = Query(
+    lambda dialect: select(events.c.idempotency_key, events.c.content_hash).where(
+        events.c.program_id == bindparam("program_id"),
+        any_of(events.c.idempotency_key, "keys", dialect),
+    ),
+    listed="keys",
+)
+_ORDERED = Query(
+    lambda dialect: select(orders.c.order_ref).where(
+        orders.c.program_id == bindparam("program_id"),
+        any_of(orders.c.order_ref, "refs", dialect),
+    ),
+    listed="refs",
+)
+
+
+def _hashes(rows: list[Row[Any]]) -> dict[str, str]:
+    return {row.idempotency_key: row.content_hash for row in rows}
+
+
+def _ordered(rows: list[Row[Any]]) -> set[str]:
+    return {row.order_ref for row in rows}

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Dialect,
     Row,
     Select,
     and_,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.engine import Connection
@@ -28,10 +30,11 @@ from fidela.domain.members import MemberState
 from fidela.domain.memberships import Subscription
 from fidela.domain.program import Program
 from fidela.domain.rules import period_start
-from fidela.store.batches import IN_CHUNK, BatchWriter, among, rows_in_chunks
+from fidela.store.batches import BatchWriter, among, rows_in_chunks
 from fidela.store.customers import NAMED
 from fidela.store.ledger import LOT_FIELDS, lot_from_row
 from fidela.store.programs import CURRENT_VERSION
+from fidela.store.reads import IN_CHUNK, Query, Read, any_of, read_one, read_together
 from fidela.store.referrals import ReferralRepository
 from fidela.store.tables import (
     customers,
@@ -115,6 +118,181 @@ def _till(found: ColumnElement[bool]) -> Select[Any]:
 
 _TILL_BY_ID = _till(members.c.id == bindparam("member_id"))
 _TILL_BY_REF = _till(NAMED)
+
+
+# A member's state, every query built once: `_load_chunk` sends those the program needs
+# together, for the members of a chunk (`ids`).
+GRANTED = (Account.AVAILABLE.value, Account.PENDING.value, Account.DEBT.value)  # daily cap
+
+
+_MEMBERS = Query(lambda d: select(members).where(any_of(members.c.id, "ids", d)), listed="ids")
+_LOCKED = Query(  # in id order: two lockers never deadlock
+    lambda d: (
+        select(members)
+        .where(any_of(members.c.id, "ids", d))
+        .order_by(members.c.id)
+        .with_for_update()
+    ),
+    listed="ids",
+)
+_OPEN_LOTS = Query(
+    lambda d: (
+        select(*LOT_FIELDS, lots.c.member_id)
+        .where(any_of(lots.c.member_id, "ids", d), lots.c.remaining > 0)
+        .order_by(lots.c.lot_no)
+    ),
+    listed="ids",
+)
+
+
+def _unused_vouchers(dialect: Dialect) -> Select[Any]:
+    return (
+        select(redemptions)
+        .where(
+            any_of(redemptions.c.member_id, "ids", dialect),
+            redemptions.c.source == "punch_card",
+            redemptions.c.status == "issued",
+        )
+        .order_by(redemptions.c.id)
+    )
+
+
+_VOUCHERS = Query(_unused_vouchers, listed="ids")
+_VOUCHERS_LOCKED = Query(lambda d: _unused_vouchers(d).with_for_update(), listed="ids")
+_SPEND = Query(
+    lambda d: select(
+        orders.c.member_id, orders.c.occurred_at, orders.c.amount_minor - orders.c.refunded_minor
+    ).where(any_of(orders.c.member_id, "ids", d), orders.c.occurred_at > bindparam("since")),
+    listed="ids",
+)
+_EARNED_NET = Query(  # points earned, and less those reversed
+    lambda d: union_all(
+        select(lines.c.member_id, transactions.c.occurred_at, -lines.c.amount)
+        .join(transactions, line_of_transaction())
+        .where(
+            any_of(lines.c.member_id, "ids", d),
+            lines.c.account == Account.ISSUED.value,
+            transactions.c.occurred_at > bindparam("since"),
+        ),
+        select(orders.c.member_id, orders.c.occurred_at, -orders.c.reversed_points).where(
+            any_of(orders.c.member_id, "ids", d),
+            orders.c.occurred_at > bindparam("since"),
+            orders.c.reversed_points > 0,
+        ),
+    ),
+    listed="ids",
+)
+_SEGMENTS = Query(
+    lambda d: select(member_segments.c.member_id, member_segments.c.segment).where(
+        any_of(member_segments.c.member_id, "ids", d), member_segments.c.until.is_(None)
+    ),
+    listed="ids",
+)
+_RULE_SEGMENTS = Query(
+    lambda d: select(member_rule_segments.c.member_id, member_rule_segments.c.segment).where(
+        any_of(member_rule_segments.c.member_id, "ids", d),
+        member_rule_segments.c.until.is_(None),
+    ),
+    listed="ids",
+)
+_PILOTS = Query(
+    lambda d: (
+        select(members.c.id, pilot_groups.c.pilot)
+        .join(pilot_groups, pilot_groups.c.customer_id == members.c.customer_id)
+        .where(
+            any_of(members.c.id, "ids", d),
+            pilot_groups.c.program_id == bindparam("program_id"),
+            any_of(pilot_groups.c.pilot, "pilots", d),
+            pilot_groups.c.in_pilot,
+        )
+    ),
+    listed="ids",
+)
+_RECENT_EVENTS = Query(
+    lambda d: (
+        select(events.c.member_id, events.c.type, events.c.occurred_at)
+        .where(any_of(events.c.member_id, "ids", d), events.c.occurred_at >= bindparam("since"))
+        .order_by(events.c.occurred_at)
+    ),
+    listed="ids",
+)
+_BADGES = Query(
+    lambda d: select(member_badges.c.member_id, member_badges.c.badge).where(
+        any_of(member_badges.c.member_id, "ids", d)
+    ),
+    listed="ids",
+)
+_GRANTED = Query(  # what the rules granted (not held) since the day began, per transaction
+    lambda d: (
+        select(lines.c.member_id, transactions.c.occurred_at, func.sum(lines.c.amount))
+        .join(transactions, line_of_transaction())
+        .where(
+            any_of(lines.c.member_id, "ids", d),
+            transactions.c.kind == Kind.EARN.value,
+            transactions.c.occurred_at >= bindparam("since"),
+            any_of(lines.c.account, "accounts", d),
+        )
+        .group_by(lines.c.member_id, transactions.c.seq, transactions.c.occurred_at)
+    ),
+    listed="ids",
+)
+_LIMITED_GRANTS = Query(
+    lambda d: (
+        select(lines.c.member_id, lines.c.rule_id, transactions.c.occurred_at)
+        .join(transactions, line_of_transaction())
+        .where(
+            any_of(lines.c.member_id, "ids", d),
+            lines.c.account == Account.ISSUED.value,
+            any_of(lines.c.rule_id, "rules", d),
+        )
+    ),
+    listed="ids",
+)
+
+
+def _states(rows: list[Row[Any]]) -> dict[MemberId, MemberState]:
+    """The members' states as their rows hold them, before lots and the rest are added."""
+    return {
+        MemberId(row.id): MemberState(
+            member_id=MemberId(row.id),
+            enrolled_at=row.enrolled_at,
+            birthday=row.birthday,
+            wallet=Wallet(debt=-row.debt),
+            credit=Wallet(debt=-row.credit_debt, book=CREDIT),
+            tier=row.tier,
+            tier_since=row.tier_since,
+            tier_review_at=row.tier_review_at,
+            purchase_count=row.purchase_count,
+            last_purchase_at=row.last_purchase_at,
+            last_birthday_year=row.last_birthday_year,
+            reminded_until=row.reminded_until,
+            cards={card: Card(*held) for card, held in (row.cards or {}).items()},
+            membership=_subscription(row),
+        )
+        for row in rows
+    }
+
+
+def _qualifying_read(program: Program, ids: list[MemberId], since: datetime) -> Read[list[Any]]:
+    """What counts toward the members' tiers after `since`: spend, or points earned less
+    points reversed, as (member, instant, amount) rows."""
+    assert program.tiers is not None
+    query = _SPEND if program.tiers.metric == "spend" else _EARNED_NET
+    return Read(query, list, ids=ids, since=since)
+
+
+def _pilots_read(
+    program: Program, member_ids: Sequence[MemberId]
+) -> Read[dict[MemberId, set[str]]]:
+    names = sorted({campaign.pilot for campaign in program.campaigns if campaign.pilot})
+
+    def meaning(rows: list[Row[Any]]) -> dict[MemberId, set[str]]:
+        found: dict[MemberId, set[str]] = {}
+        for row in rows:
+            found.setdefault(MemberId(row.id), set()).add(row.pilot)
+        return found
+
+    return Read(_PILOTS, meaning, ids=list(member_ids), program_id=program.program, pilots=names)
 
 
 class MemberRepository:
@@ -210,175 +388,98 @@ class MemberRepository:
     def pilots(self, program: Program, member_ids: Sequence[MemberId]) -> dict[MemberId, set[str]]:
         """The pilots of the program's campaigns that put each member's customer in their
         pilot group (not in control)."""
-        found: dict[MemberId, set[str]] = {}
-        names = sorted({campaign.pilot for campaign in program.campaigns if campaign.pilot})
-        in_pilot = (
-            select(members.c.id, pilot_groups.c.pilot)
-            .join(pilot_groups, pilot_groups.c.customer_id == members.c.customer_id)
-            .where(
-                pilot_groups.c.program_id == program.program,
-                pilot_groups.c.pilot.in_(names),
-                pilot_groups.c.in_pilot,
-            )
-        )
-        rows = rows_in_chunks(
-            self.connection,
-            lambda chunk: in_pilot.where(among(self.connection, members.c.id, chunk)),
-            member_ids,
-        )
-        for row in rows:
-            found.setdefault(MemberId(row.id), set()).add(row.pilot)
-        return found
+        return read_one(self.connection, _pilots_read(program, member_ids))
 
     def _load_chunk(
         self, program: Program, member_ids: Sequence[MemberId], at: datetime, *, lock: bool
     ) -> dict[MemberId, MemberState]:
-        c = self.connection
-        execute = c.execute
-        rows = select(members).where(among(c, members.c.id, member_ids))
-        if lock:
-            rows = rows.order_by(members.c.id).with_for_update()
-        states = {
-            MemberId(row.id): MemberState(
-                member_id=MemberId(row.id),
-                enrolled_at=row.enrolled_at,
-                birthday=row.birthday,
-                wallet=Wallet(debt=-row.debt),
-                credit=Wallet(debt=-row.credit_debt, book=CREDIT),
-                tier=row.tier,
-                tier_since=row.tier_since,
-                tier_review_at=row.tier_review_at,
-                purchase_count=row.purchase_count,
-                last_purchase_at=row.last_purchase_at,
-                last_birthday_year=row.last_birthday_year,
-                reminded_until=row.reminded_until,
-                cards={card: Card(*held) for card, held in (row.cards or {}).items()},
-                membership=_subscription(row),
-            )
-            for row in execute(rows).all()
-        }
-        open_lots = select(*LOT_FIELDS, lots.c.member_id).where(
-            among(c, lots.c.member_id, member_ids), lots.c.remaining > 0
-        )
-        for lot in execute(open_lots.order_by(lots.c.lot_no)).all():
+        """One chunk's states: every query the program needs, sent together (the members
+        first, so that with `lock` the others read once they are held)."""
+        ids = list(member_ids)
+        found = Read(_LOCKED if lock else _MEMBERS, _states, ids=ids)
+        reads: list[Read[Any]] = [found, Read(_OPEN_LOTS, list, ids=ids)]
+        vouchers = referred = spent = segments = held = pilots = None
+        recent = badges = granted = grants = None
+        if program.punch_cards:
+            # Locked too: a till consuming one waits, so a refund never takes back a used one.
+            vouchers = Read(_VOUCHERS_LOCKED if lock else _VOUCHERS, list, ids=ids)
+        if program.referral is not None:
+            referred = ReferralRepository(self.connection).undecided_read(ids)
+        if program.tiers is not None:  # since the window's start: no review overdue, or soon
+            spent = _qualifying_read(program, ids, at - timedelta(days=program.tiers.window_days))
+        if any(campaign.segment for campaign in program.campaigns):
+            segments = Read(_SEGMENTS, list, ids=ids)
+        if program.targets_rule_segments:
+            held = Read(_RULE_SEGMENTS, list, ids=ids)
+        if program.targets_pilots:
+            pilots = _pilots_read(program, ids)
+        if (counted_from := member_rules.counted_since(program, at)) is not None:
+            recent = Read(_RECENT_EVENTS, list, ids=ids, since=counted_from)
+            badges = Read(_BADGES, list, ids=ids)
+        if program.caps is not None and program.caps.points_per_member_per_day is not None:
+            since = period_start("day", at, program.zone)
+            granted = Read(_GRANTED, list, ids=ids, since=since, accounts=list(GRANTED))
+        if limited := [rule.id for rule in program.limited_rules]:
+            grants = Read(_LIMITED_GRANTS, list, ids=ids, rules=limited)
+        extra = [vouchers, referred, spent, segments, held, pilots, recent, badges, granted, grants]
+        reads.extend(read for read in extra if read is not None)
+        read_together(self.connection, reads)
+        states: dict[MemberId, MemberState] = found.value
+        for lot in reads[1].value:
             state = states[MemberId(lot.member_id)]
             wallet = state.credit if lot.unit == CREDIT.unit else state.wallet
             wallet.lots.append(lot_from_row(lot))
-        if program.punch_cards:
-            # Locked too: a till consuming one waits, so a refund never takes back a used one.
-            unused = (
-                select(redemptions)
-                .where(
-                    among(c, redemptions.c.member_id, member_ids),
-                    redemptions.c.source == "punch_card",
-                    redemptions.c.status == "issued",
-                )
-                .order_by(redemptions.c.id)
-            )
-            for issued in execute(unused.with_for_update() if lock else unused):
+        if vouchers is not None:
+            for issued in vouchers.value:
                 voucher = CardVoucher(
                     issued.reward_id, issued.voucher_code, issued.created_at, issued.voucher
                 )
                 states[MemberId(issued.member_id)].card_vouchers.append(voucher)
-        if program.referral is not None:
-            for member_id, referral in ReferralRepository(c).undecided(member_ids).items():
+        if referred is not None:
+            for member_id, referral in referred.value.items():
                 states[member_id].referral = referral
-        if program.tiers is not None:
-            reviews = [s.tier_review_at for s in states.values() if s.tier_review_at]
-            since = min([at, *reviews]) - timedelta(days=program.tiers.window_days)
-            for row in self._qualifying(program, member_ids, since):
-                states[MemberId(row[0])].qualifying.append((row[1], int(row[2])))
-        if any(campaign.segment for campaign in program.campaigns):
-            segments = select(member_segments.c.member_id, member_segments.c.segment).where(
-                among(c, member_segments.c.member_id, member_ids),
-                member_segments.c.until.is_(None),
-            )
-            for member_id, segment in execute(segments):
+        if spent is not None:
+            for member_id, t, amount in self._qualifying(program, ids, at, states, spent):
+                states[MemberId(member_id)].qualifying.append((t, int(amount)))
+        if segments is not None:
+            for member_id, segment in segments.value:
                 states[MemberId(member_id)].segment = segment
-        if program.targets_rule_segments:
-            held = select(member_rule_segments.c.member_id, member_rule_segments.c.segment).where(
-                among(c, member_rule_segments.c.member_id, member_ids),
-                member_rule_segments.c.until.is_(None),
-            )
-            for member_id, segment in execute(held):
+        if held is not None:
+            for member_id, segment in held.value:
                 states[MemberId(member_id)].rule_segments.add(segment)
-        if program.targets_pilots:
-            for member_id, pilots in self.pilots(program, member_ids).items():
-                states[member_id].pilots = pilots
-        if (counted_from := member_rules.counted_since(program, at)) is not None:
-            recent = select(events.c.member_id, events.c.type, events.c.occurred_at).where(
-                among(c, events.c.member_id, member_ids), events.c.occurred_at >= counted_from
-            )
-            for member_id, kind, t in execute(recent.order_by(events.c.occurred_at)):
+        if pilots is not None:
+            for member_id, in_pilots in pilots.value.items():
+                states[member_id].pilots = in_pilots
+        if recent is not None and badges is not None:
+            for member_id, kind, t in recent.value:
                 states[MemberId(member_id)].event_times.setdefault(kind, []).append(t)
-            badges = select(member_badges.c.member_id, member_badges.c.badge).where(
-                among(c, member_badges.c.member_id, member_ids)
-            )
-            for member_id, badge in execute(badges):
+            for member_id, badge in badges.value:
                 states[MemberId(member_id)].badges.add(badge)
-        if program.caps is not None and program.caps.points_per_member_per_day is not None:
-            for member_id, t, points in execute(self._granted(member_ids, at, program)):
+        if granted is not None:
+            for member_id, t, points in granted.value:
                 states[MemberId(member_id)].granted.append((t, int(points)))
-        limited = [rule.id for rule in program.limited_rules]
-        if limited:
-            grants = (
-                select(lines.c.member_id, lines.c.rule_id, transactions.c.occurred_at)
-                .join(transactions, line_of_transaction())
-                .where(
-                    among(c, lines.c.member_id, member_ids),
-                    lines.c.account == Account.ISSUED.value,
-                    lines.c.rule_id.in_(limited),
-                )
-            )
-            for member_id, rule_id, t in execute(grants):
+        if grants is not None:
+            for member_id, rule_id, t in grants.value:
                 states[MemberId(member_id)].grant_times.setdefault(rule_id, []).append(t)
         return states
 
-    def _granted(
-        self, member_ids: Sequence[MemberId], at: datetime, program: Program
-    ) -> Select[Any]:
-        """What the rules granted each member (not held) from the start of `at`'s day in
-        the program's zone on: the daily cap counts it."""
-        since = period_start("day", at, program.zone)
-        granted = [Account.AVAILABLE.value, Account.PENDING.value, Account.DEBT.value]
-        return (
-            select(lines.c.member_id, transactions.c.occurred_at, func.sum(lines.c.amount))
-            .join(transactions, line_of_transaction())
-            .where(
-                among(self.connection, lines.c.member_id, member_ids),
-                transactions.c.kind == Kind.EARN.value,
-                transactions.c.occurred_at >= since,
-                lines.c.account.in_(granted),
-            )
-            .group_by(lines.c.member_id, transactions.c.seq, transactions.c.occurred_at)
-        )
-
     def _qualifying(
-        self, program: Program, member_ids: Sequence[MemberId], since: datetime
-    ) -> Sequence[Sequence[Any]]:
+        self,
+        program: Program,
+        ids: list[MemberId],
+        at: datetime,
+        states: dict[MemberId, MemberState],
+        read: Read[list[Any]],
+    ) -> list[Any]:
+        """What counts toward the members' tiers since the window's start, or since the
+        window before an overdue review: read again from then in that rare case."""
         assert program.tiers is not None
-        c = self.connection
-        in_window = and_(among(c, orders.c.member_id, member_ids), orders.c.occurred_at > since)
-        if program.tiers.metric == "spend":
-            spend = select(
-                orders.c.member_id,
-                orders.c.occurred_at,
-                orders.c.amount_minor - orders.c.refunded_minor,
-            ).where(in_window)
-            return list(self.connection.execute(spend))
-        earned = (
-            select(lines.c.member_id, transactions.c.occurred_at, -lines.c.amount)
-            .join(transactions, line_of_transaction())
-            .where(
-                among(c, lines.c.member_id, member_ids),
-                lines.c.account == Account.ISSUED.value,
-                transactions.c.occurred_at > since,
-            )
-        )
-        reversed_ = select(
-            orders.c.member_id, orders.c.occurred_at, -orders.c.reversed_points
-        ).where(in_window, orders.c.reversed_points > 0)
-        return [*self.connection.execute(earned), *self.connection.execute(reversed_)]
+        window = timedelta(days=program.tiers.window_days)
+        reviews = [s.tier_review_at for s in states.values() if s.tier_review_at]
+        since = min([at, *reviews]) - window
+        if since >= at - window:
+            return read.value
+        return read_one(self.connection, _qualifying_read(program, ids, since))
 
     def make_due(self, program_id: ProgramId, at: datetime) -> None:
         """Have `run-due` visit every member of the program from `at` on."""

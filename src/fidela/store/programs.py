@@ -6,13 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
 from fidela.domain.errors import NotFound
 from fidela.domain.ids import ProgramId
 from fidela.domain.ledger import GENESIS
 from fidela.domain.program import Program, program_from_definition
+from fidela.store.reads import Query, Read, read_one
 from fidela.store.tables import ledger_heads, program_versions, programs
 
 
@@ -27,13 +28,15 @@ class StoredVersion:
 
 # A version's columns but its definition and source: what `stored` needs of a row.
 CURRENT_VERSION = [c for c in program_versions.c if c.name not in ("definition", "source")]
-# Every request reads it: built once, so SQLAlchemy computes its cache key once.
-_CURRENT = (
-    select(*CURRENT_VERSION)
-    .join(programs, programs.c.id == program_versions.c.program_id)
-    .where(
-        programs.c.id == bindparam("program_id"),
-        program_versions.c.version == programs.c.version,
+# Every request reads it: built once, and read with an event's other look-ups.
+_CURRENT = Query(
+    lambda _dialect: (
+        select(*CURRENT_VERSION)
+        .join(programs, programs.c.id == program_versions.c.program_id)
+        .where(
+            programs.c.id == bindparam("program_id"),
+            program_versions.c.version == programs.c.version,
+        )
     )
 )
 
@@ -104,10 +107,17 @@ class ProgramRepository:
 
     def current(self, program_id: ProgramId) -> StoredVersion:
         """The version that evaluates events now (its definition read only if not cached)."""
-        row = self.connection.execute(_CURRENT, {"program_id": program_id}).one_or_none()
-        if row is None:
-            raise NotFound("program", f"no program {program_id}: apply its file first")
-        return self.stored(row)
+        return read_one(self.connection, self.current_read(program_id))
+
+    def current_read(self, program_id: ProgramId) -> Read[StoredVersion]:
+        """`current` as a read to send with others (NotFound once read, if no program)."""
+
+        def meaning(rows: list[Row[Any]]) -> StoredVersion:
+            if not rows:
+                raise NotFound("program", f"no program {program_id}: apply its file first")
+            return self.stored(rows[0])
+
+        return Read(_CURRENT, meaning, program_id=program_id)
 
     def versions(self, program_id: ProgramId) -> list[StoredVersion]:
         rows = self.connection.execute(

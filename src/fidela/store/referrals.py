@@ -11,8 +11,25 @@ from sqlalchemy.engine import Connection
 
 from fidela.domain.ids import MemberId, ProgramId, Seq
 from fidela.domain.referrals import UNDECIDED, Referral
-from fidela.store.batches import among
+from fidela.store.reads import Query, Read, any_of, read_one
 from fidela.store.tables import customers, members, referrals
+
+_UNDECIDED = Query(
+    lambda dialect: select(referrals).where(
+        any_of(referrals.c.referee_id, "ids", dialect),
+        any_of(referrals.c.status, "statuses", dialect),
+    ),
+    listed="ids",
+)
+
+
+def _referrals(rows: list[Row[Any]]) -> dict[MemberId, Referral]:
+    return {
+        MemberId(row.referee_id): Referral(
+            row.id, row.status, row.first_order_ref, row.qualifies_at, row.reason, row.closed_at
+        )
+        for row in rows
+    }
 
 
 class ReferralRepository:
@@ -52,18 +69,10 @@ class ReferralRepository:
 
     def undecided(self, member_ids: Sequence[MemberId]) -> dict[MemberId, Referral]:
         """The referrals of these members (as friends) that their orders may still change."""
-        rows = self.connection.execute(
-            select(referrals).where(
-                among(self.connection, referrals.c.referee_id, member_ids),
-                referrals.c.status.in_(UNDECIDED),
-            )
-        )
-        return {
-            MemberId(row.referee_id): Referral(
-                row.id, row.status, row.first_order_ref, row.qualifies_at, row.reason, row.closed_at
-            )
-            for row in rows
-        }
+        return read_one(self.connection, self.undecided_read(member_ids))
+
+    def undecided_read(self, member_ids: Sequence[MemberId]) -> Read[dict[MemberId, Referral]]:
+        return Read(_UNDECIDED, _referrals, ids=list(member_ids), statuses=list(UNDECIDED))
 
     def due(
         self, program_id: ProgramId, now: datetime, *, after: int, limit: int

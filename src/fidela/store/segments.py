@@ -12,7 +12,8 @@ from sqlalchemy.engine import Connection
 
 from fidela.domain.ids import MemberId, ProgramId
 from fidela.domain.segments import Buyer, Facts, Score
-from fidela.store.batches import IN_CHUNK, BatchWriter, among
+from fidela.store.batches import BatchWriter, among
+from fidela.store.reads import IN_CHUNK
 from fidela.store.tables import (
     member_rule_segments,
     member_segments,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
@@ -24,6 +24,7 @@ from fidela.store.members import MemberRepository
 from fidela.store.pilots import PilotRepository
 from fidela.store.privacy import PrivacyRepository
 from fidela.store.programs import ProgramRepository
+from fidela.store.reads import Read, read_together
 from fidela.store.redemptions import RedemptionRepository
 from fidela.store.referrals import ReferralRepository
 from fidela.store.segments import SegmentRepository
@@ -115,6 +116,11 @@ class UnitOfWork:
         if self._connection is None:
             raise RuntimeError("the unit of work is used outside its `with` block")
         return self._connection
+
+    def read(self, *reads: Read[Any]) -> None:
+        """Read these queries together (one round trip on PostgreSQL); each then has its
+        `value`."""
+        read_together(self.connection, reads)
 
     def commit(self) -> None:
         self.ledger.wait()

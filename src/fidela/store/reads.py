@@ -1,0 +1,197 @@
+"""Reads sent together: the SELECTs a use case needs at once, in one round trip on
+PostgreSQL.
+
+On PostgreSQL every statement is a round trip, and under load each one waits for the
+server and then for Python's GIL; SQLAlchemy also spends more CPU preparing a
+statement than psycopg takes to run it. So the reads of the hot paths (an event's
+look-ups, a member's state) are `Query`s: SELECTs built once per dialect with named
+parameters and compiled once, which `read_together` sends at once in a psycopg
+pipeline, turning the answers into SQLAlchemy rows with the columns' own result
+processing. On SQLite, where a statement is a function call, they run one after the
+other through SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import ColumnElement, CompoundSelect, Dialect, Row, Select, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import Connection, result_tuple
+from sqlalchemy.exc import DBAPIError
+
+T = TypeVar("T")
+IN_CHUNK = 500  # values per IN (...) list on SQLite, well under its limit of parameters
+
+Build = Callable[[Dialect], Select[Any] | CompoundSelect[Any]]
+
+
+def any_of(column: ColumnElement[Any], name: str, dialect: Dialect) -> ColumnElement[bool]:
+    """`column IN` the list bound as `name`: one array on PostgreSQL (unnested, so that a
+    prepared statement's generic plan hashes it), an expanded list on SQLite."""
+    if dialect.name == "postgresql":
+        values = bindparam(name, type_=ARRAY(column.type))
+        return column.in_(select(func.unnest(values)).scalar_subquery())
+    return column.in_(bindparam(name, expanding=True))
+
+
+@dataclass
+class _Compiled:
+    """A query as psycopg runs it: SQL text, the parameters' defaults and processing, and
+    how a row of the answer becomes a SQLAlchemy row (the columns' result processing,
+    known once the driver has described the answer's types)."""
+
+    sql: str
+    defaults: dict[str, Any]
+    bind_processors: Mapping[str, Callable[[Any], Any]]
+    types: tuple[Any, ...]  # of the selected columns, as the dialect implements them
+    make_row: Callable[[Sequence[Any]], Row[Any]]
+    result_processors: tuple[Callable[[Any], Any] | None, ...] | None = None
+
+    def parameters(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        parameters = self.defaults | dict(given)
+        for name, process in self.bind_processors.items():
+            parameters[name] = process(parameters[name])
+        return parameters
+
+    def rows(self, cursor: Any, dialect: Dialect) -> list[Row[Any]]:
+        fetched = cursor.fetchall()
+        processors = self.result_processors
+        if processors is None:
+            codes = [column.type_code for column in cursor.description]
+            processors = self.result_processors = tuple(
+                kind.result_processor(dialect, code)
+                for kind, code in zip(self.types, codes, strict=True)
+            )
+        make_row = self.make_row
+        if not any(processors):
+            return [make_row(values) for values in fetched]
+        return [
+            make_row(
+                [
+                    value if p is None else p(value)
+                    for p, value in zip(processors, values, strict=True)
+                ]
+            )
+            for values in fetched
+        ]
+
+
+class Query:
+    """A SELECT built once per dialect with named parameters; `listed` names the list
+    parameter that SQLite takes IN_CHUNK values at a time (its ORDER BY then orders each
+    chunk's rows, not all of them)."""
+
+    def __init__(self, build: Build, *, listed: str | None = None) -> None:
+        self._build = build
+        self.listed = listed
+        self._statements: dict[str, Select[Any] | CompoundSelect[Any]] = {}
+        self._compiled: dict[str, _Compiled] = {}
+
+    def statement(self, dialect: Dialect) -> Select[Any] | CompoundSelect[Any]:
+        statement = self._statements.get(dialect.name)
+        if statement is None:
+            statement = self._statements[dialect.name] = self._build(dialect)
+        return statement
+
+    def compiled(self, dialect: Dialect) -> _Compiled:
+        compiled = self._compiled.get(dialect.name)
+        if compiled is None:
+            compiled = self._compiled[dialect.name] = _compile(self.statement(dialect), dialect)
+        return compiled
+
+
+def _compile(statement: Select[Any] | CompoundSelect[Any], dialect: Dialect) -> _Compiled:
+    compiled = statement.compile(dialect=dialect)
+    binds = {
+        name: processor
+        for name, bind in compiled.binds.items()
+        if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+    }
+    columns = list(statement.selected_columns)
+    return _Compiled(
+        sql=compiled.string,
+        defaults=dict(compiled.params),
+        bind_processors=binds,
+        types=tuple(column.type.dialect_impl(dialect) for column in columns),
+        make_row=result_tuple(list(statement.selected_columns.keys())),
+    )
+
+
+class Read(Generic[T]):
+    """A query with its parameters, sent with others by `read_together`; then `value` is
+    what its rows mean (`meaning` of the rows)."""
+
+    def __init__(self, query: Query, meaning: Callable[[list[Any]], T], **parameters: Any) -> None:
+        self.query = query
+        self.meaning = meaning
+        self.parameters = parameters
+        self._value: T | None = None
+        self._read = False
+
+    @property
+    def value(self) -> T:
+        assert self._read, "read_together has not read this yet"
+        return self._value  # type: ignore[return-value]  # T itself may be Optional
+
+    def answer(self, rows: list[Any]) -> None:
+        self._value = self.meaning(rows)
+        self._read = True
+
+
+def read_together(connection: Connection, reads: Sequence[Read[Any]]) -> None:
+    """Read each query with its parameters, in order: on PostgreSQL in one round trip,
+    in the connection's transaction (which it begins if need be)."""
+    dialect = connection.dialect
+    if dialect.name != "postgresql":
+        for one in reads:
+            one.answer(_read_in_chunks(connection, one.query, one.parameters))
+        return
+    compiled = [one.query.compiled(dialect) for one in reads]
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    with as_sqlalchemy_errors(connection):
+        with driver.pipeline():
+            cursors = []
+            for query, one in zip(compiled, reads, strict=True):
+                cursor = driver.cursor()
+                cursor.execute(query.sql, query.parameters(one.parameters))
+                cursors.append(cursor)
+        for query, one, cursor in zip(compiled, reads, cursors, strict=True):
+            one.answer(query.rows(cursor, dialect))
+            cursor.close()
+
+
+def read_one(connection: Connection, one: Read[T]) -> T:
+    """What one query's rows mean."""
+    read_together(connection, [one])
+    return one.value
+
+
+def _read_in_chunks(
+    connection: Connection, query: Query, given: Mapping[str, Any]
+) -> list[Row[Any]]:
+    statement = query.statement(connection.dialect)
+    if query.listed is None:
+        return list(connection.execute(statement, dict(given)))
+    values = list(given[query.listed])
+    rows: list[Row[Any]] = []
+    for start in range(0, len(values), IN_CHUNK):
+        chunk = dict(given) | {query.listed: values[start : start + IN_CHUNK]}
+        rows.extend(connection.execute(statement, chunk))
+    return rows
+
+
+@contextmanager
+def as_sqlalchemy_errors(connection: Connection) -> Iterator[None]:
+    """What bypasses SQLAlchemy (a pipeline, COPY) raises SQLAlchemy's error types, as the
+    other statements do: `run()` retries a lost unique race, a deadlock or a
+    serialization failure."""
+    driver_error = connection.dialect.loaded_dbapi.Error
+    try:
+        yield
+    except driver_error as error:
+        raise DBAPIError.instance(None, None, error, driver_error) from error
