@@ -25,3 +25,21 @@ def test_a_write_after_a_single_statement_read_on_its_connection_still_rolls_bac
             assert reader.customers.find(cafe, external_id="ghost", email=None) == []
     finally:
         alone.dispose()
+
+
+def test_times_come_back_in_pythons_own_utc_on_every_connection(
+    engine: Engine, cafe: ProgramId
+) -> None:
+    """PostgreSQL's sessions are set to UTC, so that the driver gives `datetime.UTC` itself
+    (UTCDateTime then keeps the value as it is); SQLite's stored text is read as UTC."""
+    from datetime import UTC
+
+    uow = UnitOfWork(engine)
+    with uow:
+        uow.customers.add(cafe, external_id="c1", email=None, at=T0)
+        uow.commit()
+    with uow.reading() as reader:
+        (row,) = reader.customers.find(cafe, external_id="c1", email=None)
+        if engine.dialect.name == "postgresql":
+            assert reader.connection.exec_driver_sql("SHOW TimeZone").scalar() == "UTC"
+    assert row.first_seen_at == T0 and row.first_seen_at.tzinfo is UTC

@@ -55,9 +55,11 @@ def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 50) -> Engi
     """An engine for `url`; SQLite gets WAL, foreign keys and `BEGIN IMMEDIATE` writes."""
     url = normalize_url(url)
     if not url.startswith("sqlite"):
-        return create_engine(
+        engine = create_engine(
             url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True
         )
+        event.listen(engine, "connect", _configure_postgresql)
+        return engine
     if sqlite3.sqlite_version_info < SQLITE_AT_LEAST:
         wanted = ".".join(map(str, SQLITE_AT_LEAST))
         have = sqlite3.sqlite_version
@@ -72,6 +74,14 @@ def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 50) -> Engi
     event.listen(engine, "connect", _configure_sqlite)
     event.listen(engine, "begin", _begin_sqlite)
     return engine
+
+
+def _configure_postgresql(dbapi_connection: Any, _record: Any) -> None:
+    # Times then come back as Python's own UTC instants, which UTCDateTime keeps as they are.
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    dbapi_connection.execute("SET TIME ZONE 'UTC'")
+    dbapi_connection.autocommit = autocommit
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
