@@ -73,41 +73,45 @@ def test_events_that_queue_behind_a_group_are_written_together_in_the_next(
         [purchase(email, f"A{n}", f"{10 + n}.00") for n, email in enumerate(emails[1:], 1)],
     )
     recorded = [future.result() for future in sent]
+    earned = [10 + n for n in range(6)]
     assert groups == [1, 5]
     assert sorted(r.event_no for r in recorded) == [1, 2, 3, 4, 5, 6]
-    assert [r.result["points"] for r in recorded] == [10, 11, 12, 13, 14, 15]
-    assert [members.show(uow, cafe, email)["available"] for email in emails] == [
-        10,
-        11,
-        12,
-        13,
-        14,
-        15,
-    ]
+    assert [r.result["points"] for r in recorded] == earned
+    assert [members.show(uow, cafe, email)["available"] for email in emails] == earned
+    assert ledger.verify(uow, cafe).ok
+
+
+def ana_sends_a1_then_queues(
+    engine: Engine, uow: UnitOfWork, cafe: ProgramId, third: Event
+) -> tuple[list[Future[Recorded]], list[int]]:
+    """Ana's A1 of 10.00 is written while A2 (20.00), `third` and A4 (40.00) queue behind
+    it; the callers' futures, and the sizes of the groups written."""
+    enroll(uow, cafe, "ana@example.com", T0)
+    groups: list[int] = []
+    callers = Callers(engine, cafe, Recorder(on_group=groups.append))
+    queued = [purchase("ana@example.com", "A2", "20.00"), third]
+    queued.append(purchase("ana@example.com", "A4", "40.00"))
+    return callers.first_then_queued(purchase("ana@example.com", "A1", "10.00"), queued), groups
+
+
+def assert_only_the_third_failed(
+    uow: UnitOfWork, cafe: ProgramId, sent: list[Future[Recorded]]
+) -> None:
+    assert [sent[i].result().result["points"] for i in (0, 1, 3)] == [10, 20, 40]
+    assert members.show(uow, cafe, "ana@example.com")["available"] == 70
     assert ledger.verify(uow, cafe).ok
 
 
 def test_a_refused_event_refuses_no_other_of_its_group(
     engine: Engine, uow: UnitOfWork, cafe: ProgramId
 ) -> None:
-    enroll(uow, cafe, "ana@example.com", T0)
-    groups: list[int] = []
-    callers = Callers(engine, cafe, Recorder(on_group=groups.append))
-    sent = callers.first_then_queued(
-        purchase("ana@example.com", "A1", "10.00"),
-        [
-            purchase("ana@example.com", "A2", "20.00"),
-            purchase("ana@example.com", "A3", "30.00", currency="USD"),
-            purchase("ana@example.com", "A4", "40.00"),
-        ],
-    )
+    usd = purchase("ana@example.com", "A3", "30.00", currency="USD")
+    sent, groups = ana_sends_a1_then_queues(engine, uow, cafe, usd)
     with pytest.raises(InvalidInput) as refused:
         sent[2].result()
     assert refused.value.field == "currency"
-    assert [sent[i].result().result["points"] for i in (0, 1, 3)] == [10, 20, 40]
+    assert_only_the_third_failed(uow, cafe, sent)
     assert groups == [1, 3]
-    assert members.show(uow, cafe, "ana@example.com")["available"] == 70
-    assert ledger.verify(uow, cafe).ok
 
 
 def test_copies_of_an_event_in_one_group_record_it_once(
@@ -137,23 +141,12 @@ def test_a_group_that_fails_unexpectedly_is_written_again_event_by_event(
         return record_all(uow, program_id, sent, **options)
 
     monkeypatch.setattr(events, "record_all", failing_on_a_poisoned_event)
-    enroll(uow, cafe, "ana@example.com", T0)
-    groups: list[int] = []
-    callers = Callers(engine, cafe, Recorder(on_group=groups.append))
-    sent = callers.first_then_queued(
-        purchase("ana@example.com", "A1", "10.00"),
-        [
-            purchase("ana@example.com", "A2", "20.00"),
-            purchase("ana@example.com", "POISON", "30.00"),
-            purchase("ana@example.com", "A4", "40.00"),
-        ],
-    )
+    poisoned = purchase("ana@example.com", "POISON", "30.00")
+    sent, groups = ana_sends_a1_then_queues(engine, uow, cafe, poisoned)
     with pytest.raises(RuntimeError, match="unexpected"):
         sent[2].result()
-    assert [sent[i].result().result["points"] for i in (0, 1, 3)] == [10, 20, 40]
+    assert_only_the_third_failed(uow, cafe, sent)
     assert groups == [1, 1, 1]  # the first alone, then A2 and A4 each alone
-    assert members.show(uow, cafe, "ana@example.com")["available"] == 70
-    assert ledger.verify(uow, cafe).ok
 
 
 def test_a_caller_alone_writes_at_once_in_a_group_of_one(
