@@ -397,7 +397,8 @@ class MemberRepository:
         first, so that with `lock` the others read once they are held)."""
         ids = list(member_ids)
         found = Read(_LOCKED if lock else _MEMBERS, _states, ids=ids)
-        reads: list[Read[Any]] = [found, Read(_OPEN_LOTS, list, ids=ids)]
+        open_lots = Read(_OPEN_LOTS, list, ids=ids)
+        reads: list[Read[Any]] = [found, open_lots]
         vouchers = referred = spent = segments = held = pilots = None
         recent = badges = granted = grants = None
         if program.punch_cards:
@@ -425,7 +426,7 @@ class MemberRepository:
         reads.extend(read for read in extra if read is not None)
         read_together(self.connection, reads)
         states: dict[MemberId, MemberState] = found.value
-        for lot in reads[1].value:
+        for lot in open_lots.value:
             state = states[MemberId(lot.member_id)]
             wallet = state.credit if lot.unit == CREDIT.unit else state.wallet
             wallet.lots.append(lot_from_row(lot))
