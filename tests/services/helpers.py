@@ -12,9 +12,15 @@ from sqlalchemy import Engine
 
 from fidela.domain.events import Enrollment, parse_event
 from fidela.domain.ids import MemberId, ProgramId
-from fidela.services import events, members
+from fidela.services import events, members, webhooks
 from fidela.services.events import Recorded
 from fidela.store.unit_of_work import UnitOfWork
+
+
+def listen(uow: UnitOfWork, program_id: ProgramId, now: datetime) -> None:
+    """Subscribe a receiver that nothing calls: the outbox then keeps what is announced
+    (run-due drops what no subscription receives)."""
+    webhooks.subscribe(uow, program_id, "http://127.0.0.1:9/never-called", None, now=now)
 
 
 def enroll(

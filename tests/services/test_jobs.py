@@ -11,7 +11,7 @@ from fidela.services import jobs, ledger, members, programs
 from fidela.store.tables import outbox, transactions
 from fidela.store.unit_of_work import UnitOfWork
 from tests.conftest import T0, example
-from tests.services.helpers import balance, enroll, purchase
+from tests.services.helpers import balance, enroll, listen, purchase
 
 
 def test_lots_expire_once_however_often_run_due_runs(uow: UnitOfWork, cafe: ProgramId) -> None:
@@ -37,6 +37,7 @@ def test_lots_expire_once_however_often_run_due_runs(uow: UnitOfWork, cafe: Prog
 def test_a_reminder_is_written_to_the_outbox_before_points_expire(
     uow: UnitOfWork, cafe: ProgramId
 ) -> None:
+    listen(uow, cafe, T0)
     enroll(uow, cafe, "ana@example.com", T0)
     purchase(uow, cafe, "ana@example.com", "A1", "30.00", T0)
     jobs.run_due(uow, cafe, now=T0 + timedelta(days=340))
@@ -118,7 +119,8 @@ def test_a_refund_inside_the_waiting_time_cancels_the_pending_points(uow: UnitOf
 
 def test_birthday_bonuses_are_granted_by_run_due(uow: UnitOfWork, cafe: ProgramId) -> None:
     enroll(uow, cafe, "ana@example.com", T0, birthday="1990-02-01")
-    assert jobs.run_due(uow, cafe, now=datetime(2026, 1, 31, 22, 59, tzinfo=UTC)) == {}
+    before = jobs.run_due(uow, cafe, now=datetime(2026, 1, 31, 22, 59, tzinfo=UTC))
+    assert before == {"outbox_rows_dropped": 1}  # her enrollment's news: no one subscribed
     due = jobs.run_due(uow, cafe, now=datetime(2026, 1, 31, 23, 0, tzinfo=UTC))  # Paris midnight
     assert due["earn"] == 1
     assert balance(uow, cafe, "ana@example.com") == (100, 0, 0)
@@ -130,6 +132,7 @@ def test_birthday_bonuses_are_granted_by_run_due(uow: UnitOfWork, cafe: ProgramI
 def test_the_tier_review_downgrades_a_member_who_no_longer_qualifies(
     uow: UnitOfWork, cafe: ProgramId
 ) -> None:
+    listen(uow, cafe, T0)
     enroll(uow, cafe, "ana@example.com", T0)
     purchase(uow, cafe, "ana@example.com", "A1", "520.00", T0)
     assert members.show(uow, cafe, "ana@example.com")["tier"]["id"] == "gold"
@@ -149,6 +152,7 @@ def test_the_tier_review_downgrades_a_member_who_no_longer_qualifies(
 
 
 def test_a_gold_member_earns_half_as_much_again(uow: UnitOfWork, cafe: ProgramId) -> None:
+    listen(uow, cafe, T0)
     enroll(uow, cafe, "ana@example.com", T0)
     purchase(uow, cafe, "ana@example.com", "A1", "520.00", T0)
     later = purchase(uow, cafe, "ana@example.com", "A2", "10.99", T0 + timedelta(days=1))
@@ -185,6 +189,7 @@ def test_under_inactivity_a_purchase_keeps_every_lot_alive_until_days_after_it(
 ) -> None:
     text = example("cafe.yaml").replace("policy: rolling ", "policy: inactivity")
     program_id = programs.apply(uow, text, now=T0).program_id
+    listen(uow, program_id, T0)
     enroll(uow, program_id, "ana@example.com", T0)
     purchase(uow, program_id, "ana@example.com", "A1", "30.00", T0)
     purchase(uow, program_id, "ana@example.com", "A2", "20.00", T0 + timedelta(days=300))

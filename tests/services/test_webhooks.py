@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
+from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
 
 from fidela.domain.errors import InsufficientPoints, InvalidInput
@@ -15,6 +16,7 @@ from fidela.domain.webhooks import KINDS, RETRY_DELAYS
 from fidela.notify.webhooks import post
 from fidela.services import adjustments, jobs, members, memberships, programs, rewards, webhooks
 from fidela.services.webhooks import Report
+from fidela.store.tables import outbox
 from fidela.store.unit_of_work import UnitOfWork
 from tests.conftest import T0, example
 from tests.receiver import receiver
@@ -196,3 +198,32 @@ def test_without_subscriptions_a_pass_only_reads(uow: UnitOfWork, cafe: ProgramI
         webhooks.subscribe(uow, cafe, hooks.url, None, now=T0)
         assert deliver(uow, Clock(datetime.now(UTC))) == Report(announced=1)
         assert hooks.received == []  # it came before the subscription
+
+
+def test_run_due_drops_the_outbox_rows_no_subscription_receives(
+    uow: UnitOfWork, cafe: ProgramId
+) -> None:
+    def outbox_kinds() -> list[str]:
+        with uow:
+            rows = uow.connection.execute(select(outbox.c.kind).order_by(outbox.c.id))
+            return list(rows.scalars())
+
+    def run_due() -> int:
+        return jobs.run_due(uow, cafe, now=T0 + timedelta(hours=1)).get("outbox_rows_dropped", 0)
+
+    enroll(uow, cafe, "ana@example.com", T0)  # no subscription yet: no one ever gets it
+    with receiver() as hooks:
+        webhooks.subscribe(uow, cafe, hooks.url, ["points.earned"], now=T0)
+        enroll(uow, cafe, "bo@example.com", T0)
+        purchase(uow, cafe, "bo@example.com", "B1", "12.00", T0)
+        assert outbox_kinds() == ["member.enrolled", "member.enrolled", "points.earned"]
+        assert run_due() == 1  # Ana's; Bo's wait to be handed on
+        assert outbox_kinds() == ["member.enrolled", "points.earned"]
+        assert deliver(uow, Clock(datetime.now(UTC))) == Report(announced=2, delivered=1)
+        assert run_due() == 1  # Bo's enrollment, which the subscription did not want
+        assert outbox_kinds() == ["points.earned"]  # kept with its delivery, for replays
+        assert run_due() == 0
+        (delivery,) = webhooks.deliveries(uow, cafe, status="delivered", after=0, limit=10)[
+            "deliveries"
+        ]
+        assert delivery["event"] == "points.earned"

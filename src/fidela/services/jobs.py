@@ -10,7 +10,7 @@ from datetime import datetime
 from fidela.domain.ids import ProgramId
 from fidela.domain.ledger import Account
 from fidela.domain.members import advance
-from fidela.services import idempotency, keys, referrals
+from fidela.services import idempotency, keys, referrals, webhooks
 from fidela.store.ledger import Changes
 from fidela.store.unit_of_work import UnitOfWork
 
@@ -61,4 +61,5 @@ def run_due(
         if progress:
             progress(len(due))
     counts["referrals_settled"] = referrals.settle_due(uow, program_id, now=now)
+    counts["outbox_rows_dropped"] = webhooks.drop_unreceivable(uow, program_id)  # last: ours too
     return {name: count for name, count in counts.items() if count}

@@ -130,6 +130,15 @@ def replay(uow: UnitOfWork, program_id: ProgramId, delivery_id: int, *, now: dat
         uow.commit()
 
 
+def drop_unreceivable(uow: UnitOfWork, program_id: ProgramId) -> int:
+    """Forget the outbox rows no subscription receives (see the repository's method), so
+    that a program without webhooks does not keep a row for every event it ever had."""
+    with uow:
+        dropped = uow.webhooks.drop_unreceivable(program_id)
+        uow.commit()
+    return dropped
+
+
 def deliver_due(uow: UnitOfWork, send: Sender, *, now: Callable[[], datetime]) -> Report:
     """Hand new outbox rows to subscriptions, then send every delivery due; one pass.
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, delete, exists, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from fidela.domain.ids import MemberId, ProgramId
@@ -146,6 +146,24 @@ class WebhookRepository:
             update(outbox).where(outbox.c.id.in_([row.id for row in rows])).values(delivered=True)
         )
         return len(rows), len(deliveries)
+
+    def drop_unreceivable(self, program_id: ProgramId) -> int:
+        """Delete the program's outbox rows that no delivery came or will come from: handed
+        on without one (no subscription wanted their kind), or written while no live
+        subscription had begun before them. A subscription made later begins after the
+        outbox's last row, so it never wants them either. Rows with a delivery stay, for
+        its log and replay. Returns how many rows went."""
+        o, d, s = outbox.c, webhook_deliveries.c, webhook_subscriptions.c
+        delivered_from = exists().where(d.outbox_id == o.id)
+        wanted = exists().where(
+            s.program_id == o.program_id, s.disabled_at.is_(None), s.after_outbox_id < o.id
+        )
+        dropped = self.connection.execute(
+            delete(outbox).where(
+                o.program_id == program_id, ~delivered_from, or_(o.delivered, ~wanted)
+            )
+        )
+        return dropped.rowcount
 
     def claim(self, at: datetime, until: datetime, limit: int) -> list[Due]:
         """Deliveries due at `at`, held until `until` so that no other worker sends them."""
