@@ -30,12 +30,30 @@ Build = Callable[[Dialect], Select[Any] | CompoundSelect[Any]]
 
 
 def any_of(column: ColumnElement[Any], name: str, dialect: Dialect) -> ColumnElement[bool]:
-    """`column IN` the list bound as `name`: one array on PostgreSQL (unnested, so that a
-    prepared statement's generic plan hashes it), an expanded list on SQLite."""
+    """`column IN` the list bound as `name`: one array on PostgreSQL (`in_unnested`), an
+    expanded list on SQLite."""
     if dialect.name == "postgresql":
-        values = bindparam(name, type_=ARRAY(column.type))
-        return column.in_(select(func.unnest(values)).scalar_subquery())
+        return in_unnested(column, bindparam(name, type_=ARRAY(column.type)))
     return column.in_(bindparam(name, expanding=True))
+
+
+def in_unnested(column: ColumnElement[Any], array: Any) -> ColumnElement[bool]:
+    """`column IN (SELECT unnest(array))` on PostgreSQL, the array one parameter.
+
+    A list of 1,000 ids as 1,000 parameters takes about 10 ms to compile and send; as one
+    array, about 1 ms. Not `column = ANY(array)`: once psycopg prepares a statement
+    (its sixth run), PostgreSQL may plan it once for any array, and such a plan tests
+    each row against the array element by element. 500 order ids against 5,000 orders
+    took 45 ms that way, against 0.7 ms as a join with the unnested array.
+    """
+    return column.in_(select(func.unnest(array)).scalar_subquery())
+
+
+def driver_of(connection: Connection) -> Any:
+    """The driver's own connection under SQLAlchemy's (psycopg's, for a pipeline or COPY)."""
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    return driver
 
 
 @dataclass
@@ -151,8 +169,7 @@ def read_together(connection: Connection, reads: Sequence[Read[Any]]) -> None:
             one.answer(_read_in_chunks(connection, one.query, one.parameters))
         return
     compiled = [one.query.compiled(dialect) for one in reads]
-    driver = connection.connection.driver_connection
-    assert driver is not None
+    driver = driver_of(connection)
     with as_sqlalchemy_errors(connection):
         with driver.pipeline():
             cursors = []

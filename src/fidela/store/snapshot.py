@@ -33,6 +33,7 @@ from sqlalchemy.sql.elements import ColumnElement, Label
 
 from fidela.domain.ids import ProgramId
 from fidela.domain.ledger import Account, micros
+from fidela.store.reads import driver_of
 from fidela.store.tables import (
     UTCDateTime,
     customers,
@@ -146,8 +147,7 @@ def _from_rows(query: Select[Any], rows: Sequence[Any]) -> Columns:
 
 
 def _read_in_slices(connection: Connection, wanted: dict[str, Select[Any]]) -> dict[str, Columns]:
-    driver = connection.connection.driver_connection
-    assert driver is not None
+    driver = driver_of(connection)
     by_ranges = driver.info.server_version >= 140000  # TID range scans: PostgreSQL 14
     slices: queue.SimpleQueue[Slice] = queue.SimpleQueue()
     kinds = {table: tuple(map(_kind, query.selected_columns)) for table, query in wanted.items()}
