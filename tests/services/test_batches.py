@@ -2,7 +2,9 @@
 
 Two copies of the café program get the same random events: one copy one event per
 call (`events.record`), the other all of them in one call (`events.record_all`). Every
-event's answer, every member's account and the ledger's totals must be the same.
+event's answer, every member's account and the ledger's totals must be the same, also
+when the batch is posted in parts (`events.POSTED_EVERY`), each written in the
+background while the next is applied.
 """
 
 from __future__ import annotations
@@ -170,11 +172,16 @@ def accounts(uow: UnitOfWork, program_id: ProgramId) -> dict[str, Any]:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(draws=draws)
+@given(draws=draws, posted_every=st.sampled_from([1, 2, 3, events.POSTED_EVERY]))
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_a_batch_does_what_the_same_events_one_at_a_time_do(
-    uow: UnitOfWork, variant: str, draws: list[tuple[Any, ...]]
+    uow: UnitOfWork,
+    monkeypatch: pytest.MonkeyPatch,
+    variant: str,
+    draws: list[tuple[Any, ...]],
+    posted_every: int,
 ) -> None:
+    monkeypatch.setattr(events, "POSTED_EVERY", posted_every)
     sent = story(draws)
     now = T0 + timedelta(days=len(draws) * 20)
     parsed = [parse_event(data) for data in sent]

@@ -38,6 +38,9 @@ from fidela.store.unit_of_work import UnitOfWork, run
 
 log = logging.getLogger(__name__)
 CLOCK_SKEW = timedelta(minutes=5)  # how far in the future a shop's clock may run
+# A large batch is posted this many events at a time: one part's rows are written by a
+# second thread while the rules apply to the next, so the members stay locked less long.
+POSTED_EVERY = 250
 
 
 @dataclass(frozen=True)
@@ -118,8 +121,8 @@ class _Order:
     customer_id: CustomerId
     member_id: MemberId | None
     state: OrderState
-    recorded_here: bool  # inserted by this batch's post, refunds included
-    changed: bool = False  # refunded by this batch: updated by its post
+    recorded_here: bool  # by this batch: its lots are the very objects of the wallet
+    queued: bool = False  # written by the next post (recorded, or refunded, since the last)
 
 
 @dataclass(frozen=True)
@@ -134,7 +137,9 @@ RefKey = tuple[str | None, str | None, int | None]
 
 
 class _Batch:
-    """Events applied in order and posted together, in the unit of work's transaction.
+    """Events applied in order and posted in the unit of work's transaction: together,
+    or for a large batch POSTED_EVERY at a time, each part written in the background
+    while the rules apply to the next (a statement the rules need meanwhile waits for it).
 
     What the events need is read once before the first is applied, in as few round
     trips as the batch allows: the orders refunds name (locked, in order); then at once
@@ -160,6 +165,7 @@ class _Batch:
         self.first = now  # the earliest event's time: states are loaded as of then
         self.spent: dict[str, int] = {}  # what each campaign granted so far
         self.refunded: set[MemberId] = set()  # members this batch refunded
+        self.posted = False  # whether any of its changes were posted yet
 
     def apply(
         self, events: Sequence[Event | FidelaError], refused: dict[int, FidelaError]
@@ -176,12 +182,30 @@ class _Batch:
                 outcomes[index] = self._apply(index, event)
             except FidelaError as error:
                 outcomes[index] = error
-        if self.changes.events:  # retries and refusals alone never queue on the ledger head
-            last = not self.refunded  # refunds may raise flags once written
-            self.uow.ledger.post(self.program_id, self.changes, self.now, commit=last)
-            flag_refunds(self.uow, self.program, self.refunded, self.now)
+            if len(self.changes.events) >= POSTED_EVERY:
+                self._post(in_background=True)
+        if self.changes.events:
+            self._post(commit=not self.refunded)  # refunds may raise flags once written
+        if self.posted:  # retries and refusals alone never queue on the ledger head
+            flag_refunds(self._settled(), self.program, self.refunded, self.now)
             self.uow.commit()
         return [_answer(outcomes[i]) for i in range(len(events))]
+
+    def _post(self, *, in_background: bool = False, commit: bool = False) -> None:
+        """Post the changes since the last post (numbering their events), and start anew."""
+        self.uow.ledger.post(
+            self.program_id, self.changes, self.now, in_background=in_background, commit=commit
+        )
+        self.posted = True
+        self.changes = Changes(self.program)
+        for order in self.orders.values():
+            order.queued = False
+
+    def _settled(self) -> UnitOfWork:
+        """The unit of work, once a part posted in the background is written: its
+        connection runs one statement at a time."""
+        self.uow.ledger.wait()
+        return self.uow
 
     def referrals_due(self) -> list[int]:
         """The referrals these events made due: a first order with no return window to
@@ -289,14 +313,16 @@ class _Batch:
     def _resolve(self, ref: CustomerRef) -> Who | FidelaError | None:
         """Whom a reference names (None: no customer yet), or why it names no one."""
         try:
-            customer_id, member_id = resolve(self.uow, self.program_id, ref)
+            customer_id, member_id = resolve(self._settled(), self.program_id, ref)
         except FidelaError as error:
             return error
         return (customer_id, member_id) if customer_id is not None else None
 
     def _load(self, members: set[MemberId]) -> dict[MemberId, MemberState]:
         """The members' states, locked (in id order) until the batch commits."""
-        return self.uow.members.load_states(self.program, list(members), self.first, lock=True)
+        return self._settled().members.load_states(
+            self.program, list(members), self.first, lock=True
+        )
 
     def _again(self, event: Event) -> Recorded | _Again | None:
         """The first outcome if this key was recorded with the same content, else None."""
@@ -309,14 +335,14 @@ class _Batch:
             raise Conflict("idempotency_key", "was already used for an event with other content")
         if first is not None:
             return _Again(first)
-        previous = self.uow.events.by_key(self.program_id, key)
+        previous = self._settled().events.by_key(self.program_id, key)
         assert previous is not None
         return Recorded(previous.event_no, duplicate=True, result=previous.result)
 
     def _recorded_meanwhile(self, event: Event) -> Recorded | None:
         """The first outcome if a copy of this event, sent at the same time, was recorded
         since the keys were looked up (nothing locked the customer: not a member)."""
-        previous = self.uow.events.by_key(self.program_id, event.idempotency_key)
+        previous = self._settled().events.by_key(self.program_id, event.idempotency_key)
         if previous is None:
             return None
         if previous.content_hash != event.content_hash():
@@ -339,7 +365,9 @@ class _Batch:
                 cause.customer_id = customer_id
                 new = new_order(event)
                 self.ordered.add(event.order_id)
-                self.orders[event.order_id] = _Order(customer_id, cause.member_id, new, True)
+                self.orders[event.order_id] = _Order(
+                    customer_id, cause.member_id, new, recorded_here=True, queued=True
+                )
                 self.changes.new_orders.append((new, customer_id, cause.member_id, cause))
                 if state is None:
                     return Outcome()
@@ -353,9 +381,9 @@ class _Batch:
                 outcome = member_rules.refund(
                     program, state, order.state, amount, event.occurred_at
                 )
-                if not (order.recorded_here or order.changed):
+                if not order.queued:
                     self.changes.changed_orders.append(order.state)
-                    order.changed = True
+                    order.queued = True
                 return outcome
             case Birthday() | Activity():
                 if state is None:
@@ -367,7 +395,7 @@ class _Batch:
     def _add_customer(self, event: Purchase) -> CustomerId:
         ref = event.customer
         email = normalize_email(ref.email) if ref.email else None
-        customer_id = self.uow.customers.add(
+        customer_id = self._settled().customers.add(
             self.program_id, external_id=ref.customer_id, email=email, at=event.occurred_at
         )
         # References sharing its shop id or e-mail may name someone else now (or two
