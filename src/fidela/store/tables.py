@@ -52,20 +52,28 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        assert isinstance(value, datetime)
-        if value.tzinfo is UTC:  # as PostgreSQL's sessions, set to UTC, give them
-            return value
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return _as_utc(value)
 
     def result_processor(
         self, dialect: Dialect, coltype: object
     ) -> Callable[[Any], datetime | None] | None:
-        """On SQLite, read the stored UTC text directly: times repeat, so parse each once."""
-        if dialect.name != "sqlite":
-            return super().result_processor(dialect, coltype)
-        return _utc_from_text
+        """On SQLite, read the stored UTC text directly: times repeat, so parse each once.
+        psycopg hands back datetimes itself: `_as_utc` alone, without TypeDecorator's
+        wrapper around it (a member's state reads thousands of times)."""
+        if dialect.name == "sqlite":
+            return _utc_from_text
+        if dialect.name == "postgresql":
+            return _as_utc
+        return super().result_processor(dialect, coltype)
+
+
+def _as_utc(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    assert isinstance(value, datetime)
+    if value.tzinfo is UTC:  # as PostgreSQL's sessions, set to UTC, give them
+        return value
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @lru_cache(maxsize=1 << 16)
