@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import orjson
 import pytest
@@ -12,11 +13,11 @@ from standardwebhooks.webhooks import Webhook
 
 from fidela.domain.errors import InsufficientPoints, InvalidInput
 from fidela.domain.ids import MemberId, ProgramId
-from fidela.domain.webhooks import KINDS, RETRY_DELAYS
+from fidela.domain.webhooks import KEPT, KINDS, RETRY_DELAYS
 from fidela.notify.webhooks import post
 from fidela.services import adjustments, jobs, members, memberships, programs, rewards, webhooks
 from fidela.services.webhooks import Report
-from fidela.store.tables import outbox
+from fidela.store.tables import outbox, webhook_attempts
 from fidela.store.unit_of_work import UnitOfWork
 from tests.conftest import T0, example
 from tests.receiver import receiver
@@ -227,3 +228,41 @@ def test_run_due_drops_the_outbox_rows_no_subscription_receives(
             "deliveries"
         ]
         assert delivery["event"] == "points.earned"
+
+
+def test_run_due_forgets_a_delivery_a_month_after_its_last_attempt(
+    uow: UnitOfWork, cafe: ProgramId
+) -> None:
+    def statuses() -> list[str]:
+        found = webhooks.deliveries(uow, cafe, status=None, after=0, limit=10)["deliveries"]
+        return sorted(delivery["status"] for delivery in found)
+
+    def stored(table: Any) -> int:
+        with uow:
+            return len(uow.connection.execute(select(table)).all())
+
+    def forgotten(now: datetime) -> tuple[int, int]:
+        counts = jobs.run_due(uow, cafe, now=now)
+        return counts.get("webhook_deliveries_forgotten", 0), counts.get("outbox_rows_dropped", 0)
+
+    with receiver() as hooks, receiver() as failing:
+        failing.answers = [500] * (len(RETRY_DELAYS) + 1)
+        clock = Clock(datetime.now(UTC))
+        for url in (hooks.url, failing.url):
+            webhooks.subscribe(uow, cafe, url, ["member.enrolled"], now=T0)
+        enroll(uow, cafe, "ana@example.com", T0)
+        delivered_at = clock.at
+        assert deliver(uow, clock) == Report(announced=1, delivered=1, retrying=1)
+        assert forgotten(delivered_at + KEPT - timedelta(minutes=1)) == (0, 0)
+        assert forgotten(delivered_at + KEPT + timedelta(minutes=1)) == (1, 0)
+        assert statuses() == ["pending"]  # still retried: kept, with its outbox row
+        assert stored(webhook_attempts) == 1
+        for delay in RETRY_DELAYS:
+            clock.at += delay
+            deliver(uow, clock)
+        failed_at = clock.at
+    assert statuses() == ["failed"]
+    assert stored(webhook_attempts) == len(RETRY_DELAYS) + 1
+    assert forgotten(failed_at + KEPT - timedelta(minutes=1)) == (0, 0)
+    assert forgotten(failed_at + KEPT + timedelta(minutes=1)) == (1, 1)
+    assert statuses() == [] and stored(webhook_attempts) == 0 and stored(outbox) == 0

@@ -44,6 +44,9 @@ RETRY_DELAYS = tuple(
     timedelta(seconds=seconds) for seconds in (5, 300, 1800, 7200, 18000, 36000, 36000)
 )
 SECRET_PREFIX = "whsec_"
+# How long a delivery that ended (delivered, or failed for good) is kept after its last
+# attempt, with the log of its attempts: it can be looked at and replayed until then.
+KEPT = timedelta(days=30)
 
 
 def check_kinds(kinds: list[str] | None) -> list[str] | None:

@@ -165,6 +165,19 @@ class WebhookRepository:
         )
         return dropped.rowcount
 
+    def forget_ended(self, program_id: ProgramId, before: datetime) -> int:
+        """Delete the program's deliveries that ended (delivered, or failed for good) with
+        no attempt since `before`, and their attempts; return how many deliveries went.
+        Their outbox rows, left without a delivery, then go with `drop_unreceivable`."""
+        d, a = webhook_deliveries.c, webhook_attempts.c
+        ended = select(d.id).where(
+            d.program_id == program_id,
+            d.status.in_([DELIVERED, FAILED]),
+            ~exists().where(a.delivery_id == d.id, a.attempted_at >= before),
+        )
+        self.connection.execute(delete(webhook_attempts).where(a.delivery_id.in_(ended)))
+        return self.connection.execute(delete(webhook_deliveries).where(d.id.in_(ended))).rowcount
+
     def claim(self, at: datetime, until: datetime, limit: int) -> list[Due]:
         """Deliveries due at `at`, held until `until` so that no other worker sends them."""
         d, s, o = webhook_deliveries.c, webhook_subscriptions.c, outbox.c
