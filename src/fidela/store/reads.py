@@ -85,8 +85,8 @@ class _Compiled:
                 for kind, code in zip(self.types, codes, strict=True)
             )
         make_row = self.make_row
-        # Only the columns that have a processor are visited: a member's row has 32
-        # columns, of which a handful are times.
+        # Only the columns that have a processor are visited: of a member's 31 columns,
+        # the nine times.
         processed = [(i, p) for i, p in enumerate(processors) if p is not None]
         if not processed:
             return [make_row(values) for values in fetched]
