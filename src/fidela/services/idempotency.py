@@ -1,10 +1,17 @@
 """Exactly-once writes for callers that retry: the first answer to a key is the answer.
 
-A key is claimed before the work runs, in its own transaction, so that two copies of
-one request never both run. If the work fails with one of Fidela's errors, nothing
-changed and the claim is dropped: a retry runs afresh. If it fails unexpectedly, the
-claim stays without an answer and a retry is refused as a conflict, since whether the
-work committed is not known: never run it twice.
+A key is claimed by the work's own transaction, as its last statement: the claim
+commits with the work or not at all. So a work that fails before committing (a
+refusal, a crash, a lost connection) leaves the key free, and a retry runs afresh.
+Once the work committed, the answer is stored; a retry then gets it. If the work
+committed and its answer was not stored (it failed after its commit, or the process
+died in between), the key stays claimed without an answer and a retry is refused as
+a conflict: never run it twice.
+
+Two copies of one request may run at once: the second to commit fails on the key's
+unique claim and is rolled back, or is refused by the rules (the first already spent
+the points); either way it answers what the first answered (or that the first has
+no answer yet).
 """
 
 from __future__ import annotations
@@ -14,9 +21,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from fidela.domain.errors import Conflict, FidelaError, InvalidInput
+from sqlalchemy.exc import IntegrityError
+
+from fidela.domain.errors import Conflict, InvalidInput
 from fidela.domain.ids import ProgramId
-from fidela.store.unit_of_work import UnitOfWork, run
+from fidela.store.unit_of_work import UnitOfWork
 
 FIELD = "Idempotency-Key"
 KEPT = timedelta(days=7)  # how long a retry still gets the first answer
@@ -39,34 +48,51 @@ def once(
     *,
     now: datetime,
 ) -> Answer:
-    """Run `work` once per key; a retry of the same request gets the first answer."""
+    """Run `work` once per key; a retry of the same request gets the first answer.
 
-    def claim(uow: UnitOfWork) -> Answer | None:
-        previous = uow.idempotency.get(program_id, key)
-        if previous is None:
-            uow.idempotency.claim(program_id, key, fingerprint, now)
-            uow.commit()
-            return None
-        if previous.fingerprint != fingerprint:
-            raise InvalidInput(FIELD, "was used for another request: use a new key")
-        if previous.status is None:
-            raise Conflict(FIELD, "the first request with this key has no answer yet")
-        return Answer(previous.status, previous.response)
-
-    first = run(uow, claim)
-    if first is not None:
+    `work` runs its transactions on `uow`: the first of them to commit claims the key.
+    """
+    if (first := _first(uow, program_id, key, fingerprint)) is not None:
         return first
+
+    def claim(uow: UnitOfWork) -> None:
+        uow.idempotency.claim(program_id, key, fingerprint, now)
+
+    uow.before_commit = claim
     try:
         answer = work()
-    except FidelaError:
-        with uow:
-            uow.idempotency.release(program_id, key)
-            uow.commit()
+    except Exception:
+        committed = uow.before_commit is None
+        uow.before_commit = None
+        if not committed and (first := _first(uow, program_id, key, fingerprint)) is not None:
+            return first  # a copy of this request committed first
         raise
-    with uow:
-        uow.idempotency.answer(program_id, key, answer.status, answer.body)
-        uow.commit()
+    committed = uow.before_commit is None
+    uow.before_commit = None
+    try:
+        with uow:
+            if not committed:  # the work wrote nothing: the claim comes with the answer
+                uow.idempotency.claim(program_id, key, fingerprint, now)
+            uow.idempotency.answer(program_id, key, answer.status, answer.body)
+            uow.commit()
+    except IntegrityError:  # a copy of this request, which wrote nothing either, came first
+        if (first := _first(uow, program_id, key, fingerprint)) is None:
+            raise
+        return first
     return answer
+
+
+def _first(uow: UnitOfWork, program_id: ProgramId, key: str, fingerprint: str) -> Answer | None:
+    """The first answer to this key and request; None if the key is free."""
+    with uow.reading(single=True) as reader:
+        previous = reader.idempotency.get(program_id, key)
+    if previous is None:
+        return None
+    if previous.fingerprint != fingerprint:
+        raise InvalidInput(FIELD, "was used for another request: use a new key")
+    if previous.status is None:
+        raise Conflict(FIELD, "the first request with this key has no answer yet")
+    return Answer(previous.status, previous.response)
 
 
 def prune(uow: UnitOfWork, program_id: ProgramId, *, now: datetime) -> int:

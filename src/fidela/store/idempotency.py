@@ -45,8 +45,3 @@ class IdempotencyRepository:
             )
         )
         return result.rowcount
-
-    def release(self, program_id: ProgramId, key: str) -> None:
-        self.connection.execute(
-            delete(requests).where(requests.c.program_id == program_id, requests.c.key == key)
-        )

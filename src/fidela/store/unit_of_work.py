@@ -56,6 +56,9 @@ class UnitOfWork:
         self.read_only = read_only
         self.single = single
         self._connection: Connection | None = None
+        # Written in the next transaction that commits, as its last statement (an
+        # idempotency key's claim, which must commit with the work or not at all).
+        self.before_commit: Callable[[UnitOfWork], None] | None = None
 
     def reading(self, *, single: bool = False) -> UnitOfWork:
         """A unit of work for reads only: on SQLite it does not take the write lock.
@@ -124,7 +127,10 @@ class UnitOfWork:
 
     def commit(self) -> None:
         self.ledger.wait()
+        if self.before_commit is not None:
+            self.before_commit(self)
         self.connection.commit()
+        self.before_commit = None  # it committed
 
 
 # Runs of a use case that keeps losing races: a batch that lost a deadlock may then find
