@@ -31,7 +31,7 @@ def test_a_retried_redemption_redeems_once_and_answers_the_same(
     assert again.status_code == 201 and again.json() == first.json()
     assert client.get(ANA, headers=api_keys.integration).json()["available"] == before - 100
     other = client.post(f"{ANA}/redemptions", json={"reward_id": "free-coffee"}, headers=headers)
-    assert other.status_code == 422 and other.json()["field"] == "Idempotency-Key"
+    assert other.status_code == 409 and other.json()["field"] == "Idempotency-Key"
 
 
 def test_a_refused_redemption_leaves_its_key_free_for_a_retry(

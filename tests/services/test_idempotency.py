@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from fidela.domain.errors import Conflict, InsufficientPoints, InvalidInput
+from fidela.domain.errors import Conflict, InsufficientPoints
 from fidela.domain.ids import ProgramId
 from fidela.services import adjustments, idempotency, jobs
 from fidela.services.idempotency import KEPT, Answer
@@ -33,7 +33,7 @@ def test_a_retry_gets_the_first_answer_without_running_again(
     first = idempotency.once(uow, cafe, "k1", "request-a", work, now=T0)
     again = idempotency.once(uow, cafe, "k1", "request-a", work, now=T0)
     assert first == again == Answer(201, {"run": 1}) and len(runs) == 1
-    with pytest.raises(InvalidInput, match="another request"):
+    with pytest.raises(Conflict, match="another request"):
         idempotency.once(uow, cafe, "k1", "request-b", work, now=T0)
 
 

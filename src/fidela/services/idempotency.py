@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from fidela.domain.errors import Conflict, InvalidInput
+from fidela.domain.errors import Conflict
 from fidela.domain.ids import ProgramId
 from fidela.store.unit_of_work import UnitOfWork
 
@@ -89,7 +89,7 @@ def _first(uow: UnitOfWork, program_id: ProgramId, key: str, fingerprint: str) -
     if previous is None:
         return None
     if previous.fingerprint != fingerprint:
-        raise InvalidInput(FIELD, "was used for another request: use a new key")
+        raise Conflict(FIELD, "was used for another request: use a new key")
     if previous.status is None:
         raise Conflict(FIELD, "the first request with this key has no answer yet")
     return Answer(previous.status, previous.response)
