@@ -62,13 +62,10 @@ def once(
     try:
         answer = work()
     except Exception:
-        committed = uow.before_commit is None
-        uow.before_commit = None
-        if not committed and (first := _first(uow, program_id, key, fingerprint)) is not None:
+        if not _claimed(uow) and (first := _first(uow, program_id, key, fingerprint)) is not None:
             return first  # a copy of this request committed first
         raise
-    committed = uow.before_commit is None
-    uow.before_commit = None
+    committed = _claimed(uow)
     try:
         with uow:
             if not committed:  # the work wrote nothing: the claim comes with the answer
@@ -80,6 +77,13 @@ def once(
             raise
         return first
     return answer
+
+
+def _claimed(uow: UnitOfWork) -> bool:
+    """Whether the work committed, claiming the key; the claim is not offered again."""
+    claimed = uow.before_commit is None
+    uow.before_commit = None
+    return claimed
 
 
 def _first(uow: UnitOfWork, program_id: ProgramId, key: str, fingerprint: str) -> Answer | None:

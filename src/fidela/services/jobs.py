@@ -61,6 +61,5 @@ def run_due(
         if progress:
             progress(len(due))
     counts["referrals_settled"] = referrals.settle_due(uow, program_id, now=now)
-    counts["webhook_deliveries_forgotten"] = webhooks.forget_ended(uow, program_id, now=now)
-    counts["outbox_rows_dropped"] = webhooks.drop_unreceivable(uow, program_id)  # last: ours too
+    counts.update(webhooks.tidy(uow, program_id, now=now))  # last: the outbox rows of ours too
     return {name: count for name, count in counts.items() if count}

@@ -130,22 +130,15 @@ def replay(uow: UnitOfWork, program_id: ProgramId, delivery_id: int, *, now: dat
         uow.commit()
 
 
-def forget_ended(uow: UnitOfWork, program_id: ProgramId, *, now: datetime) -> int:
+def tidy(uow: UnitOfWork, program_id: ProgramId, *, now: datetime) -> dict[str, int]:
     """Forget the deliveries that ended more than `webhooks.KEPT` before `now`, with their
-    attempts."""
+    attempts; then the outbox rows no subscription receives (see the repository's
+    methods), so that a program does not keep a row for every event it ever had."""
     with uow:
         forgotten = uow.webhooks.forget_ended(program_id, now - webhooks.KEPT)
-        uow.commit()
-    return forgotten
-
-
-def drop_unreceivable(uow: UnitOfWork, program_id: ProgramId) -> int:
-    """Forget the outbox rows no subscription receives (see the repository's method), so
-    that a program without webhooks does not keep a row for every event it ever had."""
-    with uow:
         dropped = uow.webhooks.drop_unreceivable(program_id)
         uow.commit()
-    return dropped
+    return {"webhook_deliveries_forgotten": forgotten, "outbox_rows_dropped": dropped}
 
 
 def deliver_due(uow: UnitOfWork, send: Sender, *, now: Callable[[], datetime]) -> Report:

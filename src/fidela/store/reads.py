@@ -67,7 +67,9 @@ class _Compiled:
     bind_processors: Mapping[str, Callable[[Any], Any]]
     types: tuple[Any, ...]  # of the selected columns, as the dialect implements them
     make_row: Callable[[Sequence[Any]], Row[Any]]
-    result_processors: tuple[Callable[[Any], Any] | None, ...] | None = None
+    # The columns that have a result processor, by position: only they are visited (of
+    # a member's 31 columns, the nine times).
+    processed: tuple[tuple[int, Callable[[Any], Any]], ...] | None = None
 
     def parameters(self, given: Mapping[str, Any]) -> dict[str, Any]:
         parameters = self.defaults | dict(given)
@@ -77,17 +79,17 @@ class _Compiled:
 
     def rows(self, cursor: Any, dialect: Dialect) -> list[Row[Any]]:
         fetched = cursor.fetchall()
-        processors = self.result_processors
-        if processors is None:
+        processed = self.processed
+        if processed is None:
             codes = [column.type_code for column in cursor.description]
-            processors = self.result_processors = tuple(
+            processors = (
                 kind.result_processor(dialect, code)
                 for kind, code in zip(self.types, codes, strict=True)
             )
+            processed = self.processed = tuple(
+                (i, p) for i, p in enumerate(processors) if p is not None
+            )
         make_row = self.make_row
-        # Only the columns that have a processor are visited: of a member's 31 columns,
-        # the nine times.
-        processed = [(i, p) for i, p in enumerate(processors) if p is not None]
         if not processed:
             return [make_row(values) for values in fetched]
         rows = []
