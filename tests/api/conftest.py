@@ -34,7 +34,7 @@ def bearer(key: str) -> dict[str, str]:
 
 @pytest.fixture
 def client(engine: Engine) -> Iterator[TestClient]:
-    with TestClient(create_app(engine, clock=lambda: T0)) as client:
+    with TestClient(create_app(engine, clock=lambda: T0, cache_keys=True)) as client:
         yield client
 
 

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 from fidela.api.app import create_app
-from fidela.services import ledger
+from fidela.domain.ids import ProgramId
+from fidela.domain.keys import parse_token
+from fidela.services import keys, ledger
 from fidela.store.database import make_engine
+from fidela.store.unit_of_work import UnitOfWork
 from tests.api.conftest import Keys, MemberTokens
 from tests.conftest import ROOT, T0
 
-CAFE = "/v1/programs/cafe-lumiere"
+CAFE_ID = ProgramId("cafe-lumiere")
+CAFE = f"/v1/programs/{CAFE_ID}"
 PURCHASE = {
     "type": "purchase",
     "idempotency_key": "order-1",
@@ -212,3 +217,34 @@ def test_readiness_fails_on_a_database_without_the_schema(tmp_path: Path) -> Non
 def test_the_served_openapi_description_is_the_one_kept_in_docs(client: TestClient) -> None:
     kept = json.loads((ROOT / "docs" / "openapi.json").read_text(encoding="utf-8"))
     assert client.get("/openapi.json").json() == kept, "run: fidela openapi > docs/openapi.json"
+
+
+def test_a_key_is_read_once_then_remembered_until_it_is_revoked(
+    engine: Engine, uow: UnitOfWork, api_keys: Keys
+) -> None:
+    """On PostgreSQL a worker remembers the keys it checked, and forgets one when told of
+    its change; on SQLite, which cannot tell, every request reads its key."""
+    reads: list[str] = []
+
+    def count(_connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "FROM api_keys" in statement:
+            reads.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    with TestClient(create_app(engine, clock=lambda: T0, cache_keys=True)) as client:
+        for _ in range(3):
+            assert client.get(CAFE, headers=api_keys.integration).status_code == 200
+        remembered = engine.dialect.name == "postgresql"
+        assert len(reads) == (1 if remembered else 3)
+        keys.revoke(uow, CAFE_ID, _key_id(api_keys.integration), now=T0)
+        answers = [client.get(CAFE, headers=api_keys.integration).status_code]
+        deadline = time.monotonic() + 2.0  # told in milliseconds; remembered 10 s at most
+        while answers[-1] == 200 and time.monotonic() < deadline:
+            time.sleep(0.01)
+            answers.append(client.get(CAFE, headers=api_keys.integration).status_code)
+    assert answers[-1] == 401
+    assert set(answers[:-1]) <= ({200} if remembered else set())
+
+
+def _key_id(headers: dict[str, str]) -> str:
+    return parse_token(headers["Authorization"].removeprefix("Bearer ")).key_id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 
 from fastapi import FastAPI
@@ -37,32 +37,41 @@ from fidela.api import (
 from fidela.api.middleware import EveryRequest
 from fidela.config import Settings
 from fidela.notify.webhooks import Worker, utc_now
+from fidela.services import keys
 from fidela.services.recorder import Recorder
 from fidela.store.database import make_engine
+from fidela.store.keys import KeyListener
 
 Clock = Callable[[], datetime]
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 SERVER_OVERFLOW = 10  # connections a worker may open beyond its pool, in a burst
 
 
 def create_app(
-    engine: Engine, *, clock: Clock = utc_now, deliver_webhooks: bool = False
+    engine: Engine,
+    *,
+    clock: Clock = utc_now,
+    deliver_webhooks: bool = False,
+    cache_keys: bool = False,
 ) -> FastAPI:
     """The API on `engine`; `clock` gives "now" (tests pass a fixed one).
 
-    With `deliver_webhooks`, a worker thread delivers webhooks while the app runs,
-    woken after every write the app commits.
+    While the app runs: with `deliver_webhooks`, a worker thread delivers webhooks,
+    woken after every write the app commits; with `cache_keys` (PostgreSQL only), the
+    keys it checked are remembered, forgotten when PostgreSQL tells of their change.
     """
     app = FastAPI(
         title="Fidela",
         version=__version__,
         summary="A loyalty-program engine: points, tiers, rewards and an exact ledger.",
         openapi_url="/openapi.json",
-        lifespan=_delivering_webhooks if deliver_webhooks else None,
+        lifespan=_running(deliver_webhooks=deliver_webhooks, cache_keys=cache_keys),
     )
     app.state.engine = engine
     app.state.clock = clock
     app.state.metrics = metrics.Metrics()
     app.state.webhooks = None
+    app.state.keys = None  # a KeyCache, while its listener runs
     app.state.recorder = Recorder(on_group=app.state.metrics.event_groups.observe)
     problems.install(app)
     app.add_middleware(EveryRequest)
@@ -92,25 +101,40 @@ def create_app(
     return app
 
 
-@asynccontextmanager
-async def _delivering_webhooks(app: FastAPI) -> AsyncIterator[None]:
-    worker = Worker(
-        app.state.engine, clock=app.state.clock, on_pass=app.state.metrics.count_webhooks
-    )
-    worker.start()
-    app.state.webhooks = worker
-    try:
-        yield
-    finally:
-        app.state.webhooks = None
-        worker.stop()
+def _running(*, deliver_webhooks: bool, cache_keys: bool) -> Lifespan | None:
+    """The threads that run beside the app: the webhook worker, the keys' listener."""
+    if not (deliver_webhooks or cache_keys):
+        return None
+
+    @asynccontextmanager
+    async def running(app: FastAPI) -> AsyncIterator[None]:
+        state = app.state
+        threads: list[Worker | KeyListener] = []
+        if deliver_webhooks:
+            state.webhooks = Worker(
+                state.engine, clock=state.clock, on_pass=state.metrics.count_webhooks
+            )
+            threads.append(state.webhooks)
+        if cache_keys and (watched := keys.watched(state.engine)) is not None:
+            state.keys, listener = watched
+            threads.append(listener)
+        for thread in threads:
+            thread.start()
+        try:
+            yield
+        finally:
+            state.webhooks = state.keys = None
+            for thread in threads:
+                thread.stop()
+
+    return running
 
 
 def from_settings() -> FastAPI:
     """The app on the configured database: what each `fidela serve` worker runs."""
     settings = Settings()
     engine = make_engine(settings.url, pool_size=settings.pool_size, max_overflow=SERVER_OVERFLOW)
-    app = create_app(engine, deliver_webhooks=True)
+    app = create_app(engine, deliver_webhooks=True, cache_keys=True)
     # What lives as long as the worker (modules, the schema, the app) is kept out of the
     # cyclic collector's way: its full collections walked it all, about a tenth of a batch.
     gc.freeze()

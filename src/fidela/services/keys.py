@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+
+from sqlalchemy import Engine
 
 from fidela.domain.errors import InvalidInput, NotFound, Unauthorized
 from fidela.domain.ids import MemberId, ProgramId
@@ -18,6 +24,7 @@ from fidela.domain.keys import (
     new_token,
     parse_token,
 )
+from fidela.store.keys import KeyListener
 from fidela.store.unit_of_work import UnitOfWork
 
 
@@ -71,7 +78,8 @@ def listed(uow: UnitOfWork, program_id: ProgramId) -> list[dict[str, Any]]:
 
 
 def revoke(uow: UnitOfWork, program_id: ProgramId, key_id: str, *, now: datetime) -> None:
-    """Revoke a key at once: its next request is refused."""
+    """Revoke a key: refused from the next request on (on PostgreSQL, by a worker that
+    remembered it, once told of the change: within milliseconds)."""
     with uow:
         if not uow.keys.revoke(program_id, key_id, now):
             raise NotFound("key_id", f"no live key {key_id} in {program_id}")
@@ -108,16 +116,23 @@ def member_token(
     return {"token": str(token), "member_id": member_id, "expires_at": expires_at.isoformat()}
 
 
-def authenticate(uow: UnitOfWork, presented: str, *, now: datetime) -> Caller:
-    """The caller a key stands for; Unauthorized, saying nothing more, if it is not valid."""
+def authenticate(
+    uow: UnitOfWork, presented: str, *, now: datetime, cache: KeyCache | None = None
+) -> Caller:
+    """The caller a key stands for; Unauthorized, saying nothing more, if it is not valid.
+    A valid key is remembered in `cache`, if given."""
     token = parse_token(presented)
+    since = cache.generation if cache is not None else 0  # before the row is read
     with uow.reading(single=True) as reader:
         row = reader.keys.get(token.key_id)
     if row is None or row.revoked_at is not None or not matches(token.secret, row.secret_digest):
         raise Unauthorized("authorization", "the key is unknown or revoked")
-    if row.expires_at is not None and row.expires_at <= now:
+    if _expired(row.expires_at, now):
         raise Unauthorized("authorization", "the token has expired")
-    return Caller(ProgramId(row.program_id), Role(row.role), row.id, row.member_id)
+    caller = Caller(ProgramId(row.program_id), Role(row.role), row.id, row.member_id)
+    if cache is not None:
+        cache.remember(presented, caller, row.expires_at, since=since)
+    return caller
 
 
 def forget_expired(uow: UnitOfWork, program_id: ProgramId, *, now: datetime) -> int:
@@ -126,3 +141,89 @@ def forget_expired(uow: UnitOfWork, program_id: ProgramId, *, now: datetime) -> 
         forgotten = uow.keys.delete_expired(program_id, now)
         uow.commit()
     return forgotten
+
+
+def _expired(expires_at: datetime | None, now: datetime) -> bool:
+    return expires_at is not None and expires_at <= now
+
+
+@dataclass(frozen=True)
+class _Remembered:
+    fingerprint: bytes  # of the key's whole text, which holds its secret
+    caller: Caller
+    expires_at: datetime | None  # a member token's end
+    until: float  # the monotonic time after which the database is asked again
+
+
+class KeyCache:
+    """The keys a worker checked lately, so that a request with one needs no query.
+
+    It may serve a key only while told of every change to the keys table: `listening()`
+    once that holds, `forget(key_id)` on each change (a revocation, a deletion), `deaf()`
+    as soon as it may no longer hold, which forgets everything and remembers nothing until
+    `listening()` again. Even then an entry is asked again after `fresh_for` seconds.
+    A check that read a key before a change was told must not store it after: each
+    change moves `generation`, and `remember` stores only if it has not moved `since`.
+    """
+
+    def __init__(self, *, fresh_for: float = 10.0, most: int = 10_000) -> None:
+        self.fresh_for = fresh_for
+        self.most = most  # entries kept at most: beyond, it starts anew
+        self.generation = 0
+        self._listening = False
+        self._entries: dict[str, _Remembered] = {}  # by key id
+        self._lock = threading.Lock()
+
+    def lookup(self, presented: str, now: datetime) -> Caller | None:
+        """The caller of a key remembered and still fresh, else None (ask the database).
+        Unauthorized if the text is not shaped like a key, as the database check says."""
+        entry = self._entries.get(parse_token(presented).key_id)
+        if (
+            entry is None
+            or entry.until < time.monotonic()
+            or _expired(entry.expires_at, now)
+            or not hmac.compare_digest(entry.fingerprint, _fingerprint(presented))
+        ):
+            return None
+        return entry.caller
+
+    def remember(
+        self, presented: str, caller: Caller, expires_at: datetime | None, *, since: int
+    ) -> None:
+        with self._lock:
+            if not self._listening or self.generation != since:
+                return
+            if len(self._entries) >= self.most:
+                self._entries.clear()
+            until = time.monotonic() + self.fresh_for
+            entry = _Remembered(_fingerprint(presented), caller, expires_at, until)
+            self._entries[caller.key_id] = entry
+
+    def forget(self, key_id: str) -> None:
+        with self._lock:
+            self.generation += 1
+            self._entries.pop(key_id, None)
+
+    def listening(self) -> None:
+        with self._lock:
+            self._listening = True
+
+    def deaf(self) -> None:
+        with self._lock:
+            self._listening = False
+            self.generation += 1
+            self._entries.clear()
+
+
+def watched(engine: Engine) -> tuple[KeyCache, KeyListener] | None:
+    """A cache of checked keys and the listener that keeps it true, to start; None on
+    SQLite, which cannot tell one process of another's changes."""
+    if engine.dialect.name != "postgresql":
+        return None
+    cache = KeyCache()
+    return cache, KeyListener(engine, cache)
+
+
+def _fingerprint(presented: str) -> bytes:
+    """What a key is remembered by: not its text, which holds the secret."""
+    return hashlib.sha256(presented.encode()).digest()

@@ -1,0 +1,118 @@
+"""PostgreSQL tells a listener of every change to a key, whoever makes it; a listener
+that may have missed one says so until it listens again."""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, text
+
+from fidela.domain.ids import ProgramId
+from fidela.domain.keys import Role
+from fidela.store.keys import KeyListener
+from fidela.store.unit_of_work import UnitOfWork
+from tests.conftest import T0
+
+WAIT = 5.0  # seconds: a notification comes within milliseconds
+# Only PostgreSQL tells one process of another's changes.
+pytestmark = pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
+
+
+class Told:
+    """What the listener said, in order."""
+
+    def __init__(self) -> None:
+        self.said: queue.Queue[tuple[str, ...]] = queue.Queue()
+
+    def listening(self) -> None:
+        self.said.put(("listening",))
+
+    def forget(self, key_id: str) -> None:
+        self.said.put(("forget", key_id))
+
+    def deaf(self) -> None:
+        self.said.put(("deaf",))
+
+    def next(self) -> tuple[str, ...]:
+        return self.said.get(timeout=WAIT)
+
+    def next_for(self, key_id: str) -> tuple[str, ...]:
+        """The next word about this key or about listening: tests of other workers
+        change their own keys on the same database, and the channel is shared."""
+        while (word := self.next())[0] == "forget" and word[1] != key_id:
+            pass
+        return word
+
+
+@pytest.fixture
+def listened(engine: Engine) -> Iterator[tuple[KeyListener, Told]]:
+    told = Told()
+    listener = KeyListener(engine, told, retry=0.05)
+    listener.start()
+    assert told.next() == ("listening",)
+    yield listener, told
+    listener.stop()
+
+
+def _add_key(uow: UnitOfWork, program_id: ProgramId, key_id: str) -> None:
+    with uow:
+        uow.keys.add(program_id, key_id, name="till", role=Role.ADMIN, secret_digest="x", at=T0)
+        uow.commit()
+
+
+def test_each_change_to_a_key_is_told_whoever_makes_it(
+    engine: Engine, uow: UnitOfWork, cafe: ProgramId, listened: tuple[KeyListener, Told]
+) -> None:
+    _, told = listened
+    _add_key(uow, cafe, "a1b2c3d4e5f6")  # a new key needs no telling: nobody remembers it
+    with engine.begin() as connection:  # plain SQL, as an operator might
+        connection.execute(text("UPDATE api_keys SET name = 'office' WHERE id = 'a1b2c3d4e5f6'"))
+    assert told.next_for("a1b2c3d4e5f6") == ("forget", "a1b2c3d4e5f6")
+    with uow:
+        assert uow.keys.revoke(cafe, "a1b2c3d4e5f6", T0)
+        uow.commit()
+    assert told.next_for("a1b2c3d4e5f6") == ("forget", "a1b2c3d4e5f6")
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM api_keys WHERE id = 'a1b2c3d4e5f6'"))
+    assert told.next_for("a1b2c3d4e5f6") == ("forget", "a1b2c3d4e5f6")
+
+
+def test_a_lost_connection_makes_it_deaf_until_it_listens_again(
+    engine: Engine, uow: UnitOfWork, cafe: ProgramId, listened: tuple[KeyListener, Told]
+) -> None:
+    listener, told = listened
+    first = listener.backend
+    with engine.begin() as connection:
+        connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+    assert told.next_for("none") == ("deaf",)
+    assert told.next_for("none") == ("listening",)
+    assert listener.backend not in (None, first)
+    _add_key(uow, cafe, "0a0b0c0d0e0f")
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE api_keys SET name = 'x' WHERE id = '0a0b0c0d0e0f'"))
+    assert told.next_for("0a0b0c0d0e0f") == ("forget", "0a0b0c0d0e0f")
+
+
+def test_stopping_says_deaf_and_closes_its_connection(engine: Engine) -> None:
+    told = Told()
+    listener = KeyListener(engine, told)
+    listener.start()
+    assert told.next() == ("listening",)
+    backend = listener.backend
+    listener.stop()
+    assert told.next_for("none") == ("deaf",)
+    deadline = time.monotonic() + WAIT  # the server process ends just after the client
+    while _alive(engine, backend) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not _alive(engine, backend)
+
+
+def _alive(engine: Engine, backend: int | None) -> bool:
+    with engine.connect() as connection:
+        found = connection.execute(
+            text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": backend}
+        ).scalar_one()
+    return bool(found)
