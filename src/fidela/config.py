@@ -21,7 +21,7 @@ class Settings(BaseSettings):
     database_url: str = ""
     # Pooled connections per `fidela serve` worker: as many as requests a worker runs at
     # once (anyio's 40 threads); fewer, and the pool closes and reopens them under load.
-    # A worker opens at most 10 more in a burst.
+    # A worker opens at most 9 more in a burst, and one to hear of changed keys.
     pool_size: int = Field(40, ge=1, le=1000)
 
     @property

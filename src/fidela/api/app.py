@@ -44,7 +44,9 @@ from fidela.store.keys import KeyListener
 
 Clock = Callable[[], datetime]
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
-SERVER_OVERFLOW = 10  # connections a worker may open beyond its pool, in a burst
+# Connections a worker may open beyond its pool, in a burst; with the one the keys'
+# listener holds on PostgreSQL, a worker has at most pool size + 10.
+SERVER_OVERFLOW = 9
 
 
 def create_app(
