@@ -116,3 +116,21 @@ def _alive(engine: Engine, backend: int | None) -> bool:
             text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": backend}
         ).scalar_one()
     return bool(found)
+
+
+def test_a_schema_without_the_trigger_is_never_listened_to(engine: Engine) -> None:
+    """Before migration 0018 nothing would tell of changes: the cache must not serve."""
+    renamed = "ALTER TRIGGER {} ON api_keys RENAME TO {}"
+    with engine.begin() as connection:
+        connection.execute(text(renamed.format("api_keys_changed", "api_keys_changed_off")))
+    try:
+        told = Told()
+        listener = KeyListener(engine, told, retry=0.05)
+        listener.start()
+        try:
+            assert [told.next_for("none") for _ in range(3)] == [("deaf",)] * 3
+        finally:
+            listener.stop()
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text(renamed.format("api_keys_changed_off", "api_keys_changed")))

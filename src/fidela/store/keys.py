@@ -18,6 +18,9 @@ from fidela.store.tables import api_keys
 
 _KEY = select(api_keys).where(api_keys.c.id == bindparam("key_id"))  # every request's check
 CHANGES = "fidela_keys"  # the channel migration 0018's trigger tells of each changed key
+_TOLD = (  # whether that trigger is there
+    "SELECT 1 FROM pg_trigger WHERE tgrelid = 'api_keys'::regclass AND tgname = 'api_keys_changed'"
+)
 log = logging.getLogger(__name__)
 
 
@@ -135,6 +138,8 @@ class KeyListener:
             connection.rollback()  # the pool's check may have opened a transaction
             connection.autocommit = True
             connection.execute(f"LISTEN {CHANGES}")
+            if connection.execute(_TOLD).fetchone() is None:  # a schema before 0018's
+                raise LookupError("no trigger tells of changed keys: run `fidela init`")
             self.backend = connection.info.backend_pid
             log.info("key changes: listening (PostgreSQL process %s)", self.backend)
             self.told.listening()
