@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from fidela.domain.ids import ProgramId
-from fidela.domain.keys import Role
+from fidela.services import keys
 from fidela.store.keys import KeyListener
 from fidela.store.unit_of_work import UnitOfWork
 from tests.conftest import T0
@@ -57,27 +57,30 @@ def listened(engine: Engine) -> Iterator[tuple[KeyListener, Told]]:
     listener.stop()
 
 
-def _add_key(uow: UnitOfWork, program_id: ProgramId, key_id: str) -> None:
-    with uow:
-        uow.keys.add(program_id, key_id, name="till", role=Role.ADMIN, secret_digest="x", at=T0)
-        uow.commit()
+def _new_key(uow: UnitOfWork, program_id: ProgramId) -> str:
+    """A new key's id: a new key needs no telling, as nobody remembers it yet."""
+    return str(keys.create(uow, program_id, role="admin", name="till", now=T0)["key_id"])
+
+
+def _rename(engine: Engine, key_id: str) -> None:
+    """Change a key by plain SQL, as an operator might."""
+    with engine.begin() as connection:
+        renamed = text("UPDATE api_keys SET name = 'office' WHERE id = :id")
+        connection.execute(renamed, {"id": key_id})
 
 
 def test_each_change_to_a_key_is_told_whoever_makes_it(
     engine: Engine, uow: UnitOfWork, cafe: ProgramId, listened: tuple[KeyListener, Told]
 ) -> None:
     _, told = listened
-    _add_key(uow, cafe, "a1b2c3d4e5f6")  # a new key needs no telling: nobody remembers it
-    with engine.begin() as connection:  # plain SQL, as an operator might
-        connection.execute(text("UPDATE api_keys SET name = 'office' WHERE id = 'a1b2c3d4e5f6'"))
-    assert told.next_for("a1b2c3d4e5f6") == ("forget", "a1b2c3d4e5f6")
-    with uow:
-        assert uow.keys.revoke(cafe, "a1b2c3d4e5f6", T0)
-        uow.commit()
-    assert told.next_for("a1b2c3d4e5f6") == ("forget", "a1b2c3d4e5f6")
+    key_id = _new_key(uow, cafe)
+    _rename(engine, key_id)
+    assert told.next_for(key_id) == ("forget", key_id)
+    keys.revoke(uow, cafe, key_id, now=T0)
+    assert told.next_for(key_id) == ("forget", key_id)
     with engine.begin() as connection:
-        connection.execute(text("DELETE FROM api_keys WHERE id = 'a1b2c3d4e5f6'"))
-    assert told.next_for("a1b2c3d4e5f6") == ("forget", "a1b2c3d4e5f6")
+        connection.execute(text("DELETE FROM api_keys WHERE id = :id"), {"id": key_id})
+    assert told.next_for(key_id) == ("forget", key_id)
 
 
 def test_a_lost_connection_makes_it_deaf_until_it_listens_again(
@@ -90,10 +93,9 @@ def test_a_lost_connection_makes_it_deaf_until_it_listens_again(
     assert told.next_for("none") == ("deaf",)
     assert told.next_for("none") == ("listening",)
     assert listener.backend not in (None, first)
-    _add_key(uow, cafe, "0a0b0c0d0e0f")
-    with engine.begin() as connection:
-        connection.execute(text("UPDATE api_keys SET name = 'x' WHERE id = '0a0b0c0d0e0f'"))
-    assert told.next_for("0a0b0c0d0e0f") == ("forget", "0a0b0c0d0e0f")
+    key_id = _new_key(uow, cafe)
+    _rename(engine, key_id)
+    assert told.next_for(key_id) == ("forget", key_id)
 
 
 def test_stopping_says_deaf_and_closes_its_connection(engine: Engine) -> None:

@@ -185,7 +185,10 @@ class _Batch:
             if len(self.changes.events) >= POSTED_EVERY:
                 self._post(in_background=True)
         if self.changes.events:
-            self._post(commit=not self.refunded)  # refunds may raise flags once written
+            # The COMMIT may ride with the last write, unless something must be written
+            # after it: the flags refunds may raise, or the unit of work's last statement.
+            last = not self.refunded and self.uow.before_commit is None
+            self._post(commit=last)
         if self.posted:  # retries and refusals alone never queue on the ledger head
             flag_refunds(self._settled(), self.program, self.refunded, self.now)
             self.uow.commit()
