@@ -27,6 +27,7 @@ from fidela.domain.ids import ProgramId
 from fidela.services import events, ledger, members, programs
 from fidela.services.events import Recorded
 from fidela.store.customers import CustomerRepository
+from fidela.store.ledger import LedgerRepository
 from fidela.store.tables import customers, orders
 from fidela.store.unit_of_work import UnitOfWork
 from tests.conftest import T0, example
@@ -195,6 +196,30 @@ def test_a_batch_does_what_the_same_events_one_at_a_time_do(
     assert [answer(o) for o in together] == [answer(o) for o in singly]
     assert accounts(uow, batched) == accounts(uow, one_by_one)
     assert ledger.verify(uow, batched).ok
+
+
+def test_a_batch_in_parts_writes_its_last_part_with_the_commit(
+    uow: UnitOfWork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    program_id = fresh_program(uow)
+    posts: list[tuple[bool, bool]] = []
+    post = LedgerRepository.post
+
+    def watched(self: LedgerRepository, *args: Any, **options: bool) -> Any:
+        posts.append((options.get("in_background", False), options.get("commit", False)))
+        return post(self, *args, **options)
+
+    monkeypatch.setattr(LedgerRepository, "post", watched)
+    monkeypatch.setattr(events, "POSTED_EVERY", 2)
+    sent = [{"type": "purchase", "idempotency_key": f"p{n}", "customer": {"email": EMAILS[0]},
+             "order_id": f"o{n}", "amount": "10.00", "currency": "EUR",
+             "occurred_at": (T0 + timedelta(hours=n)).isoformat()} for n in range(4)]  # fmt: skip
+    outcomes = events.record_each(uow, program_id, sent, now=T0 + timedelta(days=1))
+    earned = [outcome.result["points"] for outcome in outcomes if isinstance(outcome, Recorded)]
+    assert len(earned) == 4
+    assert posts == [(True, False), (False, True)]  # two events in the background, two last
+    assert members.show(uow, program_id, EMAILS[0])["available"] == sum(earned) > 0
+    assert ledger.verify(uow, program_id).ok
 
 
 def test_a_batch_refunds_an_order_it_recorded_and_counts_a_repeated_key_once(

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 CLOCK_SKEW = timedelta(minutes=5)  # how far in the future a shop's clock may run
 # A large batch is posted this many events at a time: one part's rows are written by a
 # second thread while the rules apply to the next, so the members stay locked less long.
+# The last part is written with the COMMIT, whatever its size.
 POSTED_EVERY = 250
 
 
@@ -177,12 +178,12 @@ class _Batch:
         ]
         self._look_up([event for _, event in todo])
         outcomes: dict[int, NewEvent | Recorded | _Again | FidelaError] = dict(refused)
-        for index, event in todo:
+        for position, (index, event) in enumerate(todo, start=1):
             try:
                 outcomes[index] = self._apply(index, event)
             except FidelaError as error:
                 outcomes[index] = error
-            if len(self.changes.events) >= POSTED_EVERY:
+            if len(self.changes.events) >= POSTED_EVERY and position < len(todo):
                 self._post(in_background=True)
         if self.changes.events:
             # The COMMIT may ride with the last write, unless something must be written

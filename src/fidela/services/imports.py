@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import gc
-import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,7 +42,6 @@ from fidela.store.programs import StoredVersion
 from fidela.store.unit_of_work import UnitOfWork
 
 CHUNK = 2000  # events posted at a time inside the import's transaction
-SWITCH_INTERVAL = 0.0005  # seconds a thread holds the GIL while another waits (5 ms by default)
 SHOWN = 20  # bad rows listed in full; the rest are counted
 
 
@@ -257,7 +255,7 @@ def import_purchases(
     changes, enrollments) are not written to the outbox unless `announce` is set.
     """
     # The collector comes back once the import's objects are gone, so it never walks them.
-    with _collector_paused(), _quick_thread_switches():
+    with _collector_paused():
         return _import(uow, program_id, rows, now, progress, announce)
 
 
@@ -380,21 +378,6 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-@contextmanager
-def _quick_thread_switches() -> Iterator[None]:
-    """Let the ledger's writing thread take the GIL back soon after each statement.
-
-    SQLite runs a statement without the GIL, but the writer needs it again to return and
-    start the next; by default it waits up to 5 ms for the computing thread to let go.
-    """
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(SWITCH_INTERVAL)
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(interval)
 
 
 @dataclass(frozen=True)

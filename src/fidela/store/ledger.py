@@ -25,6 +25,7 @@ from fidela.domain.members import Effect, MemberState, OrderState, Outcome
 from fidela.domain.memberships import Subscription
 from fidela.domain.program import Program
 from fidela.domain.webhooks import announced
+from fidela.store import switching
 from fidela.store.batches import BatchWriter, among
 from fidela.store.reads import Query, Read, read_one
 from fidela.store.tables import (
@@ -377,6 +378,7 @@ class LedgerRepository:
         if in_background:
             if self._background is None:
                 self._background = ThreadPoolExecutor(1, thread_name_prefix="fidela-ledger")
+                switching.quicken()  # until `close`: the writing thread needs the GIL often
             self._writing = self._background.submit(write.run)
         else:
             write.run(commit=commit)
@@ -408,6 +410,7 @@ class LedgerRepository:
             if self._background is not None:
                 self._background.shutdown()
                 self._background = None
+                switching.restore()
 
     @staticmethod
     def _number_lots(
