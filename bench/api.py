@@ -59,7 +59,7 @@ OPTIONS = {  # name: (default, what it sets)
     "members": (2_000, "members enrolled before the workloads"),
     "events": (2_000, "W1's events, in each of its two phases"),
     "reads": (2_000, "W3's reads, in each of its two loaded phases"),
-    "batches": (4, "W4's requests of 1,000 events"),
+    "batches": (16, "W4's requests of 1,000 events"),
     "clients": (16, "concurrent clients of W1 and W3, connections of W1's raw ceiling"),
     "workers": (2, "fidela serve --workers, and W4's concurrent clients"),
 }

@@ -62,8 +62,8 @@ GOAL_LOTS_PER_SECOND = 20_000
 SEED = 20250101
 PROGRAM_NOTE = "examples/cafe-usd.yaml without `tiers` and the `tenth-visit` rule"
 RAW_METHOD = {
-    "sqlite": "sqlite3 executemany: one INSERT per table of new rows, "
-    "one UPDATE ... WHERE key per table of changed rows; one transaction",
+    "sqlite": "sqlite3: multi-row INSERT ... VALUES of the new rows, executemany of one "
+    "UPDATE ... WHERE key per table of changed rows; one transaction",
     "postgresql": "psycopg COPY FROM STDIN of the new rows; changed rows COPYed into a "
     "temporary table, then one UPDATE ... FROM it per table; one transaction",
 }
