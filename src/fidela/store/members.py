@@ -379,9 +379,11 @@ class MemberRepository:
         lockers never deadlock (by the query that reads them: no round trip of its own).
         """
         ordered = sorted(member_ids) if lock else list(member_ids)
+        # PostgreSQL takes the ids as one array: all of them in one round trip.
+        size = IN_CHUNK if self.connection.dialect.name == "sqlite" else max(len(ordered), 1)
         states: dict[MemberId, MemberState] = {}
-        for start in range(0, len(ordered), IN_CHUNK):
-            chunk = ordered[start : start + IN_CHUNK]
+        for start in range(0, len(ordered), size):
+            chunk = ordered[start : start + size]
             states.update(self._load_chunk(program, chunk, at, lock=lock))
         return states
 
