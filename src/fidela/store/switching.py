@@ -5,7 +5,7 @@ running Python does only after the switch interval: 5 ms by default. The ledger'
 writing thread needs the GIL for a moment before and after each statement it sends,
 while the thread beside it applies the rules to the next part: with 5 ms it waited
 that long, several times a part. In process, a batch of 1,000 events took 209 ms with
-5 ms and 176 ms with 0.5 ms; an import lost about 0.3 s to it.
+5 ms and 175 ms with 0.5 ms.
 
 The interval is the process's, so the writes in flight are counted: the first to start
 lowers it, the last to end puts back what it found.
