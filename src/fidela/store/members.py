@@ -34,7 +34,7 @@ from fidela.store.batches import BatchWriter, among, rows_in_chunks
 from fidela.store.customers import NAMED
 from fidela.store.ledger import LOT_FIELDS, lot_from_row
 from fidela.store.programs import CURRENT_VERSION
-from fidela.store.reads import IN_CHUNK, Query, Read, any_of, read_one, read_together
+from fidela.store.reads import Query, Read, any_of, read_one, read_together
 from fidela.store.referrals import ReferralRepository
 from fidela.store.tables import (
     customers,
@@ -120,8 +120,8 @@ _TILL_BY_ID = _till(members.c.id == bindparam("member_id"))
 _TILL_BY_REF = _till(NAMED)
 
 
-# A member's state, every query built once: `_load_chunk` sends those the program needs
-# together, for the members of a chunk (`ids`).
+# A member's state, every query built once: `load_states` sends those the program needs
+# together, for the members named (`ids`).
 GRANTED = (Account.AVAILABLE.value, Account.PENDING.value, Account.DEBT.value)  # daily cap
 
 
@@ -370,34 +370,23 @@ class MemberRepository:
         )
         return [MemberId(member_id) for member_id in rows.scalars()]
 
-    def load_states(
-        self, program: Program, member_ids: Sequence[MemberId], at: datetime, *, lock: bool
-    ) -> dict[MemberId, MemberState]:
-        """The state the rules need for each member, in a handful of queries per chunk.
-
-        With `lock`, the members are held until commit, taken in id order so that two
-        lockers never deadlock (by the query that reads them: no round trip of its own).
-        """
-        ordered = sorted(member_ids) if lock else list(member_ids)
-        # PostgreSQL takes the ids as one array: all of them in one round trip.
-        size = IN_CHUNK if self.connection.dialect.name == "sqlite" else max(len(ordered), 1)
-        states: dict[MemberId, MemberState] = {}
-        for start in range(0, len(ordered), size):
-            chunk = ordered[start : start + size]
-            states.update(self._load_chunk(program, chunk, at, lock=lock))
-        return states
-
     def pilots(self, program: Program, member_ids: Sequence[MemberId]) -> dict[MemberId, set[str]]:
         """The pilots of the program's campaigns that put each member's customer in their
         pilot group (not in control)."""
         return read_one(self.connection, _pilots_read(program, member_ids))
 
-    def _load_chunk(
+    def load_states(
         self, program: Program, member_ids: Sequence[MemberId], at: datetime, *, lock: bool
     ) -> dict[MemberId, MemberState]:
-        """One chunk's states: every query the program needs, sent together (the members
-        first, so that with `lock` the others read once they are held)."""
-        ids = list(member_ids)
+        """The state the rules need for each member: every query the program needs, sent
+        together (one round trip on PostgreSQL, where the ids go as one array; on SQLite
+        each query takes them IN_CHUNK at a time).
+
+        With `lock`, the members are held until commit, taken in id order so that two
+        lockers never deadlock, by the query that reads them: sent first, so that the
+        others read once they are held.
+        """
+        ids = sorted(member_ids) if lock else list(member_ids)
         found = Read(_LOCKED if lock else _MEMBERS, _states, ids=ids)
         open_lots = Read(_OPEN_LOTS, list, ids=ids)
         reads: list[Read[Any]] = [found, open_lots]
