@@ -7,7 +7,7 @@ from a conflict (same key, other content).
 from __future__ import annotations
 
 import hashlib
-from datetime import date
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Annotated, Any, Literal, NamedTuple
 
@@ -39,6 +39,19 @@ def without_nul(text: str) -> str:
 WithoutNul = AfterValidator(without_nul)
 Key = Annotated[str, Field(min_length=1, max_length=200), WithoutNul]
 Text = Annotated[str, Field(min_length=1, max_length=200), WithoutNul]
+
+
+def _in_standard_zone(at: datetime) -> datetime:
+    """`at` with the standard library's fixed offset in place of pydantic's own: the same
+    instant and the same text. Two times compare at once when they share a zone object;
+    with pydantic's, every comparison with a stored time (a lot's expiry, a tier's
+    window) asks both zones their offset, ten times slower."""
+    offset = at.utcoffset()
+    assert offset is not None
+    return at.replace(tzinfo=timezone(offset))
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_in_standard_zone)]
 
 
 # The years of the dates Fidela takes from a person (a history's, a report's period):
@@ -86,7 +99,7 @@ class Encoded(NamedTuple):
 class _Event(_Input):
     idempotency_key: Key
     customer: CustomerRef
-    occurred_at: AwareDatetime
+    occurred_at: Instant
 
     def canonical(self) -> str:
         """Everything but the key, as canonical JSON: what is stored and what is hashed."""
@@ -245,7 +258,7 @@ class MemberUpdate(_Input):
 class Enrollment(EnrollmentForm):
     """A form, and when the member joined."""
 
-    enrolled_at: AwareDatetime
+    enrolled_at: Instant
 
 
 def parse_enrollment(data: dict[str, Any]) -> Enrollment:
