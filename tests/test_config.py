@@ -1,11 +1,12 @@
 """Settings from the environment reach what they configure."""
 
+import gc
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from fidela.api.app import from_settings
+from fidela.api.app import YOUNG_GENERATION, from_settings
 from fidela.config import Settings
 
 
@@ -20,3 +21,15 @@ def test_the_pool_size_of_a_served_app_comes_from_fidela_pool_size(
     monkeypatch.setenv("FIDELA_POOL_SIZE", "0")
     with pytest.raises(ValidationError, match="pool_size"):
         Settings()
+
+
+def test_a_served_app_lets_the_young_generation_grow_before_collecting(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    before = gc.get_threshold()
+    monkeypatch.setenv("FIDELA_DATABASE_URL", f"sqlite:///{tmp_path / 'fidela.db'}")
+    try:
+        from_settings().state.engine.dispose()
+        assert gc.get_threshold() == (YOUNG_GENERATION, *before[1:])
+    finally:
+        gc.set_threshold(*before)

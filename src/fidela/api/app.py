@@ -132,6 +132,13 @@ def _running(*, deliver_webhooks: bool, cache_keys: bool) -> Lifespan | None:
     return running
 
 
+# Objects a served worker's young generation holds before the cyclic collector looks at
+# them (Python's default: 700). A batch of 1,000 events makes hundreds of thousands, nearly
+# all freed by their reference counts; at 700, collections kept walking those still in use
+# (the members' states), about 10 ms of a batch's 140 ms of CPU in process, 1-3 ms since.
+YOUNG_GENERATION = 50_000
+
+
 def from_settings() -> FastAPI:
     """The app on the configured database: what each `fidela serve` worker runs."""
     settings = Settings()
@@ -140,4 +147,5 @@ def from_settings() -> FastAPI:
     # What lives as long as the worker (modules, the schema, the app) is kept out of the
     # cyclic collector's way: its full collections walked it all, about a tenth of a batch.
     gc.freeze()
+    gc.set_threshold(YOUNG_GENERATION, *gc.get_threshold()[1:])
     return app
