@@ -323,9 +323,11 @@ class _Batch:
         return (customer_id, member_id) if customer_id is not None else None
 
     def _load(self, members: set[MemberId]) -> dict[MemberId, MemberState]:
-        """The members' states, locked (in id order) until the batch commits."""
+        """The members' states, locked (in id order) until the batch commits. The rules
+        take them to the events' instants: no later than `now`, give or take the clock's
+        skew (an event further ahead is refused)."""
         return self._settled().members.load_states(
-            self.program, list(members), self.first, lock=True
+            self.program, list(members), self.first, lock=True, until=self.now + CLOCK_SKEW
         )
 
     def _again(self, event: Event) -> Recorded | _Again | None:

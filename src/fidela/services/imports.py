@@ -301,7 +301,10 @@ def _roster(uow: UnitOfWork, program: Program, fresh: list[_Checked], now: datet
     customers = _customers(uow, ProgramId(program.program), fresh)
     member_of = uow.members.ids_of_customers(list(set(customers.values())))
     first = fresh[0].event.occurred_at if fresh else now
-    states = uow.members.load_states(program, list(member_of.values()), first, lock=True)
+    until = now + CLOCK_SKEW  # no row is later (_check_rows)
+    states = uow.members.load_states(
+        program, list(member_of.values()), first, lock=True, until=until
+    )
     enrolling: dict[CustomerId, datetime] = {}
     for checked in fresh:
         customer_id = customers[checked.row.customer_id]

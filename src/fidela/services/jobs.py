@@ -40,7 +40,8 @@ def run_due(
             due = uow.members.due(program_id, now, after=after, limit=BATCH)
             if not due:
                 break
-            states = uow.members.load_states(program, due, now, lock=False)  # `due` locked them
+            # `due` locked them; the rules bring them to `now`, no further.
+            states = uow.members.load_states(program, due, now, lock=False, until=now)
             changes = Changes(program)
             for member_id, state in states.items():
                 outcome = advance(program, state, now)

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Dialect,
     Row,
     Select,
     and_,
     bindparam,
+    case,
     func,
     insert,
     or_,
@@ -159,29 +161,52 @@ def _unused_vouchers(dialect: Dialect) -> Select[Any]:
 
 _VOUCHERS = Query(_unused_vouchers, listed="ids")
 _VOUCHERS_LOCKED = Query(lambda d: _unused_vouchers(d).with_for_update(), listed="ids")
-_SPEND = Query(
-    lambda d: select(
-        orders.c.member_id, orders.c.occurred_at, orders.c.amount_minor - orders.c.refunded_minor
-    ).where(any_of(orders.c.member_id, "ids", d), orders.c.occurred_at > bindparam("since")),
-    listed="ids",
-)
-_EARNED_NET = Query(  # points earned, and less those reversed
-    lambda d: union_all(
-        select(lines.c.member_id, transactions.c.occurred_at, -lines.c.amount)
+
+
+def _spend(dialect: Dialect) -> Select[Any]:
+    """What the members spent after `since`: each order's amount less what was refunded."""
+    return select(
+        orders.c.member_id,
+        orders.c.occurred_at,
+        (orders.c.amount_minor - orders.c.refunded_minor).label("amount"),
+    ).where(any_of(orders.c.member_id, "ids", dialect), orders.c.occurred_at > bindparam("since"))
+
+
+def _earned_net(dialect: Dialect) -> CompoundSelect[Any]:
+    """The points the members earned after `since`, and less those reversed."""
+    return union_all(
+        select(lines.c.member_id, transactions.c.occurred_at, (-lines.c.amount).label("amount"))
         .join(transactions, line_of_transaction())
         .where(
-            any_of(lines.c.member_id, "ids", d),
+            any_of(lines.c.member_id, "ids", dialect),
             lines.c.account == Account.ISSUED.value,
             transactions.c.occurred_at > bindparam("since"),
         ),
-        select(orders.c.member_id, orders.c.occurred_at, -orders.c.reversed_points).where(
-            any_of(orders.c.member_id, "ids", d),
+        select(
+            orders.c.member_id, orders.c.occurred_at, (-orders.c.reversed_points).label("amount")
+        ).where(
+            any_of(orders.c.member_id, "ids", dialect),
             orders.c.occurred_at > bindparam("since"),
             orders.c.reversed_points > 0,
         ),
-    ),
-    listed="ids",
-)
+    )
+
+
+def _contributions(metric: Callable[[Dialect], Select[Any] | CompoundSelect[Any]]) -> Query:
+    """What counts toward the members' tiers, as (member, instant, amount) rows: those
+    after `stable_after` and up to `merged_at` summed as one at `merged_at`."""
+
+    def build(dialect: Dialect) -> Select[Any]:
+        one = metric(dialect).subquery()
+        merged_at = bindparam("merged_at", type_=one.c.occurred_at.type)
+        stable = and_(one.c.occurred_at > bindparam("stable_after"), one.c.occurred_at <= merged_at)
+        at = case((stable, merged_at), else_=one.c.occurred_at)
+        return select(one.c.member_id, at, func.sum(one.c.amount)).group_by(one.c.member_id, at)
+
+    return Query(build, listed="ids")
+
+
+_SPEND, _EARNED_NET = _contributions(_spend), _contributions(_earned_net)
 _SEGMENTS = Query(
     lambda d: select(member_segments.c.member_id, member_segments.c.segment).where(
         any_of(member_segments.c.member_id, "ids", d), member_segments.c.until.is_(None)
@@ -273,12 +298,24 @@ def _states(rows: list[Row[Any]]) -> dict[MemberId, MemberState]:
     }
 
 
-def _qualifying_read(program: Program, ids: list[MemberId], since: datetime) -> Read[list[Any]]:
+def _qualifying_read(
+    program: Program, ids: list[MemberId], since: datetime, until: datetime | None
+) -> Read[list[Any]]:
     """What counts toward the members' tiers after `since`: spend, or points earned less
-    points reversed, as (member, instant, amount) rows."""
+    points reversed, as (member, instant, amount) rows, for rules that look at instants
+    from the window's end (`since` + the window) to `until`.
+
+    What stays in the window all that while is summed as one row per member, dated at
+    the first of those instants: the same value at every one of them, in one row where
+    a member buying daily had a row per order (None: nothing is summed).
+    """
     assert program.tiers is not None
     query = _SPEND if program.tiers.metric == "spend" else _EARNED_NET
-    return Read(query, list, ids=ids, since=since)
+    window = timedelta(days=program.tiers.window_days)
+    first = since + window
+    if until is None or until - window >= first:
+        return Read(query, list, ids=ids, since=since, stable_after=since, merged_at=since)
+    return Read(query, list, ids=ids, since=since, stable_after=until - window, merged_at=first)
 
 
 def _pilots_read(
@@ -376,11 +413,19 @@ class MemberRepository:
         return read_one(self.connection, _pilots_read(program, member_ids))
 
     def load_states(
-        self, program: Program, member_ids: Sequence[MemberId], at: datetime, *, lock: bool
+        self,
+        program: Program,
+        member_ids: Sequence[MemberId],
+        at: datetime,
+        *,
+        lock: bool,
+        until: datetime | None = None,
     ) -> dict[MemberId, MemberState]:
-        """The state the rules need for each member: every query the program needs, sent
-        together (one round trip on PostgreSQL, where the ids go as one array; on SQLite
-        each query takes them IN_CHUNK at a time).
+        """The state the rules need for each member, from `at` on: every query the program
+        needs, sent together (one round trip on PostgreSQL, where the ids go as one array;
+        on SQLite each query takes them IN_CHUNK at a time). `until`, if known, is the
+        last instant the rules will reach with these states: what counts toward a tier is
+        then read summed where it can be (`_qualifying_read`).
 
         With `lock`, the members are held until commit, taken in id order so that two
         lockers never deadlock, by the query that reads them: sent first, so that the
@@ -398,7 +443,8 @@ class MemberRepository:
         if program.referral is not None:
             referred = ReferralRepository(self.connection).undecided_read(ids)
         if program.tiers is not None:  # since the window's start: no review overdue, or soon
-            spent = _qualifying_read(program, ids, at - timedelta(days=program.tiers.window_days))
+            window = timedelta(days=program.tiers.window_days)
+            spent = _qualifying_read(program, ids, at - window, until)
         if any(campaign.segment for campaign in program.campaigns):
             segments = Read(_SEGMENTS, list, ids=ids)
         if program.targets_rule_segments:
@@ -431,7 +477,7 @@ class MemberRepository:
             for member_id, referral in referred.value.items():
                 states[member_id].referral = referral
         if spent is not None:
-            for member_id, t, amount in self._qualifying(program, ids, at, states, spent):
+            for member_id, t, amount in self._qualifying(program, ids, at, until, states, spent):
                 states[MemberId(member_id)].qualifying.append((t, int(amount)))
         if segments is not None:
             for member_id, segment in segments.value:
@@ -460,6 +506,7 @@ class MemberRepository:
         program: Program,
         ids: list[MemberId],
         at: datetime,
+        until: datetime | None,
         states: dict[MemberId, MemberState],
         read: Read[list[Any]],
     ) -> list[Any]:
@@ -471,7 +518,7 @@ class MemberRepository:
         since = min([at, *reviews]) - window
         if since >= at - window:
             return read.value
-        return read_one(self.connection, _qualifying_read(program, ids, since))
+        return read_one(self.connection, _qualifying_read(program, ids, since, until))
 
     def make_due(self, program_id: ProgramId, at: datetime) -> None:
         """Have `run-due` visit every member of the program from `at` on."""
