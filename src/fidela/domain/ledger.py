@@ -180,7 +180,7 @@ class Transaction:
     @property
     def book(self) -> Book:
         """The book the transaction moves: credit if any line is on a credit account."""
-        credit = any(line.account.value.startswith(CREDIT_PREFIXES) for line in self.lines)
+        credit = any(line.account.startswith(CREDIT_PREFIXES) for line in self.lines)  # a StrEnum
         return CREDIT if credit else POINTS
 
 
