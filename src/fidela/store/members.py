@@ -313,7 +313,7 @@ def _qualifying_read(
     query = _SPEND if program.tiers.metric == "spend" else _EARNED_NET
     window = timedelta(days=program.tiers.window_days)
     first = since + window
-    if until is None or until - window >= first:
+    if until is None or until - window >= first:  # no row is after `since` and up to it
         return Read(query, list, ids=ids, since=since, stable_after=since, merged_at=since)
     return Read(query, list, ids=ids, since=since, stable_after=until - window, merged_at=first)
 
