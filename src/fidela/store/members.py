@@ -299,20 +299,20 @@ def _states(rows: list[Row[Any]]) -> dict[MemberId, MemberState]:
 
 
 def _qualifying_read(
-    program: Program, ids: list[MemberId], since: datetime, until: datetime | None
+    program: Program, ids: list[MemberId], first: datetime, until: datetime | None
 ) -> Read[list[Any]]:
-    """What counts toward the members' tiers after `since`: spend, or points earned less
-    points reversed, as (member, instant, amount) rows, for rules that look at instants
-    from the window's end (`since` + the window) to `until`.
+    """What counts toward the members' tiers, for rules that look at instants from
+    `first` to `until`: spend, or points earned less points reversed, in the window
+    before `first` and since, as (member, instant, amount) rows.
 
     What stays in the window all that while is summed as one row per member, dated at
-    the first of those instants: the same value at every one of them, in one row where
-    a member buying daily had a row per order (None: nothing is summed).
+    `first`: the same value at every one of those instants, in one row where a member
+    buying daily had a row per order (`until` None: nothing is summed).
     """
     assert program.tiers is not None
     query = _SPEND if program.tiers.metric == "spend" else _EARNED_NET
     window = timedelta(days=program.tiers.window_days)
-    first = since + window
+    since = first - window
     if until is None or until - window >= first:  # no row is after `since` and up to it
         return Read(query, list, ids=ids, since=since, stable_after=since, merged_at=since)
     return Read(query, list, ids=ids, since=since, stable_after=until - window, merged_at=first)
@@ -443,8 +443,7 @@ class MemberRepository:
         if program.referral is not None:
             referred = ReferralRepository(self.connection).undecided_read(ids)
         if program.tiers is not None:  # since the window's start: no review overdue, or soon
-            window = timedelta(days=program.tiers.window_days)
-            spent = _qualifying_read(program, ids, at - window, until)
+            spent = _qualifying_read(program, ids, at, until)
         if any(campaign.segment for campaign in program.campaigns):
             segments = Read(_SEGMENTS, list, ids=ids)
         if program.targets_rule_segments:
@@ -512,13 +511,11 @@ class MemberRepository:
     ) -> list[Any]:
         """What counts toward the members' tiers since the window's start, or since the
         window before an overdue review: read again from then in that rare case."""
-        assert program.tiers is not None
-        window = timedelta(days=program.tiers.window_days)
         reviews = [s.tier_review_at for s in states.values() if s.tier_review_at]
-        since = min([at, *reviews]) - window
-        if since >= at - window:
+        first = min([at, *reviews])
+        if first >= at:
             return read.value
-        return read_one(self.connection, _qualifying_read(program, ids, since, until))
+        return read_one(self.connection, _qualifying_read(program, ids, first, until))
 
     def make_due(self, program_id: ProgramId, at: datetime) -> None:
         """Have `run-due` visit every member of the program from `at` on."""
