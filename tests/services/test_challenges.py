@@ -10,7 +10,7 @@ from fidela.services import challenges, ledger, members, programs
 from fidela.store.tables import member_badges, outbox
 from fidela.store.unit_of_work import UnitOfWork
 from tests.conftest import T0, example
-from tests.services.helpers import enroll, purchase
+from tests.services.helpers import enroll, listen, purchase
 
 
 @pytest.fixture
@@ -21,6 +21,7 @@ def shop(uow: UnitOfWork) -> ProgramId:
 def test_three_orders_in_a_month_earn_the_challenge_and_its_badge_once(
     uow: UnitOfWork, shop: ProgramId
 ) -> None:
+    listen(uow, shop, T0)
     ana = enroll(uow, shop, "ana@example.com", T0)
     for day in range(2):
         purchase(uow, shop, "ana@example.com", f"J{day}", "10.00", T0 + timedelta(days=day))

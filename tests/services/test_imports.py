@@ -16,6 +16,7 @@ from fidela.store.tables import customers, events, ledger_heads, orders
 from fidela.store.tables import members as members_table
 from fidela.store.unit_of_work import UnitOfWork
 from tests.conftest import CDNOW, T0, example
+from tests.services.helpers import listen
 
 NOW = datetime(2026, 11, 24, tzinfo=UTC)
 
@@ -229,6 +230,7 @@ def test_an_import_announces_nothing_unless_asked(
         with uow:
             return uow.connection.execute(select(func.count()).select_from(outbox)).scalar_one()
 
+    listen(uow, cafe, NOW)  # else nothing is written to the outbox, asked or not
     imports.import_purchases(uow, cafe, imports.read(write(tmp_path, CSV), "csv"), now=NOW)
     assert announced() == 0
     more = "customer_id,order_id,occurred_at,amount,currency\nc7,o7,2026-02-01,300,EUR\n"

@@ -192,37 +192,70 @@ def _kind(body: bytes) -> str:
     return kind
 
 
-def test_without_subscriptions_a_pass_only_reads(uow: UnitOfWork, cafe: ProgramId) -> None:
+def _outbox_kinds(uow: UnitOfWork) -> list[str]:
+    with uow:
+        rows = uow.connection.execute(select(outbox.c.kind).order_by(outbox.c.id))
+        return list(rows.scalars())
+
+
+def test_without_a_live_subscription_the_ledger_writes_no_outbox_rows(
+    uow: UnitOfWork, cafe: ProgramId
+) -> None:
     enroll(uow, cafe, "ana@example.com", T0)
-    assert deliver(uow, Clock(datetime.now(UTC))) == Report()  # the outbox row waits
+    purchase(uow, cafe, "ana@example.com", "A1", "12.00", T0)
+    assert _outbox_kinds(uow) == []  # enrolled and earned: no one would ever receive them
+    assert deliver(uow, Clock(datetime.now(UTC))) == Report()  # a pass only reads
     with receiver() as hooks:
-        webhooks.subscribe(uow, cafe, hooks.url, None, now=T0)
-        assert deliver(uow, Clock(datetime.now(UTC))) == Report(announced=1)
-        assert hooks.received == []  # it came before the subscription
+        subscribed = webhooks.subscribe(uow, cafe, hooks.url, None, now=T0)
+        purchase(uow, cafe, "ana@example.com", "A2", "12.00", T0)
+        assert deliver(uow, Clock(datetime.now(UTC))) == Report(announced=1, delivered=1)
+        assert [_kind(request.body) for request in hooks.received] == ["points.earned"]
+    webhooks.unsubscribe(uow, cafe, subscribed["subscription_id"], now=T0)
+    purchase(uow, cafe, "ana@example.com", "A3", "12.00", T0)
+    assert _outbox_kinds(uow) == ["points.earned"]  # A2's, kept with its delivery; not A3's
+
+
+def test_a_subscription_waits_for_a_post_in_flight(uow: UnitOfWork, cafe: ProgramId) -> None:
+    """A post decides under the ledger head whether to write the outbox; subscribing takes
+    that head too, so that no post can miss a subscription made while it ran."""
+    enroll(uow, cafe, "ana@example.com", T0)
+    subscribed = threading.Event()
+    with uow:
+        uow.ledger.lock(cafe)  # as a post in flight holds it
+        other = UnitOfWork(uow.engine)
+        url = "http://127.0.0.1:9/never-called"
+        worker = threading.Thread(
+            target=lambda: (webhooks.subscribe(other, cafe, url, None, now=T0), subscribed.set())
+        )
+        worker.start()
+        assert not subscribed.wait(0.5)  # it waits for the head
+    worker.join(timeout=30)
+    assert subscribed.is_set()
+    purchase(uow, cafe, "ana@example.com", "A1", "12.00", T0)
+    assert _outbox_kinds(uow) == ["points.earned"]
 
 
 def test_run_due_drops_the_outbox_rows_no_subscription_receives(
     uow: UnitOfWork, cafe: ProgramId
 ) -> None:
-    def outbox_kinds() -> list[str]:
-        with uow:
-            rows = uow.connection.execute(select(outbox.c.kind).order_by(outbox.c.id))
-            return list(rows.scalars())
-
     def run_due() -> int:
         return jobs.run_due(uow, cafe, now=T0 + timedelta(hours=1)).get("outbox_rows_dropped", 0)
 
-    enroll(uow, cafe, "ana@example.com", T0)  # no subscription yet: no one ever gets it
+    enroll(uow, cafe, "ana@example.com", T0)
+    purchase(uow, cafe, "ana@example.com", "A1", "40.00", T0)
+    rewards.redeem(uow, cafe, _member(uow, cafe), "free-coffee", now=T0)
+    # Announced apart from the ledger's posts, with no subscription: no one ever gets it.
+    assert _outbox_kinds(uow) == ["reward.redeemed"]
     with receiver() as hooks:
         webhooks.subscribe(uow, cafe, hooks.url, ["points.earned"], now=T0)
         enroll(uow, cafe, "bo@example.com", T0)
         purchase(uow, cafe, "bo@example.com", "B1", "12.00", T0)
-        assert outbox_kinds() == ["member.enrolled", "member.enrolled", "points.earned"]
+        assert _outbox_kinds(uow) == ["reward.redeemed", "member.enrolled", "points.earned"]
         assert run_due() == 1  # Ana's; Bo's wait to be handed on
-        assert outbox_kinds() == ["member.enrolled", "points.earned"]
+        assert _outbox_kinds(uow) == ["member.enrolled", "points.earned"]
         assert deliver(uow, Clock(datetime.now(UTC))) == Report(announced=2, delivered=1)
         assert run_due() == 1  # Bo's enrollment, which the subscription did not want
-        assert outbox_kinds() == ["points.earned"]  # kept with its delivery, for replays
+        assert _outbox_kinds(uow) == ["points.earned"]  # kept with its delivery, for replays
         assert run_due() == 0
         (delivery,) = webhooks.deliveries(uow, cafe, status="delivered", after=0, limit=10)[
             "deliveries"

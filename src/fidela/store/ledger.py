@@ -239,12 +239,15 @@ class Head:
     last_hash: str
     last_lot_no: int
     last_event_no: int
+    webhooks_live: bool  # else no one receives the effects: the outbox is not written
 
 
 def _head_query(*, lock: bool) -> Query:
     def build(_dialect: Any) -> Any:
         head = ledger_heads.c
-        query = select(head.last_seq, head.last_hash, head.last_lot_no, head.last_event_no)
+        query = select(
+            head.last_seq, head.last_hash, head.last_lot_no, head.last_event_no, head.webhooks_live
+        )
         query = query.where(head.program_id == bindparam("program_id"))
         return query.with_for_update() if lock else query
 
@@ -353,6 +356,8 @@ class LedgerRepository:
             ],
         )
         self._write_vouchers(write, program_id, changes)
+        # With no live subscription, nothing would ever be delivered from these rows.
+        news = changes.effects if changes.announce and head.webhooks_live else []
         write.insert(
             outbox,
             ("program_id", "member_id", "kind", "occurred_at", "data", "delivered"),
@@ -365,7 +370,7 @@ class LedgerRepository:
                     write.json(effect.data),
                     False,
                 )
-                for member_id, effect in (changes.effects if changes.announce else [])
+                for member_id, effect in news
             ],
         )
         write.update(

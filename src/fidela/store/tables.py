@@ -122,6 +122,9 @@ ledger_heads = Table(
     Column("last_hash", String(64), nullable=False),
     Column("last_lot_no", BigInteger, nullable=False),
     Column("last_event_no", BigInteger, nullable=False),
+    # Whether the program has a live webhook subscription: the ledger's effects are written
+    # to the outbox only then. Changed under this row's lock, which every post holds.
+    Column("webhooks_live", Boolean, nullable=False, server_default="0"),
 )
 
 customers = Table(

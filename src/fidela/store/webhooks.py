@@ -18,6 +18,7 @@ from fidela.domain.ids import MemberId, ProgramId
 from fidela.domain.members import Effect
 from fidela.store.tables import (
     customers,
+    ledger_heads,
     members,
     outbox,
     webhook_attempts,
@@ -64,6 +65,7 @@ class WebhookRepository:
         self, program_id: ProgramId, url: str, secret: str, kinds: list[str] | None, at: datetime
     ) -> int:
         """A new subscription; it receives what is announced from now on, not the backlog."""
+        self._lock_head(program_id)
         last = self.connection.execute(select(func.max(outbox.c.id))).scalar_one()
         inserted = self.connection.execute(
             insert(webhook_subscriptions)
@@ -77,6 +79,7 @@ class WebhookRepository:
             )
             .returning(webhook_subscriptions.c.id)
         )
+        self._mark_live(program_id)
         return int(inserted.scalar_one())
 
     def subscriptions(self, program_id: ProgramId) -> list[Row[Any]]:
@@ -96,6 +99,7 @@ class WebhookRepository:
         return self.connection.execute(live.limit(1)).first() is not None
 
     def disable(self, program_id: ProgramId, subscription_id: int, at: datetime) -> bool:
+        self._lock_head(program_id)
         result = self.connection.execute(
             update(webhook_subscriptions)
             .where(
@@ -105,7 +109,31 @@ class WebhookRepository:
             )
             .values(disabled_at=at)
         )
+        self._mark_live(program_id)
         return result.rowcount == 1
+
+    def _lock_head(self, program_id: ProgramId) -> None:
+        """Hold the program's ledger head, as every post does, until this transaction ends.
+
+        A post in flight is waited for: its outbox rows are in before a subscription reads
+        the last one, and the next post sees what `_mark_live` then sets."""
+        head = ledger_heads.c
+        self.connection.execute(
+            select(head.program_id).where(head.program_id == program_id).with_for_update()
+        )
+
+    def _mark_live(self, program_id: ProgramId) -> None:
+        """Tell the program's posts whether anyone receives the outbox (`Head.webhooks_live`).
+
+        Called under `_lock_head`, so that what it reads includes every subscription
+        committed before."""
+        s = webhook_subscriptions.c
+        live = exists().where(s.program_id == program_id, s.disabled_at.is_(None))
+        self.connection.execute(
+            update(ledger_heads)
+            .where(ledger_heads.c.program_id == program_id)
+            .values(webhooks_live=live)
+        )
 
     def dispatch(self, at: datetime, limit: int) -> tuple[int, int]:
         """Turn undispatched outbox rows into deliveries; (rows read, deliveries made)."""
