@@ -116,7 +116,9 @@ class WebhookRepository:
         """Hold the program's ledger head, as every post does, until this transaction ends.
 
         A post in flight is waited for: its outbox rows are in before a subscription reads
-        the last one, and the next post sees what `_mark_live` then sets."""
+        the last one, and the next post sees what `_mark_live` then sets. Not through
+        `LedgerRepository.lock`, which keeps the head it read (with the mark as it was)
+        and fails for an unknown program where this finds no live subscription."""
         head = ledger_heads.c
         self.connection.execute(
             select(head.program_id).where(head.program_id == program_id).with_for_update()

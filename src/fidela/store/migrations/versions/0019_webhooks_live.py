@@ -28,5 +28,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("ledger_heads") as batch:
-        batch.drop_column("webhooks_live")
+    op.drop_column("ledger_heads", "webhooks_live")
