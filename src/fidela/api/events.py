@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Body, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from fidela.api.answers import json_answer
 from fidela.api.dependencies import IdempotencyKey, Integration, Now, Together, Uow
 from fidela.domain.errors import FidelaError
 from fidela.domain.events import parse_event
@@ -20,6 +20,7 @@ router = APIRouter(prefix="/v1/programs/{program_id}", tags=["events"])
 @router.post(
     "/events",
     status_code=status.HTTP_201_CREATED,
+    response_model=dict[str, Any],
     responses={200: {"description": "A retry: the first result, nothing changed."}},
 )
 def record_event(
@@ -28,12 +29,11 @@ def record_event(
     now: Now,
     recorder: Together,
     request: Request,
-    response: Response,
     event: Annotated[
         dict[str, Any], Body(description="The event, as `fidela event record` takes it.")
     ],
     idempotency_key: IdempotencyKey = None,
-) -> dict[str, Any]:
+) -> Response:
     """Record an event; the same key with the same content returns the first result.
 
     Events that other requests send at the same moment share its transaction.
@@ -46,8 +46,7 @@ def record_event(
         _count(request, [error])
         raise
     _count(request, [recorded])
-    response.status_code = _status(recorded)
-    return _answer(recorded)
+    return json_answer(_answer(recorded), _status(recorded))
 
 
 BATCH_MAX = 1000
@@ -73,9 +72,9 @@ def record_batch(
     results = [{"index": index, **_result(outcome)} for index, outcome in enumerate(outcomes)]
     failed = sum(1 for outcome in outcomes if isinstance(outcome, FidelaError))
     answer = {"recorded": len(outcomes) - failed, "failed": failed, "results": results}
-    # The answer is JSON already (results are stored as such): orjson writes 1,000 of
-    # them in 0.1 ms, where FastAPI's encoder and `json` took 16 ms of the worker's GIL.
-    return Response(orjson.dumps(answer), media_type="application/json")
+    # orjson writes 1,000 results in 0.1 ms, where FastAPI's encoder and `json` took
+    # 16 ms of the worker's GIL.
+    return json_answer(answer)
 
 
 def _result(outcome: Recorded | FidelaError) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from fidela.api.answers import json_answer
 from fidela.api.dependencies import (
     Admin,
     After,
@@ -80,12 +81,12 @@ def show(
     return members.show(uow, caller.program_id, ref, by_member_id=by_member_id)
 
 
-@router.get("/{ref}/balance")
+@router.get("/{ref}/balance", response_model=dict[str, Any])
 def balance(
     caller: Integration, uow: Uow, ref: MemberRef, by_member_id: ByMemberId = False
-) -> dict[str, Any]:
+) -> Response:
     """A member's points, tier and next expiry: the light read a till makes at checkout."""
-    return members.balance(uow, caller.program_id, ref, by_member_id=by_member_id)
+    return json_answer(members.balance(uow, caller.program_id, ref, by_member_id=by_member_id))
 
 
 @router.get("/{ref}/challenges")
