@@ -20,4 +20,5 @@ MEDIA_TYPE = "application/json"
 
 
 def json_answer(body: Any, status_code: int = 200) -> Response:
+    """`body` as the answer, with `status_code`; orjson refuses what is not JSON (a 500)."""
     return Response(orjson.dumps(body), status_code=status_code, media_type=MEDIA_TYPE)
