@@ -90,12 +90,11 @@ async def _caller(request: Request, authorization: str | None) -> Caller:
     if scheme.lower() != "bearer" or not presented.strip():
         raise Unauthorized("authorization", "send an API key as `Authorization: Bearer <key>`")
     key = presented.strip()
-    state = request.app.state
-    now: datetime = state.clock()
-    cache: KeyCache | None = state.keys
+    now = await _now(request)
+    cache: KeyCache | None = request.app.state.keys
     if cache is not None and (known := cache.lookup(key, now)) is not None:
         return known
-    uow = UnitOfWork(state.engine)
+    uow = await _uow(request)
     return await run_in_threadpool(keys.authenticate, uow, key, now=now, cache=cache)
 
 
