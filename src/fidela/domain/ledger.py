@@ -113,7 +113,7 @@ class Kind(StrEnum):
     ADJUST = "adjust"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Lot:
     """Points (or credit) earned together, spent and expired together; `lot_no` is set
     once stored."""
@@ -154,7 +154,7 @@ class Line(NamedTuple):
     rule_id: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Transaction:
     """A balanced movement of points; `event_no` or `actor` and `reason` name its cause."""
 
@@ -194,7 +194,7 @@ class Grant(NamedTuple):
     points: int
 
 
-@dataclass
+@dataclass(slots=True)
 class Wallet:
     """A member's open lots and debt in one book: the only way to change a member's points
     (or credit)."""

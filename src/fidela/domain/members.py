@@ -36,7 +36,7 @@ from fidela.domain.rules import (
 from fidela.domain.tiers import level_for, metric
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Effect:
     """Something to announce after commit: `tier.changed`, `points.expiring`..."""
 
@@ -45,7 +45,7 @@ class Effect:
     data: dict[str, Any]
 
 
-@dataclass
+@dataclass(slots=True)
 class Outcome:
     transactions: list[Transaction] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)
@@ -70,7 +70,7 @@ class Outcome:
             self.punches[card_id] = self.punches.get(card_id, 0) + count
 
 
-@dataclass
+@dataclass(slots=True)
 class MemberState:
     """What the rules need to know of a member; loaded, changed, then stored back."""
 
@@ -116,7 +116,7 @@ class MemberState:
         return min((t for t in instants if t is not None), default=None)
 
 
-@dataclass
+@dataclass(slots=True)
 class OrderState:
     """A purchase as refunds need it: its amount, what was refunded, what it earned
     (points, and cashback in minor units) and the lots it created."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, MutableMapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from fidela.domain.events import OrderLine
@@ -168,6 +169,7 @@ def period_start(per: Period, at: datetime, zone: ZoneInfo) -> datetime | None:
     return local_midnight(start, zone)
 
 
+@lru_cache(maxsize=4096)  # an import's rows, and the rules' periods, share few days
 def local_midnight(day: date, zone: ZoneInfo) -> datetime:
     """00:00 of `day` in `zone`, the instant a date-only time stands for (in UTC)."""
     # In UTC: Python adds a timedelta to a datetime of a zone with daylight saving by its

@@ -171,7 +171,7 @@ def _membership_row(subscription: Subscription | None, time: Any) -> tuple[Any, 
     )
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class NewEvent:
     """An accepted event, numbered when posted."""
 
@@ -217,7 +217,8 @@ class Changes:
     ) -> None:
         """Keep what `outcome` did to a member: its transactions, effects, and new state."""
         self.states[member_id] = state
-        self.effects.extend((member_id, effect) for effect in outcome.effects)
+        if self.announce:
+            self.effects.extend((member_id, effect) for effect in outcome.effects)
         self.restated.extend(outcome.restated)
         self.badges.extend((member_id, *awarded) for awarded in outcome.badges)
         self.vouchers.extend((member_id, voucher) for voucher in outcome.vouchers)
@@ -233,7 +234,7 @@ class Changes:
                 )
 
 
-@dataclass
+@dataclass(slots=True)
 class Head:
     last_seq: int
     last_hash: str
@@ -482,6 +483,16 @@ class LedgerRepository:
 
     def _write_orders(self, write: BatchWriter, program_id: ProgramId, changes: Changes) -> None:
         time, as_json = write.time, write.json
+        # An import's orders share their lines' tuples (one per distinct line): each is
+        # dumped once, by identity, as every order of `changes` stays alive meanwhile.
+        dumped: dict[int, str] = {}
+
+        def lines_json(lines: tuple[OrderLine, ...]) -> str:
+            text = dumped.get(id(lines))
+            if text is None:
+                text = dumped[id(lines)] = ORDER_LINES.dump_json(lines).decode()
+            return text
+
         write.insert(
             orders,
             ORDER_COLUMNS,
@@ -499,7 +510,7 @@ class LedgerRepository:
                     as_json(order.refunded_quantities),
                     order.points,
                     order.reversed_points,
-                    ORDER_LINES.dump_json(order.lines).decode(),
+                    lines_json(order.lines),
                     order.cashback,
                     order.reversed_cashback,
                     as_json(order.punches) if order.punches else None,
