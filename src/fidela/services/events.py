@@ -16,7 +16,6 @@ from fidela.domain.events import (
     Activity,
     Birthday,
     CustomerRef,
-    Encoded,
     Event,
     Purchase,
     Refund,
@@ -439,10 +438,9 @@ def new_event(
     customer_id: CustomerId | None,
     member_id: MemberId | None,
     version: int,
-    encoded: Encoded | None = None,
 ) -> NewEvent:
     """The stored form of an accepted event; its result is filled in once applied."""
-    canonical, digest = encoded or event.encode()
+    canonical, digest = event.encode()
     return NewEvent(
         key=event.idempotency_key,
         content_hash=digest,

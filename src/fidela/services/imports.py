@@ -24,7 +24,6 @@ from fidela.domain.errors import InvalidInput, Problem
 from fidela.domain.events import (
     YEARS,
     CustomerRef,
-    Encoded,
     OrderLine,
     Purchase,
     normalize_email,
@@ -270,12 +269,13 @@ def _import(
     with uow:
         stored = uow.programs.current(program_id)
         program = stored.program
-        fresh = _fresh(uow, program_id, _check_rows(program, rows, now))
+        purchases = _Purchases()
+        fresh = _fresh(uow, program_id, _check_rows(program, rows, now), purchases)
         roster = _roster(uow, program, fresh, now)
         enrolled, imported = len(roster.joining), len(fresh)
         replay = Changes(program, announce=announce)
-        _replay(uow, stored, replay, fresh, roster, now, progress)
-        del fresh, roster, replay  # freed while the last chunk is written
+        _replay(uow, stored, replay, fresh, purchases, roster, now, progress)
+        del fresh, purchases, roster, replay  # freed while the last chunk is written
         uow.commit()
     return {
         "program": program_id,
@@ -300,7 +300,7 @@ def _roster(uow: UnitOfWork, program: Program, fresh: list[_Checked], now: datet
     """Create the customers and members the rows need, and lock and load the members."""
     customers = _customers(uow, ProgramId(program.program), fresh)
     member_of = uow.members.ids_of_customers(list(set(customers.values())))
-    first = fresh[0].event.occurred_at if fresh else now
+    first = fresh[0].at if fresh else now
     until = now + CLOCK_SKEW  # no row is later (_check_rows)
     states = uow.members.load_states(
         program, list(member_of.values()), first, lock=True, until=until
@@ -309,7 +309,7 @@ def _roster(uow: UnitOfWork, program: Program, fresh: list[_Checked], now: datet
     for checked in fresh:
         customer_id = customers[checked.row.customer_id]
         if checked.row.enroll and customer_id not in member_of and customer_id not in enrolling:
-            enrolling[customer_id] = checked.event.occurred_at
+            enrolling[customer_id] = checked.at
     joining = set()
     new_members = uow.members.add_many(ProgramId(program.program), enrolling)
     for customer_id, member_id in new_members.items():
@@ -327,6 +327,7 @@ def _replay(
     stored: StoredVersion,
     changes: Changes,
     fresh: list[_Checked],
+    purchases: _Purchases,
     roster: _Roster,
     now: datetime,
     progress: Callable[[int], None] | None,
@@ -343,12 +344,13 @@ def _replay(
         customer_id = roster.customers[checked.row.customer_id]
         member_id = roster.member_of.get(customer_id)
         state = roster.states.get(member_id) if member_id is not None else None
-        if state is not None and checked.event.occurred_at < state.enrolled_at:
+        if state is not None and checked.at < state.enrolled_at:
             state = None
         elif member_id is not None and state is not None and member_id in roster.joining:
             changes.record(member_id, state, member_rules.enroll(program, state))
             roster.joining.discard(member_id)
-        _record_row(program, stored.version, changes, checked, customer_id, state, spent)
+        event = purchases.event(checked)
+        _record_row(program, stored.version, changes, event, customer_id, state, spent)
         if len(changes.events) >= CHUNK or i == len(fresh) - 1:
             changes.states = {m: s for m, s in changes.states.items() if last_row[m] <= i}
             uow.ledger.post(stored.program_id, changes, now, in_background=True)
@@ -385,18 +387,16 @@ def _collector_paused() -> Iterator[None]:
 
 @dataclass(frozen=True)
 class _Checked:
-    """A row turned into the purchase event it stands for, with its canonical form."""
+    """A good row, with the instant it happened and its event's idempotency key."""
 
     row: PurchaseRow
-    event: Purchase
-    encoded: Encoded
+    at: datetime
+    key: str
 
 
 def _check_rows(program: Program, rows: list[PurchaseRow], now: datetime) -> list[_Checked]:
     problems = []
     checked = []
-    customers: dict[tuple[str, str | None], CustomerRef] = {}  # one frozen ref per customer
-    lines: dict[tuple[int, str], tuple[OrderLine, ...]] = {}  # and per distinct line
     first_line: dict[str, int] = {}
     email_of: dict[str, str] = {}
     customer_of: dict[str, str] = {}
@@ -425,33 +425,72 @@ def _check_rows(program: Program, rows: list[PurchaseRow], now: datetime) -> lis
             reason = f"{at.isoformat()} is in the future"
             problems.append(Problem(f"line {row.line}.occurred_at", reason))
             continue
-        # The reader checked every field already; building without validation saves half
-        # the import's time and gives the same event (and hash) as a validated one.
-        event = Purchase.model_construct(
-            idempotency_key=f"import:{row.order_id}",
-            customer=_customer_ref(customers, row),
-            occurred_at=at,
-            type="purchase",
-            order_id=row.order_id,
-            amount=row.amount,
-            currency=row.currency,
-            lines=_lines(lines, row),
-        )
-        checked.append(_Checked(row, event, event.encode()))
+        checked.append(_Checked(row, at, f"import:{row.order_id}"))
     if problems:
         raise ImportInvalid("rows", problems)
     return checked
 
 
-def _fresh(uow: UnitOfWork, program_id: ProgramId, checked: list[_Checked]) -> list[_Checked]:
+class _Purchases:
+    """Good rows turned into the purchase events they stand for, when needed: the replay
+    builds each as it goes, while the ledger's thread writes the chunk before. Events
+    share one frozen customer reference per customer, and one tuple per distinct line.
+    """
+
+    def __init__(self) -> None:
+        self._customers: dict[tuple[str, str | None], CustomerRef] = {}
+        self._lines: dict[tuple[int, str], tuple[OrderLine, ...]] = {}
+
+    def event(self, checked: _Checked) -> Purchase:
+        row = checked.row
+        # The reader and _check_rows checked every field already; building without
+        # validation saves half the import's time and gives the same event (and hash)
+        # as a validated one.
+        return Purchase.model_construct(
+            idempotency_key=checked.key,
+            customer=self._customer_ref(row),
+            occurred_at=checked.at,
+            type="purchase",
+            order_id=row.order_id,
+            amount=row.amount,
+            currency=row.currency,
+            lines=self._lines_of(row),
+        )
+
+    def _customer_ref(self, row: PurchaseRow) -> CustomerRef:
+        ref = self._customers.get((row.customer_id, row.email))
+        if ref is None:
+            ref = CustomerRef.model_construct(
+                customer_id=row.customer_id, email=row.email, member_id=None
+            )
+            self._customers[(row.customer_id, row.email)] = ref
+        return ref
+
+    def _lines_of(self, row: PurchaseRow) -> tuple[OrderLine, ...]:
+        """The order lines of a row: one line when the row counts its units, else none."""
+        if not row.quantity:
+            return ()
+        key = (row.quantity, str(row.amount))  # by text: 3.5 and 3.50 are equal, not the same
+        lines = self._lines.get(key)
+        if lines is None:
+            line = OrderLine.model_construct(
+                sku=None, category=None, quantity=row.quantity, amount=row.amount
+            )
+            lines = self._lines[key] = (line,)
+        return lines
+
+
+def _fresh(
+    uow: UnitOfWork, program_id: ProgramId, checked: list[_Checked], purchases: _Purchases
+) -> list[_Checked]:
     """The rows not imported before, in date order; refuse rows that clash with the store."""
-    known = uow.events.hashes(program_id, [c.event.idempotency_key for c in checked])
+    known = uow.events.hashes(program_id, [c.key for c in checked])
     problems = [
-        Problem(f"line {c.row.line}", f"{c.event.idempotency_key} was imported with other content")
+        Problem(f"line {c.row.line}", f"{c.key} was imported with other content")
         for c in checked
-        if known.get(c.event.idempotency_key, c.encoded.content_hash) != c.encoded.content_hash
+        if c.key in known and known[c.key] != purchases.event(c).content_hash()
     ]
-    fresh = [c for c in checked if c.event.idempotency_key not in known]
+    fresh = [c for c in checked if c.key not in known]
     taken = uow.events.existing_orders(program_id, [c.row.order_id for c in fresh])
     problems.extend(
         Problem(f"line {c.row.line}.order_id", f"order {c.row.order_id} is already recorded")
@@ -468,36 +507,8 @@ def _fresh(uow: UnitOfWork, program_id: ProgramId, checked: list[_Checked]) -> l
     )
     if problems:
         raise ImportInvalid("rows", problems)
-    fresh.sort(key=lambda c: (c.event.occurred_at, c.row.line))
+    fresh.sort(key=lambda c: (c.at, c.row.line))
     return fresh
-
-
-def _customer_ref(
-    known: dict[tuple[str, str | None], CustomerRef], row: PurchaseRow
-) -> CustomerRef:
-    ref = known.get((row.customer_id, row.email))
-    if ref is None:
-        ref = CustomerRef.model_construct(
-            customer_id=row.customer_id, email=row.email, member_id=None
-        )
-        known[(row.customer_id, row.email)] = ref
-    return ref
-
-
-def _lines(
-    known: dict[tuple[int, str], tuple[OrderLine, ...]], row: PurchaseRow
-) -> tuple[OrderLine, ...]:
-    """The order lines of a row: one line when the row counts its units, else none."""
-    if not row.quantity:
-        return ()
-    key = (row.quantity, str(row.amount))  # by text: 3.5 and 3.50 are equal, not the same
-    lines = known.get(key)
-    if lines is None:
-        line = OrderLine.model_construct(
-            sku=None, category=None, quantity=row.quantity, amount=row.amount
-        )
-        lines = known[key] = (line,)
-    return lines
 
 
 def _customers(
@@ -509,7 +520,7 @@ def _customers(
     for c in fresh:
         customer = c.row.customer_id
         if customer not in known:
-            at, email = first_seen.get(customer, (c.event.occurred_at, None))
+            at, email = first_seen.get(customer, (c.at, None))
             first_seen[customer] = (at, email or c.row.email)
     known.update(uow.customers.add_many(program_id, first_seen))
     return known
@@ -519,14 +530,13 @@ def _record_row(
     program: Program,
     version: int,
     changes: Changes,
-    checked: _Checked,
+    event: Purchase,
     customer_id: CustomerId,
     state: MemberState | None,
     spent: dict[str, int],
 ) -> None:
-    event = checked.event
     member_id = state.member_id if state is not None else None
-    cause = new_event(event, customer_id, member_id, version, checked.encoded)
+    cause = new_event(event, customer_id, member_id, version)
     order = new_order(event)
     changes.events.append(cause)
     changes.new_orders.append((order, customer_id, member_id, cause))
