@@ -6,11 +6,14 @@ import pytest
 from sqlalchemy import func, select
 
 from fidela.domain.errors import Conflict, InvalidInput, NotFound
-from fidela.domain.ids import ProgramId
-from fidela.services import ledger, members
+from fidela.domain.events import Event, parse_event
+from fidela.domain.ids import CustomerId, ProgramId
+from fidela.services import events as events_service
+from fidela.services import ledger, members, programs
+from fidela.services.events import Hints, Recorded
 from fidela.store.tables import events, lines, orders
 from fidela.store.unit_of_work import UnitOfWork
-from tests.conftest import T0
+from tests.conftest import T0, example
 from tests.services.helpers import balance, enroll, purchase, send
 
 
@@ -297,3 +300,58 @@ def test_an_order_recorded_meanwhile_under_another_key_leaves_nothing_of_the_los
     assert len(refused) == 1 and refused[0].field == "order_id"
     assert count(uow, events) == events_before + 1 and count(uow, orders) == 2
     assert ledger.verify(uow, cafe).ok
+
+
+def by_shop_id(customer_id: str, order_id: str, amount: str) -> Event:
+    return parse_event(
+        {
+            "type": "purchase",
+            "idempotency_key": f"purchase-{order_id}",
+            "customer": {"customer_id": customer_id},
+            "order_id": order_id,
+            "amount": amount,
+            "currency": "EUR",
+            "occurred_at": T0.isoformat(),
+        }
+    )
+
+
+def record_hinted(uow: UnitOfWork, cafe: ProgramId, hints: Hints, event: Event) -> int:
+    """The points the event earned, recorded with `hints`."""
+    (outcome,) = events_service.record_all(uow, cafe, [event], now=T0, hints=hints)
+    assert isinstance(outcome, Recorded)
+    return int(outcome.result["points"])
+
+
+def test_hints_naming_another_member_are_found_out_and_credit_no_one_wrongly(
+    uow: UnitOfWork, cafe: ProgramId
+) -> None:
+    ana = enroll(uow, cafe, "ana@example.com", T0, customer_id="shop-ana")
+    bea = enroll(uow, cafe, "bea@example.com", T0, customer_id="shop-bea")
+    hints = Hints()
+    assert record_hinted(uow, cafe, hints, by_shop_id("shop-ana", "A1", "10.00")) == 10
+    with uow.reading() as reader:
+        stored = reader.programs.current(cafe)
+    hints.learn(stored, {"shop-bea": (CustomerId(1), ana)})  # wrong: Bea's shop id, Ana's id
+    assert record_hinted(uow, cafe, hints, by_shop_id("shop-bea", "B1", "30.00")) == 30
+    assert record_hinted(uow, cafe, hints, by_shop_id("shop-ana", "A2", "5.00")) == 5
+    assert balance(uow, cafe, "ana@example.com") == (15, 0, 0)
+    assert balance(uow, cafe, "bea@example.com") == (30, 0, 0)
+    assert hints.guess(cafe, ["shop-ana", "shop-bea"]) == (stored, [ana, bea])
+    assert ledger.verify(uow, cafe).ok
+
+
+def test_hints_of_an_earlier_version_of_the_program_are_found_out(
+    uow: UnitOfWork, cafe: ProgramId
+) -> None:
+    enroll(uow, cafe, "ana@example.com", T0, customer_id="shop-ana")
+    with_tiers = example("cafe.yaml")
+    without_tiers = with_tiers[: with_tiers.index("\ntiers:")] + "\n"
+    assert programs.apply(uow, without_tiers, now=T0).version == 2
+    hints = Hints()
+    assert record_hinted(uow, cafe, hints, by_shop_id("shop-ana", "A1", "210.00")) == 210
+    assert programs.apply(uow, with_tiers, now=T0).version == 3
+    # Version 3 reads what Ana spent in the year (210.00): she is silver, and earns 1.25
+    # points per euro.
+    assert record_hinted(uow, cafe, hints, by_shop_id("shop-ana", "A2", "20.00")) == 25
+    assert balance(uow, cafe, "ana@example.com") == (235, 0, 0)

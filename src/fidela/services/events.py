@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,6 +32,7 @@ from fidela.services import referrals
 from fidela.services.flags import flag_refunds
 from fidela.services.members import campaign_spend, resolve
 from fidela.store.ledger import Changes, NewEvent
+from fidela.store.members import StatesRead
 from fidela.store.programs import StoredVersion
 from fidela.store.unit_of_work import UnitOfWork, run
 
@@ -72,19 +73,25 @@ def record_each(
 
 
 def record_all(
-    uow: UnitOfWork, program_id: ProgramId, events: Sequence[Event | FidelaError], *, now: datetime
+    uow: UnitOfWork,
+    program_id: ProgramId,
+    events: Sequence[Event | FidelaError],
+    *,
+    now: datetime,
+    hints: Hints | None = None,
 ) -> list[Recorded | FidelaError]:
     """Apply events in order, in one transaction: an outcome or a refusal for each.
 
     An event refused before it changed anything is answered and the others go on. One
     that the rules refuse halfway (rare: they check first) is answered, and the batch
-    is applied again without it, so that no part of it stays.
+    is applied again without it, so that no part of it stays. `hints`, if given, are
+    what the caller's process saw before (`Hints`), and learn what these events show.
     """
     refused = {i: e for i, e in enumerate(events) if isinstance(e, FidelaError)}
     batches: list[_Batch] = []
 
     def work(uow: UnitOfWork) -> list[Recorded | FidelaError]:
-        batches.append(_Batch(uow, program_id, now))
+        batches.append(_Batch(uow, program_id, now, hints))
         return batches[-1].apply(events, refused)
 
     while True:
@@ -105,6 +112,40 @@ def _settle_soon(uow: UnitOfWork, program_id: ProgramId, ids: list[int], now: da
         referrals.settle(uow, program_id, ids, now=now)
     except (SQLAlchemyError, FidelaError):
         log.exception("referrals %s: settling failed, left to run-due", ids)
+
+
+class Hints:
+    """What a process saw of its programs lately: each one's current version, and which
+    member each shop id names. With them, the members of events that name them by shop
+    id are read (and locked) in the round trip that looks those events up, not in one
+    after it. Only guesses: the look-up says whether they still hold, and where one does
+    not, the states are read again. The API's `Recorder` keeps one.
+    """
+
+    MEMBERS_KEPT = 100_000  # shop ids remembered, per process: then it starts afresh
+
+    def __init__(self) -> None:
+        self._versions: dict[ProgramId, StoredVersion] = {}
+        self._members: dict[tuple[ProgramId, str], MemberId] = {}
+
+    def guess(
+        self, program_id: ProgramId, shop_ids: Iterable[str]
+    ) -> tuple[StoredVersion, list[MemberId]] | None:
+        """The program's version and the members these shop ids name, if all are known."""
+        stored = self._versions.get(program_id)
+        members = [self._members.get((program_id, shop_id)) for shop_id in shop_ids]
+        if stored is None or None in members:
+            return None
+        return stored, [member_id for member_id in members if member_id is not None]
+
+    def learn(self, stored: StoredVersion, known: Mapping[str, Who]) -> None:
+        """Remember the program's version and the members these shop ids named."""
+        self._versions[stored.program_id] = stored
+        if len(self._members) >= self.MEMBERS_KEPT:
+            self._members.clear()
+        for shop_id, (_, member_id) in known.items():
+            if member_id is not None:
+                self._members[(stored.program_id, shop_id)] = member_id
 
 
 class _RefusedHalfway(Exception):
@@ -149,10 +190,13 @@ class _Batch:
     write fail on its unique key, and `run()` applies the batch again, answering it.
     """
 
-    def __init__(self, uow: UnitOfWork, program_id: ProgramId, now: datetime) -> None:
+    def __init__(
+        self, uow: UnitOfWork, program_id: ProgramId, now: datetime, hints: Hints | None
+    ) -> None:
         self.uow = uow
         self.program_id = program_id
         self.now = now
+        self.hints = hints
         self.stored: StoredVersion  # read with the look-ups
         self.program: Program
         self.changes: Changes
@@ -233,25 +277,45 @@ class _Batch:
         # The common case, in the same round trip: references by the shop's id alone.
         by_shop_id = {key[0]: key for key in refs if key[0] is not None and key[1:] == (None, None)}
         purchases = [event.order_id for event in events if isinstance(event, Purchase)]
+        self.first = min((event.occurred_at for event in events), default=self.now)
         current = uow.programs.current_read(program_id)
         known = uow.customers.with_members_read(program_id, by_shop_id)
         used = uow.events.hashes_read(program_id, [event.idempotency_key for event in events])
         ordered = uow.events.existing_orders_read(program_id, purchases)
-        uow.read(current, known, used, ordered)
+        guessed = None if refunds or len(by_shop_id) < len(refs) else self._guess(by_shop_id)
+        uow.read(current, known, used, ordered, *(guessed[1].reads if guessed else []))
         self.stored, self.used, self.ordered = current.value, used.value, ordered.value
         self.program = self.stored.program
         self.changes = Changes(self.program)
         for shop_id, key in by_shop_id.items():
             self.who[key] = known.value.get(shop_id)
+        if self.hints is not None:
+            self.hints.learn(self.stored, known.value)
         for key, ref in refs.items():
             if key not in self.who:
                 self.who[key] = self._resolve(ref)
         members = {who[1] for who in self.who.values() if isinstance(who, tuple) and who[1]}
         members |= {order.member_id for order in self.orders.values() if order.member_id}
-        self.first = min((event.occurred_at for event in events), default=self.now)
         if members:
-            self.states = self._load(members)
+            if guessed is not None and guessed[0] == self.stored.version:
+                self.states = guessed[1].states()  # of the members guessed, whoever they are
+            if missing := members - self.states.keys():  # all of them, without a guess
+                self.states |= self._load(missing)
             self.spent = campaign_spend(uow, self.program)  # locks the head after the members
+
+    def _guess(self, by_shop_id: dict[str, RefKey]) -> tuple[int, StatesRead] | None:
+        """The reads of the states of the members the hints say these shop ids name,
+        locked (in id order), to send with the look-ups, with the version of the program
+        they are for; None without hints for them all."""
+        if self.hints is None or (hinted := self.hints.guess(self.program_id, by_shop_id)) is None:
+            return None
+        stored, members = hinted
+        if not members:
+            return None
+        wanted = self.uow.members.states_read(
+            stored.program, members, self.first, lock=True, until=self.now + CLOCK_SKEW
+        )
+        return stored.version, wanted
 
     def _apply(self, index: int, event: Event) -> NewEvent | Recorded | _Again:
         """Apply one event, or raise what refuses it (_RefusedHalfway once it changed things)."""

@@ -22,7 +22,7 @@ from datetime import datetime
 from fidela.domain.events import Event
 from fidela.domain.ids import ProgramId
 from fidela.services import events
-from fidela.services.events import Recorded
+from fidela.services.events import Hints, Recorded
 from fidela.store.unit_of_work import UnitOfWork
 
 GROUP_MAX = 100  # events in one transaction: the first of a long queue waits for no more
@@ -51,6 +51,7 @@ class Recorder:
 
     def __init__(self, on_group: Callable[[int], None] | None = None) -> None:
         self._on_group = on_group
+        self._hints = Hints()  # what the groups saw: the next ones read their members sooner
         self._lock = threading.Lock()
         # Per program, while one of its groups is being written: the callers queued behind.
         self._queues: dict[ProgramId, list[_Caller]] = {}
@@ -114,7 +115,9 @@ class Recorder:
         """Record a group's events in one transaction; if that fails, each in one of its own."""
         now = max(caller.now for caller in group)
         try:
-            outcomes = events.record_all(uow, program_id, [c.event for c in group], now=now)
+            outcomes = events.record_all(
+                uow, program_id, [c.event for c in group], now=now, hints=self._hints
+            )
         except Exception as error:  # given to the callers: raised in each one's thread
             if len(group) == 1:
                 group[0].outcome = error

@@ -298,6 +298,120 @@ def _states(rows: list[Row[Any]]) -> dict[MemberId, MemberState]:
     }
 
 
+class StatesRead:
+    """The reads of some members' states, every query the program needs: `reads` are
+    sent together (`read_together`), then `states()` makes the states of their answers."""
+
+    def __init__(
+        self,
+        connection: Connection,
+        program: Program,
+        member_ids: Sequence[MemberId],
+        at: datetime,
+        *,
+        lock: bool,
+        until: datetime | None,
+    ) -> None:
+        self.connection = connection
+        self.program = program
+        self.at = at
+        self.until = until
+        ids = self.ids = sorted(member_ids) if lock else list(member_ids)
+        self.found = Read(_LOCKED if lock else _MEMBERS, _states, ids=ids)
+        self.open_lots = Read(_OPEN_LOTS, list, ids=ids)
+        self.vouchers = self.referred = self.spent = self.segments = self.held = None
+        self.pilots = self.recent = self.badges = self.granted = self.grants = None
+        if program.punch_cards:
+            # Locked too: a till consuming one waits, so a refund never takes back a used one.
+            self.vouchers = Read(_VOUCHERS_LOCKED if lock else _VOUCHERS, list, ids=ids)
+        if program.referral is not None:
+            self.referred = ReferralRepository(connection).undecided_read(ids)
+        if program.tiers is not None:  # since the window's start: no review overdue, or soon
+            self.spent = _qualifying_read(program, ids, at, until)
+        if any(campaign.segment for campaign in program.campaigns):
+            self.segments = Read(_SEGMENTS, list, ids=ids)
+        if program.targets_rule_segments:
+            self.held = Read(_RULE_SEGMENTS, list, ids=ids)
+        if program.targets_pilots:
+            self.pilots = _pilots_read(program, ids)
+        if (counted_from := member_rules.counted_since(program, at)) is not None:
+            self.recent = Read(_RECENT_EVENTS, list, ids=ids, since=counted_from)
+            self.badges = Read(_BADGES, list, ids=ids)
+        if program.caps is not None and program.caps.points_per_member_per_day is not None:
+            since = period_start("day", at, program.zone)
+            self.granted = Read(_GRANTED, list, ids=ids, since=since, accounts=list(GRANTED))
+        if limited := [rule.id for rule in program.limited_rules]:
+            self.grants = Read(_LIMITED_GRANTS, list, ids=ids, rules=limited)
+
+    @property
+    def reads(self) -> list[Read[Any]]:
+        optional = [
+            self.vouchers,
+            self.referred,
+            self.spent,
+            self.segments,
+            self.held,
+            self.pilots,
+            self.recent,
+            self.badges,
+            self.granted,
+            self.grants,
+        ]
+        return [self.found, self.open_lots, *(read for read in optional if read is not None)]
+
+    def states(self) -> dict[MemberId, MemberState]:
+        """The members' states, once `reads` were read."""
+        states: dict[MemberId, MemberState] = self.found.value
+        for lot in self.open_lots.value:
+            state = states[MemberId(lot.member_id)]
+            wallet = state.credit if lot.unit == CREDIT.unit else state.wallet
+            wallet.lots.append(lot_from_row(lot))
+        if self.vouchers is not None:
+            for issued in self.vouchers.value:
+                voucher = CardVoucher(
+                    issued.reward_id, issued.voucher_code, issued.created_at, issued.voucher
+                )
+                states[MemberId(issued.member_id)].card_vouchers.append(voucher)
+        if self.referred is not None:
+            for member_id, referral in self.referred.value.items():
+                states[member_id].referral = referral
+        if self.spent is not None:
+            for member_id, t, amount in self._qualifying(states, self.spent):
+                states[MemberId(member_id)].qualifying.append((t, int(amount)))
+        if self.segments is not None:
+            for member_id, segment in self.segments.value:
+                states[MemberId(member_id)].segment = segment
+        if self.held is not None:
+            for member_id, segment in self.held.value:
+                states[MemberId(member_id)].rule_segments.add(segment)
+        if self.pilots is not None:
+            for member_id, in_pilots in self.pilots.value.items():
+                states[member_id].pilots = in_pilots
+        if self.recent is not None and self.badges is not None:
+            for member_id, kind, t in self.recent.value:
+                states[MemberId(member_id)].event_times.setdefault(kind, []).append(t)
+            for member_id, badge in self.badges.value:
+                states[MemberId(member_id)].badges.add(badge)
+        if self.granted is not None:
+            for member_id, t, points in self.granted.value:
+                states[MemberId(member_id)].granted.append((t, int(points)))
+        if self.grants is not None:
+            for member_id, rule_id, t in self.grants.value:
+                states[MemberId(member_id)].grant_times.setdefault(rule_id, []).append(t)
+        return states
+
+    def _qualifying(self, states: dict[MemberId, MemberState], read: Read[list[Any]]) -> list[Any]:
+        """What counts toward the members' tiers since the window's start, or since the
+        window before an overdue review: read again from then in that rare case."""
+        reviews = [s.tier_review_at for s in states.values() if s.tier_review_at]
+        first = min([self.at, *reviews])
+        if first >= self.at:
+            return read.value
+        return read_one(
+            self.connection, _qualifying_read(self.program, self.ids, first, self.until)
+        )
+
+
 def _qualifying_read(
     program: Program, ids: list[MemberId], first: datetime, until: datetime | None
 ) -> Read[list[Any]]:
@@ -421,101 +535,31 @@ class MemberRepository:
         lock: bool,
         until: datetime | None = None,
     ) -> dict[MemberId, MemberState]:
-        """The state the rules need for each member, from `at` on: every query the program
-        needs, sent together (one round trip on PostgreSQL, where the ids go as one array;
-        on SQLite each query takes them IN_CHUNK at a time). `until`, if known, is the
-        last instant the rules will reach with these states: what counts toward a tier is
-        then read summed where it can be (`_qualifying_read`).
+        """The state the rules need for each member, from `at` on (`states_read`), read
+        at once: one round trip on PostgreSQL, where the ids go as one array; on SQLite
+        each query takes them IN_CHUNK at a time."""
+        wanted = self.states_read(program, member_ids, at, lock=lock, until=until)
+        read_together(self.connection, wanted.reads)
+        return wanted.states()
 
-        With `lock`, the members are held until commit, taken in id order so that two
-        lockers never deadlock, by the query that reads them: sent first, so that the
-        others read once they are held.
-        """
-        ids = sorted(member_ids) if lock else list(member_ids)
-        found = Read(_LOCKED if lock else _MEMBERS, _states, ids=ids)
-        open_lots = Read(_OPEN_LOTS, list, ids=ids)
-        reads: list[Read[Any]] = [found, open_lots]
-        vouchers = referred = spent = segments = held = pilots = None
-        recent = badges = granted = grants = None
-        if program.punch_cards:
-            # Locked too: a till consuming one waits, so a refund never takes back a used one.
-            vouchers = Read(_VOUCHERS_LOCKED if lock else _VOUCHERS, list, ids=ids)
-        if program.referral is not None:
-            referred = ReferralRepository(self.connection).undecided_read(ids)
-        if program.tiers is not None:  # since the window's start: no review overdue, or soon
-            spent = _qualifying_read(program, ids, at, until)
-        if any(campaign.segment for campaign in program.campaigns):
-            segments = Read(_SEGMENTS, list, ids=ids)
-        if program.targets_rule_segments:
-            held = Read(_RULE_SEGMENTS, list, ids=ids)
-        if program.targets_pilots:
-            pilots = _pilots_read(program, ids)
-        if (counted_from := member_rules.counted_since(program, at)) is not None:
-            recent = Read(_RECENT_EVENTS, list, ids=ids, since=counted_from)
-            badges = Read(_BADGES, list, ids=ids)
-        if program.caps is not None and program.caps.points_per_member_per_day is not None:
-            since = period_start("day", at, program.zone)
-            granted = Read(_GRANTED, list, ids=ids, since=since, accounts=list(GRANTED))
-        if limited := [rule.id for rule in program.limited_rules]:
-            grants = Read(_LIMITED_GRANTS, list, ids=ids, rules=limited)
-        extra = [vouchers, referred, spent, segments, held, pilots, recent, badges, granted, grants]
-        reads.extend(read for read in extra if read is not None)
-        read_together(self.connection, reads)
-        states: dict[MemberId, MemberState] = found.value
-        for lot in open_lots.value:
-            state = states[MemberId(lot.member_id)]
-            wallet = state.credit if lot.unit == CREDIT.unit else state.wallet
-            wallet.lots.append(lot_from_row(lot))
-        if vouchers is not None:
-            for issued in vouchers.value:
-                voucher = CardVoucher(
-                    issued.reward_id, issued.voucher_code, issued.created_at, issued.voucher
-                )
-                states[MemberId(issued.member_id)].card_vouchers.append(voucher)
-        if referred is not None:
-            for member_id, referral in referred.value.items():
-                states[member_id].referral = referral
-        if spent is not None:
-            for member_id, t, amount in self._qualifying(program, ids, at, until, states, spent):
-                states[MemberId(member_id)].qualifying.append((t, int(amount)))
-        if segments is not None:
-            for member_id, segment in segments.value:
-                states[MemberId(member_id)].segment = segment
-        if held is not None:
-            for member_id, segment in held.value:
-                states[MemberId(member_id)].rule_segments.add(segment)
-        if pilots is not None:
-            for member_id, in_pilots in pilots.value.items():
-                states[member_id].pilots = in_pilots
-        if recent is not None and badges is not None:
-            for member_id, kind, t in recent.value:
-                states[MemberId(member_id)].event_times.setdefault(kind, []).append(t)
-            for member_id, badge in badges.value:
-                states[MemberId(member_id)].badges.add(badge)
-        if granted is not None:
-            for member_id, t, points in granted.value:
-                states[MemberId(member_id)].granted.append((t, int(points)))
-        if grants is not None:
-            for member_id, rule_id, t in grants.value:
-                states[MemberId(member_id)].grant_times.setdefault(rule_id, []).append(t)
-        return states
-
-    def _qualifying(
+    def states_read(
         self,
         program: Program,
-        ids: list[MemberId],
+        member_ids: Sequence[MemberId],
         at: datetime,
-        until: datetime | None,
-        states: dict[MemberId, MemberState],
-        read: Read[list[Any]],
-    ) -> list[Any]:
-        """What counts toward the members' tiers since the window's start, or since the
-        window before an overdue review: read again from then in that rare case."""
-        reviews = [s.tier_review_at for s in states.values() if s.tier_review_at]
-        first = min([at, *reviews])
-        if first >= at:
-            return read.value
-        return read_one(self.connection, _qualifying_read(program, ids, first, until))
+        *,
+        lock: bool,
+        until: datetime | None = None,
+    ) -> StatesRead:
+        """The queries of the members' states, to be sent together, with others or alone.
+
+        `until`, if known, is the last instant the rules will reach with these states:
+        what counts toward a tier is then read summed where it can be
+        (`_qualifying_read`). With `lock`, the members are held until commit, taken in id
+        order so that two lockers never deadlock, by the query that reads them: sent
+        first, so that the others read once they are held.
+        """
+        return StatesRead(self.connection, program, member_ids, at, lock=lock, until=until)
 
     def make_due(self, program_id: ProgramId, at: datetime) -> None:
         """Have `run-due` visit every member of the program from `at` on."""
