@@ -45,7 +45,13 @@ from sqlalchemy import Engine
 
 from bench import report
 from bench.api_raw import Marks, marks, raw_batched, raw_each
-from bench.databases import analyze, checkpoint, fresh_database, server_version
+from bench.databases import (
+    analyze,
+    autoanalyzed,
+    checkpoint,
+    fresh_database,
+    server_version,
+)
 from bench.load import Call, Measured, answer, health_ms, send_all
 from bench.server import Server, serving
 from fidela.domain.events import parse_enrollment
@@ -157,12 +163,11 @@ def run_workloads(
     """
     with tempfile.TemporaryDirectory(prefix="fidela-bench-api-") as folder:
         log = Path(folder) / "server.log"
-        with serving(engine, sizes["workers"], log) as server:
+        with serving(engine, sizes["workers"], log) as server, autoanalyzed(engine):
             warm_up(server, setup, purchases, sizes["clients"])
             figures["health_ms"] = health_ms(server.port, HEALTH_CALLS)
             analyze(engine)
             figures["w1"], w1_span = earn(engine, server, setup, purchases, sizes)
-            analyze(engine)  # W1 multiplied the ledger's rows: autovacuum would analyze now
             figures["w3"] = read_balances(engine, server, setup, sizes)
             figures["w2"] = redeem(server, setup)
             figures["w4"], w4_span = send_batches(engine, server, setup, purchases, sizes)

@@ -30,7 +30,7 @@ from sqlalchemy import Engine
 
 from bench import report
 from bench.api import Purchases, Setup, read_calls, set_up
-from bench.databases import analyze, fresh_database, server_version
+from bench.databases import analyze, autoanalyzed, fresh_database, server_version
 from bench.load import Call, Measured, send_all
 from bench.server import Server, serving
 
@@ -77,7 +77,8 @@ def measure(arguments: argparse.Namespace) -> dict[str, Any]:
         setup = set_up(engine, arguments.members, now)
         figures: dict[str, Any] = {"database": server_version(engine)}
         folder = tempfile.TemporaryDirectory(prefix="fidela-bench-latency-")
-        with folder, serving(engine, WORKERS, Path(folder.name) / "server.log") as server:
+        log = Path(folder.name) / "server.log"
+        with folder, serving(engine, WORKERS, log) as server, autoanalyzed(engine):
             figures |= paced(engine, server, setup, arguments, now)
     _print(figures)
     return figures
@@ -102,7 +103,6 @@ def paced(
         report.step(f"W1: {arguments.calls:,} events at {rate:g}/s")
         calls = purchases.calls(setup, f"at{rate:g}", arguments.calls)
         figures["events"].append(_figures(rate, send(calls, rate)))
-    analyze(engine)
     for rate in _rates(arguments.reads_at):
         report.step(f"W3: {arguments.calls:,} balance reads at {rate:g}/s")
         calls = read_calls(setup, arguments.calls, arguments.members)
