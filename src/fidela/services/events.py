@@ -34,6 +34,7 @@ from fidela.services.members import campaign_spend, resolve
 from fidela.store.ledger import Changes, NewEvent
 from fidela.store.members import StatesRead
 from fidela.store.programs import StoredVersion
+from fidela.store.reads import Read
 from fidela.store.unit_of_work import UnitOfWork, run
 
 log = logging.getLogger(__name__)
@@ -116,36 +117,36 @@ def _settle_soon(uow: UnitOfWork, program_id: ProgramId, ids: list[int], now: da
 
 class Hints:
     """What a process saw of its programs lately: each one's current version, and which
-    member each shop id names. With them, the members of events that name them by shop
-    id are read (and locked) in the round trip that looks those events up, not in one
+    member each shop id or e-mail names. With them, the members of events that name them
+    so are read (and locked) in the round trip that looks those events up, not in one
     after it. Only guesses: the look-up says whether they still hold, and where one does
     not, the states are read again. The API's `Recorder` keeps one.
     """
 
-    MEMBERS_KEPT = 100_000  # shop ids remembered, per process: then it starts afresh
+    MEMBERS_KEPT = 100_000  # names remembered, per process: then it starts afresh
 
     def __init__(self) -> None:
         self._versions: dict[ProgramId, StoredVersion] = {}
-        self._members: dict[tuple[ProgramId, str], MemberId] = {}
+        self._members: dict[tuple[ProgramId, Name], MemberId] = {}
 
     def guess(
-        self, program_id: ProgramId, shop_ids: Iterable[str]
+        self, program_id: ProgramId, names: Iterable[Name]
     ) -> tuple[StoredVersion, list[MemberId]] | None:
-        """The program's version and the members these shop ids name, if all are known."""
+        """The program's version and the members these names name, if all are known."""
         stored = self._versions.get(program_id)
-        members = [self._members.get((program_id, shop_id)) for shop_id in shop_ids]
+        members = [self._members.get((program_id, name)) for name in names]
         if stored is None or None in members:
             return None
         return stored, [member_id for member_id in members if member_id is not None]
 
-    def learn(self, stored: StoredVersion, known: Mapping[str, Who]) -> None:
-        """Remember the program's version and the members these shop ids named."""
+    def learn(self, stored: StoredVersion, known: Mapping[Name, Who]) -> None:
+        """Remember the program's version and the members these names named."""
         self._versions[stored.program_id] = stored
         if len(self._members) >= self.MEMBERS_KEPT:
             self._members.clear()
-        for shop_id, (_, member_id) in known.items():
+        for name, (_, member_id) in known.items():
             if member_id is not None:
-                self._members[(stored.program_id, shop_id)] = member_id
+                self._members[(stored.program_id, name)] = member_id
 
 
 class _RefusedHalfway(Exception):
@@ -175,6 +176,7 @@ class _Again:
 
 Who = tuple[CustomerId | None, MemberId | None]
 RefKey = tuple[str | None, str | None, int | None]
+Name = tuple[str | None, str | None]  # a customer's shop id, or e-mail: the other is None
 
 
 class _Batch:
@@ -184,8 +186,9 @@ class _Batch:
 
     What the events need is read once before the first is applied, in as few round
     trips as the batch allows: the orders refunds name (locked, in order); then at once
-    the program, the customers the others name by shop id, the keys already used and
-    the orders already recorded; then the members (locked, in id order) with their state.
+    the program, the customers the others name by shop id or e-mail, the keys already
+    used and the orders already recorded; then the members (locked, in id order) with
+    their state, or with those look-ups if `Hints` guessed them all.
     A key or an order that a concurrent writer records meanwhile makes this batch's
     write fail on its unique key, and `run()` applies the batch again, answering it.
     """
@@ -274,23 +277,36 @@ class _Batch:
                 member_id = MemberId(row.member_id) if row.member_id else None
                 self.orders[order_id] = _Order(CustomerId(row.customer_id), member_id, state, False)
         refs = {_ref_key(e.customer): e.customer for e in events if not isinstance(e, Refund)}
-        # The common case, in the same round trip: references by the shop's id alone.
-        by_shop_id = {key[0]: key for key in refs if key[0] is not None and key[1:] == (None, None)}
+        # The common cases, in the same round trip: references by a shop id or an e-mail.
+        named = {key: name for key in refs if (name := _name(key)) is not None}
+        shop_ids = {shop_id for shop_id, _ in named.values() if shop_id is not None}
+        emails = {email for _, email in named.values() if email is not None}
         purchases = [event.order_id for event in events if isinstance(event, Purchase)]
         self.first = min((event.occurred_at for event in events), default=self.now)
         current = uow.programs.current_read(program_id)
-        known = uow.customers.with_members_read(program_id, by_shop_id)
         used = uow.events.hashes_read(program_id, [event.idempotency_key for event in events])
         ordered = uow.events.existing_orders_read(program_id, purchases)
-        guessed = None if refunds or len(by_shop_id) < len(refs) else self._guess(by_shop_id)
-        uow.read(current, known, used, ordered, *(guessed[1].reads if guessed else []))
+        reads: list[Read[Any]] = [current, used, ordered]
+        if shop_ids:
+            reads.append(by_shop_id := uow.customers.with_members_read(program_id, shop_ids))
+        if emails:
+            reads.append(by_email := uow.customers.with_members_by_email_read(program_id, emails))
+        guessed = None if refunds or len(named) < len(refs) else self._guess(named.values())
+        if guessed is not None:
+            reads.extend(guessed[1].reads)
+        uow.read(*reads)
         self.stored, self.used, self.ordered = current.value, used.value, ordered.value
         self.program = self.stored.program
         self.changes = Changes(self.program)
-        for shop_id, key in by_shop_id.items():
-            self.who[key] = known.value.get(shop_id)
+        known: dict[Name, Who] = {}
+        if shop_ids:
+            known |= {(shop_id, None): who for shop_id, who in by_shop_id.value.items()}
+        if emails:
+            known |= {(None, email): who for email, who in by_email.value.items()}
+        for key, name in named.items():
+            self.who[key] = known.get(name)
         if self.hints is not None:
-            self.hints.learn(self.stored, known.value)
+            self.hints.learn(self.stored, known)
         for key, ref in refs.items():
             if key not in self.who:
                 self.who[key] = self._resolve(ref)
@@ -303,11 +319,11 @@ class _Batch:
                 self.states |= self._load(missing)
             self.spent = campaign_spend(uow, self.program)  # locks the head after the members
 
-    def _guess(self, by_shop_id: dict[str, RefKey]) -> tuple[int, StatesRead] | None:
-        """The reads of the states of the members the hints say these shop ids name,
-        locked (in id order), to send with the look-ups, with the version of the program
-        they are for; None without hints for them all."""
-        if self.hints is None or (hinted := self.hints.guess(self.program_id, by_shop_id)) is None:
+    def _guess(self, names: Iterable[Name]) -> tuple[int, StatesRead] | None:
+        """The reads of the states of the members the hints say these names name, locked
+        (in id order), to send with the look-ups, with the version of the program they
+        are for; None without hints for them all."""
+        if self.hints is None or (hinted := self.hints.guess(self.program_id, names)) is None:
             return None
         stored, members = hinted
         if not members:
@@ -482,6 +498,16 @@ class _Batch:
 
 def _ref_key(ref: CustomerRef) -> RefKey:
     return (ref.customer_id, ref.email, ref.member_id)
+
+
+def _name(key: RefKey) -> Name | None:
+    """What the look-ups find a reference by: its shop id alone, or its e-mail alone
+    (normalized); None for a member id, or a shop id with an e-mail (`resolve` checks
+    that they name the same customer)."""
+    shop_id, email, member_id = key
+    if member_id is not None or (shop_id is None) == (email is None):
+        return None
+    return (None, normalize_email(email)) if email is not None else (shop_id, None)
 
 
 def _answer(outcome: NewEvent | Recorded | _Again | FidelaError) -> Recorded | FidelaError:

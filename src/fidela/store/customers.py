@@ -6,12 +6,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, insert, or_, select, update
+from sqlalchemy import ColumnElement, Row, bindparam, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from fidela.domain.ids import CustomerId, MemberId, ProgramId
 from fidela.store.batches import BatchWriter, among, rows_in_chunks
-from fidela.store.reads import Query, Read, any_of, read_one
+from fidela.store.reads import Query, Read, any_of
 from fidela.store.tables import customers, members
 
 # A customer named by shop id or e-mail; one left out is bound as NULL, which equals nothing.
@@ -25,23 +25,31 @@ _FIND = (
     .where(customers.c.program_id == bindparam("program_id"), NAMED)
     .order_by(customers.c.id)
 )
-# Customers by shop id, with their member: an event's look-up, read with the others.
-_WITH_MEMBERS = Query(
-    lambda dialect: (
-        select(customers.c.external_id, customers.c.id, members.c.id.label("member_id"))
-        .outerjoin(members, members.c.customer_id == customers.c.id)
-        .where(
-            customers.c.program_id == bindparam("program_id"),
-            any_of(customers.c.external_id, "external_ids", dialect),
-        )
-    ),
-    listed="external_ids",
-)
+
+
+def _with_members_by(column: ColumnElement[str | None]) -> Query:
+    """Customers by shop id or by e-mail (`column`), as `ref`, with their member: an
+    event's look-up, read with the others."""
+    return Query(
+        lambda dialect: (
+            select(column.label("ref"), customers.c.id, members.c.id.label("member_id"))
+            .outerjoin(members, members.c.customer_id == customers.c.id)
+            .where(
+                customers.c.program_id == bindparam("program_id"),
+                any_of(column, "refs", dialect),
+            )
+        ),
+        listed="refs",
+    )
+
+
+_BY_SHOP_ID = _with_members_by(customers.c.external_id)
+_BY_EMAIL = _with_members_by(customers.c.email)
 
 
 def _with_members(rows: list[Row[Any]]) -> dict[str, tuple[CustomerId, MemberId | None]]:
     return {
-        row.external_id: (CustomerId(row.id), MemberId(row.member_id) if row.member_id else None)
+        row.ref: (CustomerId(row.id), MemberId(row.member_id) if row.member_id else None)
         for row in rows
     }
 
@@ -102,17 +110,18 @@ class CustomerRepository:
         )
         return {row.external_id: CustomerId(row.id) for row in rows}
 
-    def with_members_by_external(
-        self, program_id: ProgramId, external_ids: Iterable[str]
-    ) -> dict[str, tuple[CustomerId, MemberId | None]]:
-        """The customer of each of these shop ids, and their member (None if not enrolled)."""
-        return read_one(self.connection, self.with_members_read(program_id, external_ids))
-
     def with_members_read(
         self, program_id: ProgramId, external_ids: Iterable[str]
     ) -> Read[dict[str, tuple[CustomerId, MemberId | None]]]:
+        """The customer of each of these shop ids, with their member (None if not enrolled)."""
         ids = list(external_ids)
-        return Read(_WITH_MEMBERS, _with_members, program_id=program_id, external_ids=ids)
+        return Read(_BY_SHOP_ID, _with_members, program_id=program_id, refs=ids)
+
+    def with_members_by_email_read(
+        self, program_id: ProgramId, emails: Iterable[str]
+    ) -> Read[dict[str, tuple[CustomerId, MemberId | None]]]:
+        """The customer of each of these e-mails (normalized), with their member."""
+        return Read(_BY_EMAIL, _with_members, program_id=program_id, refs=list(emails))
 
     def external_ids_by_email(
         self, program_id: ProgramId, emails: Iterable[str]
