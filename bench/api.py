@@ -22,8 +22,9 @@ members, enrolled through the services; then a real `fidela serve --workers N`
 The raw ceilings (bench/api_raw.py) run once the server has stopped, each in a fresh
 schema given first (untimed) what they rely on of Fidela's database. Every phase reports
 the CPU used by the client, the server, PostgreSQL and anything else on the machine.
-This machine's PostgreSQL runs with autovacuum off, so the script runs ANALYZE where
-autovacuum would have (bench/databases.py's `analyze`).
+This machine's PostgreSQL runs with autovacuum off, so the script runs ANALYZE after
+the warm-up and, while the workloads run, wherever autovacuum would
+(bench/databases.py's `analyze` and `autoanalyzed`).
 """
 
 from __future__ import annotations
