@@ -210,6 +210,7 @@ class _Batch:
         self.keys: dict[str, NewEvent] = {}  # the keys this batch records
         self.ordered: set[str] = set()  # orders recorded before or by this batch
         self.first = now  # the earliest event's time: states are loaded as of then
+        self.meeting: set[str] = set()  # the events' types: what the states are read for
         self.spent: dict[str, int] = {}  # what each campaign granted so far
         self.refunded: set[MemberId] = set()  # members this batch refunded
         self.posted = False  # whether any of its changes were posted yet
@@ -283,6 +284,7 @@ class _Batch:
         emails = {email for _, email in named.values() if email is not None}
         purchases = [event.order_id for event in events if isinstance(event, Purchase)]
         self.first = min((event.occurred_at for event in events), default=self.now)
+        self.meeting = {event.type for event in events}
         current = uow.programs.current_read(program_id)
         used = uow.events.hashes_read(program_id, [event.idempotency_key for event in events])
         ordered = uow.events.existing_orders_read(program_id, purchases)
@@ -329,7 +331,12 @@ class _Batch:
         if not members:
             return None
         wanted = self.uow.members.states_read(
-            stored.program, members, self.first, lock=True, until=self.now + CLOCK_SKEW
+            stored.program,
+            members,
+            self.first,
+            lock=True,
+            until=self.now + CLOCK_SKEW,
+            meeting=self.meeting,
         )
         return stored.version, wanted
 
@@ -406,7 +413,12 @@ class _Batch:
         take them to the events' instants: no later than `now`, give or take the clock's
         skew (an event further ahead is refused)."""
         return self._settled().members.load_states(
-            self.program, list(members), self.first, lock=True, until=self.now + CLOCK_SKEW
+            self.program,
+            list(members),
+            self.first,
+            lock=True,
+            until=self.now + CLOCK_SKEW,
+            meeting=self.meeting,
         )
 
     def _again(self, event: Event) -> Recorded | _Again | None:

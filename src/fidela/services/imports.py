@@ -303,7 +303,7 @@ def _roster(uow: UnitOfWork, program: Program, fresh: list[_Checked], now: datet
     first = fresh[0].at if fresh else now
     until = now + CLOCK_SKEW  # no row is later (_check_rows)
     states = uow.members.load_states(
-        program, list(member_of.values()), first, lock=True, until=until
+        program, list(member_of.values()), first, lock=True, until=until, meeting={"purchase"}
     )
     enrolling: dict[CustomerId, datetime] = {}
     for checked in fresh:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -311,6 +311,7 @@ class StatesRead:
         *,
         lock: bool,
         until: datetime | None,
+        meeting: Collection[str] | None,
     ) -> None:
         self.connection = connection
         self.program = program
@@ -340,7 +341,12 @@ class StatesRead:
         if program.caps is not None and program.caps.points_per_member_per_day is not None:
             since = period_start("day", at, program.zone)
             self.granted = Read(_GRANTED, list, ids=ids, since=since, accounts=list(GRANTED))
-        if limited := [rule.id for rule in program.limited_rules]:
+        limited = [
+            rule.id
+            for rule in program.limited_rules
+            if meeting is None or rule.when in meeting  # a rule no event meets counts nothing
+        ]
+        if limited:
             self.grants = Read(_LIMITED_GRANTS, list, ids=ids, rules=limited)
 
     @property
@@ -534,11 +540,12 @@ class MemberRepository:
         *,
         lock: bool,
         until: datetime | None = None,
+        meeting: Collection[str] | None = None,
     ) -> dict[MemberId, MemberState]:
         """The state the rules need for each member, from `at` on (`states_read`), read
         at once: one round trip on PostgreSQL, where the ids go as one array; on SQLite
         each query takes them IN_CHUNK at a time."""
-        wanted = self.states_read(program, member_ids, at, lock=lock, until=until)
+        wanted = self.states_read(program, member_ids, at, lock=lock, until=until, meeting=meeting)
         read_together(self.connection, wanted.reads)
         return wanted.states()
 
@@ -550,16 +557,21 @@ class MemberRepository:
         *,
         lock: bool,
         until: datetime | None = None,
+        meeting: Collection[str] | None = None,
     ) -> StatesRead:
         """The queries of the members' states, to be sent together, with others or alone.
 
         `until`, if known, is the last instant the rules will reach with these states:
         what counts toward a tier is then read summed where it can be
-        (`_qualifying_read`). With `lock`, the members are held until commit, taken in id
-        order so that two lockers never deadlock, by the query that reads them: sent
-        first, so that the others read once they are held.
+        (`_qualifying_read`). `meeting`, if known, are the types of the events the
+        states will meet: the grants of the limited rules of other events are not read.
+        With `lock`, the members are held until commit, taken in id order so that two
+        lockers never deadlock, by the query that reads them: sent first, so that the
+        others read once they are held.
         """
-        return StatesRead(self.connection, program, member_ids, at, lock=lock, until=until)
+        return StatesRead(
+            self.connection, program, member_ids, at, lock=lock, until=until, meeting=meeting
+        )
 
     def make_due(self, program_id: ProgramId, at: datetime) -> None:
         """Have `run-due` visit every member of the program from `at` on."""
