@@ -1,6 +1,7 @@
 """Recording events on SQLite and PostgreSQL: earning, idempotency, refunds, customers."""
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -11,6 +12,7 @@ from fidela.domain.ids import CustomerId, ProgramId
 from fidela.services import events as events_service
 from fidela.services import ledger, members, programs
 from fidela.services.events import Hints, Recorded
+from fidela.store.reads import Read
 from fidela.store.tables import events, lines, orders
 from fidela.store.unit_of_work import UnitOfWork
 from tests.conftest import T0, example
@@ -345,8 +347,48 @@ def test_hints_naming_another_member_are_found_out_and_credit_no_one_wrongly(
     assert balance(uow, cafe, "ana@example.com") == (15, 0, 0)
     assert balance(uow, cafe, "bea@example.com") == (30, 0, 0)
     learned = hints.guess(cafe, [("shop-ana", None), (None, "bea@example.com")])
-    assert learned == (stored, [ana, bea])
+    assert learned == (stored, {ana, bea})
+    hints.learn(stored, {("shop-cid", None): (CustomerId(1), ana)})  # names no member
+    assert record_hinted(uow, cafe, hints, by_shop_id("shop-cid", "C1", "8.00")) == 0
+    assert hints.guess(cafe, [("shop-cid", None)]) is None
+    assert balance(uow, cafe, "ana@example.com") == (15, 0, 0)
     assert ledger.verify(uow, cafe).ok
+
+
+def test_hinted_members_are_read_with_the_look_ups(
+    uow: UnitOfWork, cafe: ProgramId, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    enroll(uow, cafe, "ana@example.com", T0, customer_id="shop-ana")
+    reads: list[int] = []
+    read = UnitOfWork.read
+
+    def counted(self: UnitOfWork, *wanted: Read[Any]) -> None:
+        reads.append(len(wanted))
+        read(self, *wanted)
+
+    monkeypatch.setattr(UnitOfWork, "read", counted)
+    hints = Hints()
+    assert record_hinted(uow, cafe, hints, by_shop_id("shop-ana", "A1", "10.00")) == 10
+    alone = len(reads)
+    assert record_hinted(uow, cafe, hints, by_shop_id("shop-ana", "A2", "10.00")) == 10
+    assert len(reads) - alone == alone - 1  # one read fewer: the member's, with the look-ups
+    assert reads[alone] > reads[0]
+
+
+def test_a_lifetime_limit_on_birthdays_holds_when_a_purchase_reaches_the_birthday(
+    uow: UnitOfWork, cafe: ProgramId
+) -> None:
+    text = example("cafe.yaml")
+    assert text.count("    points: 100\n") == 1  # the birthday rule's
+    once = text.replace(
+        "    points: 100\n", "    points: 100\n    limit: {count: 1, per: lifetime}\n"
+    )
+    programs.apply(uow, once, now=T0)
+    enroll(uow, cafe, "ana@example.com", T0, birthday="1990-01-10")
+    purchase(uow, cafe, "ana@example.com", "A1", "10.00", T0 + timedelta(days=10))
+    purchase(uow, cafe, "ana@example.com", "A2", "10.00", T0 + timedelta(days=375))
+    history = members.show(uow, cafe, "ana@example.com")["history"]
+    assert [line["rules"] for line in history].count(["birthday"]) == 1
 
 
 def test_hints_of_an_earlier_version_of_the_program_are_found_out(

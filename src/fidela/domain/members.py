@@ -9,7 +9,7 @@ result never depends on how often the scheduler ran.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -360,6 +360,12 @@ def _activity_now(
             return _grant(program, state, list(extra), at, hold_all)
         state.last_birthday_year = year
     return _grant_activity(program, state, name, at, spent, extra, hold_all)
+
+
+def reached_by(events: Iterable[str]) -> frozenset[str]:
+    """The events whose earn rules applying these events can reach: their own, and the
+    birthday that `advance` grants on the way to them."""
+    return frozenset(events) | {"birthday"}
 
 
 def advance(program: Program, state: MemberState, to: datetime) -> Outcome:

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -101,6 +101,9 @@ def record_all(
         except _RefusedHalfway as halfway:
             refused[halfway.index] = halfway.error
             continue
+        except _GuessedWrong:
+            hints = None
+            continue
         if due := batches[-1].referrals_due():
             _settle_soon(uow, program_id, due, now)
         return answers
@@ -119,8 +122,11 @@ class Hints:
     """What a process saw of its programs lately: each one's current version, and which
     member each shop id or e-mail names. With them, the members of events that name them
     so are read (and locked) in the round trip that looks those events up, not in one
-    after it. Only guesses: the look-up says whether they still hold, and where one does
-    not, the states are read again. The API's `Recorder` keeps one.
+    after it. Only guesses, which the look-ups check (`_Batch._look_up`).
+
+    The API's `Recorder` keeps one for all its threads: each call is one get or set of
+    a dict, which the interpreter does at once, and a guess read while another thread
+    learns is checked like any other.
     """
 
     MEMBERS_KEPT = 100_000  # names remembered, per process: then it starts afresh
@@ -131,22 +137,38 @@ class Hints:
 
     def guess(
         self, program_id: ProgramId, names: Iterable[Name]
-    ) -> tuple[StoredVersion, list[MemberId]] | None:
+    ) -> tuple[StoredVersion, set[MemberId]] | None:
         """The program's version and the members these names name, if all are known."""
         stored = self._versions.get(program_id)
         members = [self._members.get((program_id, name)) for name in names]
         if stored is None or None in members:
             return None
-        return stored, [member_id for member_id in members if member_id is not None]
+        return stored, {member_id for member_id in members if member_id is not None}
 
-    def learn(self, stored: StoredVersion, known: Mapping[Name, Who]) -> None:
-        """Remember the program's version and the members these names named."""
+    def learn(self, stored: StoredVersion, found: Mapping[Name, Who | None]) -> None:
+        """Remember the program's version and whom these names named: a name that named
+        no member (no customer, or one who never enrolled or was erased) is forgotten."""
         self._versions[stored.program_id] = stored
         if len(self._members) >= self.MEMBERS_KEPT:
             self._members.clear()
-        for name, (_, member_id) in known.items():
-            if member_id is not None:
-                self._members[(stored.program_id, name)] = member_id
+        for name, who in found.items():
+            if who is not None and who[1] is not None:
+                self._members[(stored.program_id, name)] = who[1]
+            else:
+                self._members.pop((stored.program_id, name), None)
+
+
+class _Guess(NamedTuple):
+    """The members' states read with the look-ups, for the program version hinted."""
+
+    version: int
+    members: set[MemberId]
+    states: StatesRead
+
+
+class _GuessedWrong(Exception):
+    """Hints named members other than the look-ups found: the batch, which locked them,
+    starts again without hints, so that it locks its members in id order."""
 
 
 class _RefusedHalfway(Exception):
@@ -210,7 +232,7 @@ class _Batch:
         self.keys: dict[str, NewEvent] = {}  # the keys this batch records
         self.ordered: set[str] = set()  # orders recorded before or by this batch
         self.first = now  # the earliest event's time: states are loaded as of then
-        self.meeting: set[str] = set()  # the events' types: what the states are read for
+        self.meeting: frozenset[str] = frozenset()  # what the states are read for
         self.spent: dict[str, int] = {}  # what each campaign granted so far
         self.refunded: set[MemberId] = set()  # members this batch refunded
         self.posted = False  # whether any of its changes were posted yet
@@ -284,18 +306,20 @@ class _Batch:
         emails = {email for _, email in named.values() if email is not None}
         purchases = [event.order_id for event in events if isinstance(event, Purchase)]
         self.first = min((event.occurred_at for event in events), default=self.now)
-        self.meeting = {event.type for event in events}
+        self.meeting = member_rules.reached_by(event.type for event in events)
         current = uow.programs.current_read(program_id)
         used = uow.events.hashes_read(program_id, [event.idempotency_key for event in events])
         ordered = uow.events.existing_orders_read(program_id, purchases)
         reads: list[Read[Any]] = [current, used, ordered]
         if shop_ids:
-            reads.append(by_shop_id := uow.customers.with_members_read(program_id, shop_ids))
+            reads.append(
+                by_shop_id := uow.customers.with_members_by_shop_id_read(program_id, shop_ids)
+            )
         if emails:
             reads.append(by_email := uow.customers.with_members_by_email_read(program_id, emails))
         guessed = None if refunds or len(named) < len(refs) else self._guess(named.values())
         if guessed is not None:
-            reads.extend(guessed[1].reads)
+            reads.extend(guessed.states.reads)
         uow.read(*reads)
         self.stored, self.used, self.ordered = current.value, used.value, ordered.value
         self.program = self.stored.program
@@ -308,37 +332,45 @@ class _Batch:
         for key, name in named.items():
             self.who[key] = known.get(name)
         if self.hints is not None:
-            self.hints.learn(self.stored, known)
+            self.hints.learn(self.stored, {name: known.get(name) for name in named.values()})
         for key, ref in refs.items():
             if key not in self.who:
                 self.who[key] = self._resolve(ref)
         members = {who[1] for who in self.who.values() if isinstance(who, tuple) and who[1]}
         members |= {order.member_id for order in self.orders.values() if order.member_id}
         if members:
-            if guessed is not None and guessed[0] == self.stored.version:
-                self.states = guessed[1].states()  # of the members guessed, whoever they are
-            if missing := members - self.states.keys():  # all of them, without a guess
-                self.states |= self._load(missing)
+            if guessed is None:
+                self.states = self._load(members)
+            elif not members <= guessed.members:  # locking the others now could deadlock
+                raise _GuessedWrong()
+            elif guessed.version == self.stored.version:
+                self.states = guessed.states.states()
+            else:  # read for another version of the program (already locked)
+                self.states = self._load(members)
             self.spent = campaign_spend(uow, self.program)  # locks the head after the members
 
-    def _guess(self, names: Iterable[Name]) -> tuple[int, StatesRead] | None:
-        """The reads of the states of the members the hints say these names name, locked
-        (in id order), to send with the look-ups, with the version of the program they
-        are for; None without hints for them all."""
+    def _guess(self, names: Iterable[Name]) -> _Guess | None:
+        """The members the hints say these names name, with the reads of their states,
+        locked, to send with the look-ups; None without hints for them all."""
         if self.hints is None or (hinted := self.hints.guess(self.program_id, names)) is None:
             return None
         stored, members = hinted
         if not members:
             return None
-        wanted = self.uow.members.states_read(
-            stored.program,
-            members,
+        return _Guess(stored.version, members, self._states_read(stored.program, members))
+
+    def _states_read(self, program: Program, members: set[MemberId]) -> StatesRead:
+        """The reads of the members' states, locked (in id order) until the batch
+        commits. The rules take them to the events' instants: no later than `now`, give
+        or take the clock's skew (an event further ahead is refused)."""
+        return self.uow.members.states_read(
+            program,
+            list(members),
             self.first,
             lock=True,
             until=self.now + CLOCK_SKEW,
             meeting=self.meeting,
         )
-        return stored.version, wanted
 
     def _apply(self, index: int, event: Event) -> NewEvent | Recorded | _Again:
         """Apply one event, or raise what refuses it (_RefusedHalfway once it changed things)."""
@@ -409,17 +441,10 @@ class _Batch:
         return (customer_id, member_id) if customer_id is not None else None
 
     def _load(self, members: set[MemberId]) -> dict[MemberId, MemberState]:
-        """The members' states, locked (in id order) until the batch commits. The rules
-        take them to the events' instants: no later than `now`, give or take the clock's
-        skew (an event further ahead is refused)."""
-        return self._settled().members.load_states(
-            self.program,
-            list(members),
-            self.first,
-            lock=True,
-            until=self.now + CLOCK_SKEW,
-            meeting=self.meeting,
-        )
+        """The members' states, read now (`_states_read`)."""
+        wanted = self._states_read(self.program, members)
+        self._settled().read(*wanted.reads)
+        return wanted.states()
 
     def _again(self, event: Event) -> Recorded | _Again | None:
         """The first outcome if this key was recorded with the same content, else None."""

@@ -303,7 +303,12 @@ def _roster(uow: UnitOfWork, program: Program, fresh: list[_Checked], now: datet
     first = fresh[0].at if fresh else now
     until = now + CLOCK_SKEW  # no row is later (_check_rows)
     states = uow.members.load_states(
-        program, list(member_of.values()), first, lock=True, until=until, meeting={"purchase"}
+        program,
+        list(member_of.values()),
+        first,
+        lock=True,
+        until=until,
+        meeting=member_rules.reached_by(["purchase"]),
     )
     enrolling: dict[CustomerId, datetime] = {}
     for checked in fresh:

@@ -110,7 +110,7 @@ class CustomerRepository:
         )
         return {row.external_id: CustomerId(row.id) for row in rows}
 
-    def with_members_read(
+    def with_members_by_shop_id_read(
         self, program_id: ProgramId, external_ids: Iterable[str]
     ) -> Read[dict[str, tuple[CustomerId, MemberId | None]]]:
         """The customer of each of these shop ids, with their member (None if not enrolled)."""

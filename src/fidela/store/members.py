@@ -31,6 +31,7 @@ from fidela.domain.ledger import CREDIT, Account, Kind, Wallet
 from fidela.domain.members import MemberState
 from fidela.domain.memberships import Subscription
 from fidela.domain.program import Program
+from fidela.domain.referrals import Referral
 from fidela.domain.rules import period_start
 from fidela.store.batches import BatchWriter, among, rows_in_chunks
 from fidela.store.customers import NAMED
@@ -122,8 +123,8 @@ _TILL_BY_ID = _till(members.c.id == bindparam("member_id"))
 _TILL_BY_REF = _till(NAMED)
 
 
-# A member's state, every query built once: `load_states` sends those the program needs
-# together, for the members named (`ids`).
+# A member's state, every query built once: `StatesRead` holds those the program needs,
+# for the members named (`ids`), to send together.
 GRANTED = (Account.AVAILABLE.value, Account.PENDING.value, Account.DEBT.value)  # daily cap
 
 
@@ -317,11 +318,20 @@ class StatesRead:
         self.program = program
         self.at = at
         self.until = until
-        ids = self.ids = sorted(member_ids) if lock else list(member_ids)
+        self.ids = ids = sorted(member_ids) if lock else list(member_ids)
         self.found = Read(_LOCKED if lock else _MEMBERS, _states, ids=ids)
         self.open_lots = Read(_OPEN_LOTS, list, ids=ids)
-        self.vouchers = self.referred = self.spent = self.segments = self.held = None
-        self.pilots = self.recent = self.badges = self.granted = self.grants = None
+        # What the program needs besides: None for what it does not.
+        self.vouchers: Read[list[Any]] | None = None
+        self.referred: Read[dict[MemberId, Referral]] | None = None
+        self.spent: Read[list[Any]] | None = None
+        self.segments: Read[list[Any]] | None = None
+        self.held: Read[list[Any]] | None = None
+        self.pilots: Read[dict[MemberId, set[str]]] | None = None
+        self.recent: Read[list[Any]] | None = None
+        self.badges: Read[list[Any]] | None = None
+        self.granted: Read[list[Any]] | None = None
+        self.grants: Read[list[Any]] | None = None
         if program.punch_cards:
             # Locked too: a till consuming one waits, so a refund never takes back a used one.
             self.vouchers = Read(_VOUCHERS_LOCKED if lock else _VOUCHERS, list, ids=ids)
@@ -344,13 +354,14 @@ class StatesRead:
         limited = [
             rule.id
             for rule in program.limited_rules
-            if meeting is None or rule.when in meeting  # a rule no event meets counts nothing
+            if meeting is None or rule.when in meeting  # the rules of no other event count
         ]
         if limited:
             self.grants = Read(_LIMITED_GRANTS, list, ids=ids, rules=limited)
 
     @property
     def reads(self) -> list[Read[Any]]:
+        """The queries to send, the members' own first: with `lock`, it locks them."""
         optional = [
             self.vouchers,
             self.referred,
@@ -366,7 +377,8 @@ class StatesRead:
         return [self.found, self.open_lots, *(read for read in optional if read is not None)]
 
     def states(self) -> dict[MemberId, MemberState]:
-        """The members' states, once `reads` were read."""
+        """The members' states, once `reads` were read; once only, as it fills the
+        states the members' query made."""
         states: dict[MemberId, MemberState] = self.found.value
         for lot in self.open_lots.value:
             state = states[MemberId(lot.member_id)]
@@ -563,8 +575,9 @@ class MemberRepository:
 
         `until`, if known, is the last instant the rules will reach with these states:
         what counts toward a tier is then read summed where it can be
-        (`_qualifying_read`). `meeting`, if known, are the types of the events the
-        states will meet: the grants of the limited rules of other events are not read.
+        (`_qualifying_read`). `meeting`, if known, are the events whose rules may grant
+        to these states (`member_rules.reached_by`): the grants of the limited rules of
+        other events are not read.
         With `lock`, the members are held until commit, taken in id order so that two
         lockers never deadlock, by the query that reads them: sent first, so that the
         others read once they are held.
