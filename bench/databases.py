@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -145,13 +146,13 @@ def autoanalyzed(engine: Engine) -> Iterator[None]:
         yield
         return
     stop = threading.Event()
-    worker = threading.Thread(target=_analyze_changed, args=(engine, stop), daemon=True)
-    worker.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        worker.join()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        analyzing = pool.submit(_analyze_changed, engine, stop)
+        try:
+            yield
+        finally:
+            stop.set()
+        analyzing.result()  # a failed analyzer fails the run: not measured as described
 
 
 def _analyze_changed(engine: Engine, stop: threading.Event) -> None:
