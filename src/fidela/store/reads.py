@@ -196,12 +196,12 @@ def _read_in_chunks(
 ) -> list[Row[Any]]:
     statement = query.statement(connection.dialect)
     if query.listed is None:
-        return list(connection.execute(statement, dict(given)))
+        return list(connection.execute(statement, dict(given)).all())  # all: fetched at once
     values = list(given[query.listed])
     rows: list[Row[Any]] = []
     for start in range(0, len(values), IN_CHUNK):
         chunk = dict(given) | {query.listed: values[start : start + IN_CHUNK]}
-        rows.extend(connection.execute(statement, chunk))
+        rows.extend(connection.execute(statement, chunk).all())
     return rows
 
 
