@@ -205,7 +205,9 @@ class Changes:
     vouchers: list[tuple[MemberId, CardVoucher]] = field(default_factory=list)  # full cards
     cancelled_vouchers: list[CardVoucher] = field(default_factory=list)
     states: dict[MemberId, MemberState] = field(default_factory=dict)
-    effects: list[tuple[MemberId | None, Effect]] = field(default_factory=list)
+    # In the order they happened: effects, and transactions to announce as effects. A
+    # transaction's effect is made only if someone will receive it (`news`).
+    effects: list[tuple[MemberId | None, Effect | _Announcing]] = field(default_factory=list)
     announce: bool = True  # False: effects are not written to the outbox (replayed history)
 
     def record(
@@ -227,11 +229,30 @@ class Changes:
             # What the passing of time did before the event (expiries...) is not the event's doing.
             caused_by = cause if transaction.actor != SCHEDULER else None
             self.transactions.append((transaction, member_id, caused_by))
-            if self.announce and (effect := announced(transaction)) is not None:
-                event = {"event": caused_by.key if caused_by else None}
-                self.effects.append(
-                    (member_id, Effect(effect.kind, effect.at, effect.data | event))
-                )
+            if self.announce:
+                self.effects.append((member_id, _Announcing(transaction, caused_by)))
+
+    def news(self) -> list[tuple[MemberId | None, Effect]]:
+        """The effects to write to the outbox, in order, each transaction's made now."""
+        news = []
+        for member_id, effect in self.effects:
+            if isinstance(effect, _Announcing):
+                made = announced(effect.transaction)
+                if made is None:
+                    continue
+                event = {"event": effect.cause.key if effect.cause else None}
+                effect = Effect(made.kind, made.at, made.data | event)
+            news.append((member_id, effect))
+        return news
+
+
+@dataclass(frozen=True, slots=True)
+class _Announcing:
+    """A transaction posted, whose effect (`announced`) is made only if it will be sent:
+    with no live webhook subscription, an expiry run makes none of its million."""
+
+    transaction: Transaction
+    cause: NewEvent | None
 
 
 @dataclass(slots=True)
@@ -358,7 +379,7 @@ class LedgerRepository:
         )
         self._write_vouchers(write, program_id, changes)
         # With no live subscription, nothing would ever be delivered from these rows.
-        news = changes.effects if changes.announce and head.webhooks_live else []
+        news = changes.news() if changes.announce and head.webhooks_live else []
         write.insert(
             outbox,
             ("program_id", "member_id", "kind", "occurred_at", "data", "delivered"),
