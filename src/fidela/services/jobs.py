@@ -15,7 +15,9 @@ from fidela.store.ledger import Changes
 from fidela.store.unit_of_work import UnitOfWork
 
 BATCH = 2000  # members per transaction
-STEP = 5000  # transactions posted at a time: the next members are computed while they are written
+# Transactions posted at a time: the next members are computed while they are written.
+# A batch's last step is written with nothing beside it, so steps are small.
+STEP = 1000
 
 
 def run_due(
