@@ -9,7 +9,7 @@ from datetime import datetime
 
 from fidela.domain.ids import ProgramId
 from fidela.domain.ledger import Account
-from fidela.domain.members import advance
+from fidela.domain.members import advance, reached_by
 from fidela.services import idempotency, keys, referrals, webhooks
 from fidela.store.ledger import Changes
 from fidela.store.unit_of_work import UnitOfWork
@@ -42,8 +42,11 @@ def run_due(
             due = uow.members.due(program_id, now, after=after, limit=BATCH)
             if not due:
                 break
-            # `due` locked them; the rules bring them to `now`, no further.
-            states = uow.members.load_states(program, due, now, lock=False, until=now)
+            # `due` locked them; the rules bring them to `now`, no further, and grant
+            # nothing on the way but birthdays.
+            states = uow.members.load_states(
+                program, due, now, lock=False, until=now, meeting=reached_by([])
+            )
             changes = Changes(program)
             for member_id, state in states.items():
                 outcome = advance(program, state, now)
