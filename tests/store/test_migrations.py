@@ -1,14 +1,16 @@
-"""Migrations that fill new columns from what is stored."""
+"""Migrations that fill new columns from what is stored, or rebuild a table keeping it."""
 
 from datetime import timedelta
 
+import pytest
 from alembic import command
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from fidela.domain.ids import ProgramId
-from fidela.services import programs, webhooks
+from fidela.services import ledger, programs, webhooks
 from fidela.store.database import _alembic_config, upgrade
-from fidela.store.tables import ledger_heads, members
+from fidela.store.tables import ledger_heads, lots, members
 from fidela.store.unit_of_work import UnitOfWork
 from tests.conftest import T0, example
 from tests.services.helpers import enroll, purchase
@@ -49,3 +51,25 @@ def test_0019_marks_the_programs_that_have_a_live_webhook_subscription(
     with engine.connect() as connection:
         heads = connection.execute(select(ledger_heads.c.program_id, ledger_heads.c.webhooks_live))
         assert dict(heads.all()) == {cafe: True, shop: False}
+
+
+def test_0020_keys_lots_by_member_keeping_every_lot_and_each_number_once_a_program(
+    engine: Engine, uow: UnitOfWork, cafe: ProgramId
+) -> None:
+    ana = enroll(uow, cafe, "ana@example.com", T0)
+    bob = enroll(uow, cafe, "bob@example.com", T0)
+    for day, (email, order) in enumerate([("ana", "A1"), ("bob", "B1"), ("ana", "A2")]):
+        purchase(uow, cafe, f"{email}@example.com", order, "8.00", T0 + timedelta(days=day))
+
+    def stored_lots() -> list[dict[str, object]]:
+        with engine.connect() as connection:
+            rows = connection.execute(select(lots).order_by(lots.c.lot_no)).mappings()
+            return [dict(row) for row in rows]
+
+    before = stored_lots()
+    _migrate_again(engine, "0020", "0019")
+    assert stored_lots() == before
+    assert [lot["member_id"] for lot in before] == [ana, bob, ana]
+    assert ledger.verify(uow, cafe).ok
+    with pytest.raises(IntegrityError), engine.begin() as connection:  # ana's lot's number
+        connection.execute(insert(lots).values({**before[0], "member_id": bob}))

@@ -272,9 +272,14 @@ lots = Table(
     Column("order_ref", String(200)),
     Column("held", Boolean, nullable=False, server_default="0"),  # above the daily cap
     Column("unit", String(8), nullable=False, server_default="points"),  # or credit
-    PrimaryKeyConstraint("program_id", "lot_no"),
+    # A member's lots lie together: on SQLite the table is clustered by its primary key
+    # (no rowid), so a batch of members' lots is read and rewritten in a few pages, not
+    # in pages all over the table as lots earned on the same day by others would be.
+    PrimaryKeyConstraint("member_id", "lot_no"),
+    UniqueConstraint("program_id", "lot_no"),
     Index(None, "member_id", "remaining"),
     Index(None, "program_id", "order_ref"),
+    sqlite_with_rowid=False,
 )
 
 
