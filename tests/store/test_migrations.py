@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from alembic import command
 from sqlalchemy import Engine, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from fidela.domain.ids import ProgramId
 from fidela.services import ledger, programs, webhooks
@@ -73,3 +73,6 @@ def test_0020_keys_lots_by_member_keeping_every_lot_and_each_number_once_a_progr
     assert ledger.verify(uow, cafe).ok
     with pytest.raises(IntegrityError), engine.begin() as connection:  # ana's lot's number
         connection.execute(insert(lots).values({**before[0], "member_id": bob}))
+    if engine.dialect.name == "sqlite":  # stored in the key's order: there is no rowid
+        with pytest.raises(OperationalError, match="rowid"), engine.connect() as connection:
+            connection.exec_driver_sql("SELECT rowid FROM lots")
