@@ -241,33 +241,54 @@ def test_an_import_announces_nothing_unless_asked(
     assert kinds == ["member.enrolled", "tier.changed", "points.earned"]
 
 
+# 3.5 and 3.50 are equal amounts with different texts: each keeps its own. 14:00Z and
+# 09:00-05:00 are one instant written two ways: each keeps its own.
+STORED_AS_SENT = {
+    "cdnow": "7 19970102 4 3.5\n7 19970103 4 3.50\n",
+    "csv": "customer_id,order_id,occurred_at,amount,currency,email,enroll\n"
+    "c1,o1,2026-01-05,12.50,USD,Ana@Example.com,yes\n"
+    "c2,o2,2026-01-05T14:00:00Z,40,USD,,no\n"
+    "c3,o3,2026-01-05T09:00:00-05:00,3.5,USD,,yes\n"
+    "c1,o4,2026-01-06T10:30:00+01:00,7.50,USD,ana@example.com,yes\n",
+}
+
+
+@pytest.mark.parametrize("file_format", ["cdnow", "csv"])
 def test_an_imported_row_is_stored_as_the_validated_event_would_be(
-    uow: UnitOfWork, cafe_us: ProgramId, tmp_path: Path
+    uow: UnitOfWork, cafe_us: ProgramId, tmp_path: Path, file_format: imports.Format
 ) -> None:
-    # 3.5 and 3.50 are equal amounts with different texts: each keeps its own.
-    rows = imports.read(write(tmp_path, "7 19970102 4 3.5\n7 19970103 4 3.50\n"), "cdnow")
+    rows = imports.read(write(tmp_path, STORED_AS_SENT[file_format]), file_format)
     imports.import_purchases(uow, cafe_us, rows, now=NOW)
     with uow:
         program = uow.programs.current(cafe_us).program
         stored = uow.connection.execute(
-            select(events.c.idempotency_key, events.c.payload, events.c.content_hash).order_by(
-                events.c.event_no
-            )
+            select(events.c.idempotency_key, events.c.payload, events.c.content_hash)
         ).all()
-    assert len(stored) == 2
-    for row, (key, payload, digest) in zip(rows, stored, strict=True):
+    by_key = {key: (payload, digest) for key, payload, digest in stored}
+    assert len(by_key) == len(rows)
+    for row in rows:
+        key = f"import:{row.order_id}"
+        customer = {"customer_id": row.customer_id, "email": row.email}
         sent = parse_event(
             {
                 "type": "purchase",
                 "idempotency_key": key,
-                "customer": {"customer_id": row.customer_id},
-                "occurred_at": row.occurred_at(program).isoformat(),
+                "customer": {name: value for name, value in customer.items() if value},
+                "occurred_at": (row.at or row.occurred_at(program)).isoformat(),
                 "order_id": row.order_id,
                 "amount": str(row.amount),
                 "currency": "USD",
-                "lines": [{"quantity": row.quantity, "amount": str(row.amount)}],
+                "lines": [{"quantity": row.quantity, "amount": str(row.amount)}]
+                if row.quantity
+                else [],
             }
         )
-        assert digest == sent.encode().content_hash
+        payload, digest = by_key[key]
         assert payload == json.loads(sent.canonical())
-    assert stored[1].payload["amount"] == "3.50"
+        assert digest == sent.encode().content_hash
+    amounts = {payload["order_id"]: payload["amount"] for payload, _ in by_key.values()}
+    times = {payload["order_id"]: payload["occurred_at"] for payload, _ in by_key.values()}
+    if file_format == "cdnow":
+        assert sorted(amounts.values()) == ["3.5", "3.50"]
+    else:
+        assert times["o2"] != times["o3"] and amounts["o3"] == "3.5"
