@@ -1,14 +1,17 @@
 """The ledger's invariants, under any sequence of operations (hypothesis)."""
 
+import hashlib
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from fidela.domain.errors import InsufficientPoints
-from fidela.domain.ledger import Account, Grant, Lot, Transaction, Wallet
+from fidela.domain.ids import EventNo, LotNo, MemberId, ProgramId, Seq
+from fidela.domain.ledger import Account, Grant, Lot, Transaction, Wallet, chain_hash
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -239,3 +242,43 @@ def test_forfeiting_closes_every_open_lot_and_keeps_the_debt() -> None:
         (Account.ADJUSTED, 55),
     ]
     assert (wallet.lots, wallet.forfeit(T0, actor="dpo", reason="again")) == ([], None)
+
+
+def test_a_transactions_hash_is_of_its_fields_joined_as_ledgers_already_stored_were() -> None:
+    # Every hash a ledger holds was computed from this text: a new way of computing it
+    # must give the same, or stored ledgers would stop verifying.
+    def expected(*fields: object) -> str:
+        return hashlib.sha256("|".join(map(str, fields)).encode()).hexdigest()
+
+    at = datetime(1997, 1, 1, tzinfo=ZoneInfo("America/New_York"))  # 05:00 UTC
+    earned = chain_hash(
+        "0" * 64,
+        ProgramId("cafe"),
+        Seq(7),
+        MemberId(42),
+        "earn",
+        at,
+        EventNo(3),
+        None,
+        None,
+        [(Account.ISSUED, -25, None, "per-dollar"), (Account.AVAILABLE, 25, LotNo(9), None)],
+    )
+    assert earned == expected(
+        "0" * 64,
+        "cafe",
+        7,
+        42,
+        "earn",
+        852_094_800_000_000,
+        3,
+        "",
+        "",
+        "program.issued,-25,,per-dollar",
+        "member.available,25,9,",
+    )
+    adjusted = chain_hash(
+        earned, ProgramId("cafe"), Seq(8), None, "adjust", at, None, "admin", "typo", []
+    )
+    assert adjusted == expected(
+        earned, "cafe", 8, "", "adjust", 852_094_800_000_000, "", "admin", "typo"
+    )
