@@ -16,6 +16,7 @@ from fidela.domain.events import (
     Activity,
     Birthday,
     CustomerRef,
+    Encoded,
     Event,
     Purchase,
     Refund,
@@ -567,15 +568,35 @@ def new_event(
     version: int,
 ) -> NewEvent:
     """The stored form of an accepted event; its result is filled in once applied."""
-    canonical, digest = event.encode()
+    return stored_event(
+        event.idempotency_key,
+        event.type,
+        event.occurred_at,
+        event.encode(),
+        customer_id,
+        member_id,
+        version,
+    )
+
+
+def stored_event(
+    key: str,
+    kind: str,
+    occurred_at: datetime,
+    encoded: Encoded,
+    customer_id: CustomerId | None,
+    member_id: MemberId | None,
+    version: int,
+) -> NewEvent:
+    """The stored form of an event already encoded (an import encodes its rows itself)."""
     return NewEvent(
-        key=event.idempotency_key,
-        content_hash=digest,
-        type=event.type,
+        key=key,
+        content_hash=encoded.content_hash,
+        type=kind,
         customer_id=customer_id,
         member_id=member_id,
-        occurred_at=event.occurred_at,
-        payload=canonical,
+        occurred_at=occurred_at,
+        payload=encoded.canonical,
         result={},
         program_version=version,
     )

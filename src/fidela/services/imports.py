@@ -37,9 +37,9 @@ from fidela.domain.members import MemberState, OrderState
 from fidela.domain.money import to_minor
 from fidela.domain.program import NonNegative, Program
 from fidela.domain.rules import local_midnight
-from fidela.services.events import CLOCK_SKEW, event_result
+from fidela.services.events import CLOCK_SKEW, event_result, stored_event
 from fidela.services.members import campaign_spend
-from fidela.store.ledger import Changes, NewEvent
+from fidela.store.ledger import Changes
 from fidela.store.programs import StoredVersion
 from fidela.store.unit_of_work import UnitOfWork
 
@@ -568,17 +568,9 @@ def _record_row(
     spent: dict[str, int],
 ) -> None:
     member_id = state.member_id if state is not None else None
-    canonical, digest = purchases.encoded(checked)
-    cause = NewEvent(
-        key=checked.key,
-        content_hash=digest,
-        type="purchase",
-        customer_id=customer_id,
-        member_id=member_id,
-        occurred_at=checked.at,
-        payload=canonical,
-        result={},
-        program_version=version,
+    encoded = purchases.encoded(checked)
+    cause = stored_event(
+        checked.key, "purchase", checked.at, encoded, customer_id, member_id, version
     )
     order = purchases.order(checked)
     changes.events.append(cause)
