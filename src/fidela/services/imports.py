@@ -445,10 +445,10 @@ class _Purchases:
     builds each as it goes, while the ledger's thread writes the chunk before.
 
     An event is stored as canonical JSON, which is what `Purchase.canonical` gives for the
-    validated event: this builds it without the model (which took a fifth of the
-    import's main thread), from each customer's and each distinct line's part,
-    serialized once by their models, and each value serialized by its field's type.
-    Orders share one tuple of lines per distinct line.
+    validated event: this builds it without the model, from each customer's and each
+    distinct line's part, serialized once by their models, and each value serialized by
+    its field's type (with the order, 11-18 us a CDNOW row in isolation, against 28-33 us
+    through a `Purchase`). Orders share one tuple of lines per distinct line.
     """
 
     def __init__(self) -> None:
