@@ -459,6 +459,17 @@ class _Purchases:
 
     def encoded(self, checked: _Checked) -> Encoded:
         """The canonical JSON of the row's event, and its hash (`Purchase.encode`)."""
+        return self._encode(checked, self._lines_of(checked.row)[1])
+
+    def stored(self, checked: _Checked) -> tuple[Encoded, OrderState]:
+        """The row's event encoded, and its order as refunds will need it
+        (`events.new_order`), the row's lines looked up once for both."""
+        row = checked.row
+        lines, dumped = self._lines_of(row)
+        order = OrderState(row.order_id, checked.at, checked.amount_minor, row.currency, lines)
+        return self._encode(checked, dumped), order
+
+    def _encode(self, checked: _Checked, lines: list[dict[str, Any]]) -> Encoded:
         row = checked.row
         instant = (checked.at, checked.at.utcoffset())
         at = self._times.get(instant)
@@ -468,20 +479,13 @@ class _Purchases:
             "amount": _AMOUNT.dump_python(row.amount, mode="json"),
             "currency": row.currency,
             "customer": self._customer(row),
-            "lines": self._lines_of(row)[1],
+            "lines": lines,
             "occurred_at": at,
             "order_id": row.order_id,
             "type": "purchase",
         }
         canonical = orjson.dumps(content, option=orjson.OPT_SORT_KEYS).decode()
         return Encoded(canonical, content_hash(canonical))
-
-    def order(self, checked: _Checked) -> OrderState:
-        """The order as refunds will need it (`events.new_order`)."""
-        row = checked.row
-        return OrderState(
-            row.order_id, checked.at, checked.amount_minor, row.currency, self._lines_of(row)[0]
-        )
 
     def _customer(self, row: PurchaseRow) -> dict[str, Any]:
         dumped = self._customers.get((row.customer_id, row.email))
@@ -568,11 +572,10 @@ def _record_row(
     spent: dict[str, int],
 ) -> None:
     member_id = state.member_id if state is not None else None
-    encoded = purchases.encoded(checked)
+    encoded, order = purchases.stored(checked)
     cause = stored_event(
         checked.key, "purchase", checked.at, encoded, customer_id, member_id, version
     )
-    order = purchases.order(checked)
     changes.events.append(cause)
     changes.new_orders.append((order, customer_id, member_id, cause))
     outcome = member_rules.Outcome()
