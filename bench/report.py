@@ -71,10 +71,27 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,
         "platform": platform.platform(),
+        "cpu": _cpu(),
         "cpus": os.cpu_count(),
         "argv": sys.argv[1:],
         **_revision(),
     }
+
+
+def _cpu() -> str:
+    """The processor by name, family and model, as docs/benchmarks.md tells machines apart
+    ("AMD 25/17"): machines that look alike differ by up to 2x in speed."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8")
+    except OSError:
+        return platform.processor() or "unknown"
+    first = text.split("\n\n")[0]  # the first processor's block
+    fields = {
+        key.strip(): value.strip()
+        for key, _, value in (line.partition(":") for line in first.splitlines())
+    }
+    name = fields.get("model name", "unknown")
+    return f"{name}, family {fields.get('cpu family', '?')}, model {fields.get('model', '?')}"
 
 
 def _revision() -> dict[str, Any]:
@@ -95,10 +112,12 @@ def _revision() -> dict[str, Any]:
 
 def start(name: str, **fields: Any) -> dict[str, Any]:
     """A benchmark's result, before any backend is measured."""
+    measured_on = machine()
+    step(f"{measured_on['cpu']}, {measured_on['cpus']} CPUs, {measured_on['platform']}")
     return {
         "benchmark": name,
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
+        "machine": measured_on,
         **fields,
         "backends": {},
     }
