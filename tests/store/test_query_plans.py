@@ -1,6 +1,7 @@
 """The till's read, the most frequent of all, finds a member named by shop id or e-mail
-through the customers' unique indexes: it never reads every customer, which would cost
-more as the shop grows (1.5 ms a read at CDNOW's 23,570 customers on PostgreSQL)."""
+through the customers' unique indexes: it never reads every customer, which costs more
+as the shop grows (on PostgreSQL a read took 1.0-1.2 ms that way at 10,000 members,
+0.35 ms by the index)."""
 
 from __future__ import annotations
 
