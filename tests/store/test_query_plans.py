@@ -13,6 +13,7 @@ from sqlalchemy import event
 
 from fidela.domain.ids import ProgramId
 from fidela.services import members
+from fidela.store.reads import driver_of
 from fidela.store.unit_of_work import UnitOfWork
 from tests.conftest import T0
 from tests.services.helpers import enroll
@@ -34,7 +35,7 @@ def plan_of_balance(uow: UnitOfWork, cafe: ProgramId, ref: str) -> str:
         event.remove(uow.engine, "before_cursor_execute", keep)
     [(statement, parameters)] = [(s, p) for s, p in sent if "FROM members" in s]
     with uow.engine.connect() as connection:
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor = driver_of(connection).cursor()
         if connection.dialect.name == "sqlite":
             cursor.execute(f"EXPLAIN QUERY PLAN {statement}", parameters)
             return "\n".join(str(row[-1]) for row in cursor.fetchall())

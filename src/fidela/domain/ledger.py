@@ -454,13 +454,13 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 GENESIS = "0" * 64
 
 
+_MICROSECOND = timedelta(microseconds=1)
+
+
 @lru_cache(maxsize=1 << 16)  # times repeat: a day's expiries, an import's dates
 def micros(at: datetime) -> int:
     """Exact microseconds since the epoch, the form times take inside the hash chain."""
     return (at - EPOCH) // _MICROSECOND
-
-
-_MICROSECOND = timedelta(microseconds=1)
 
 
 def chain_hash(

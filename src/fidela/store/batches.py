@@ -7,7 +7,8 @@ thread can write while the first computes (an `executemany` takes the GIL back f
 every row). Multi-row `INSERT ... VALUES` lists of bound parameters would take SQLite
 half the time for an import's inserts (3.8 s against 7.4 s on the slowest machine,
 run alone), but binding 30,000 parameters a statement holds the GIL, which the
-computing thread, the import's limit, then waits for: the import took longer. So the
+computing thread, the import's limit, then waits for: the import took longer there, and
+no less on a faster machine, where the writing thread's CPU fell by a fifth. So the
 JSON stays. PostgreSQL takes its rows the same way, as one JSON array unpacked by
 `jsonb_array_elements`, for every update and every insert of up to PIPELINED_UP_TO
 rows, and all of a batch's writes go in one pipeline: one round trip, which matters

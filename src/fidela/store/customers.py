@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, bindparam, insert, or_, select, update
+from sqlalchemy import ColumnElement, Row, and_, bindparam, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from fidela.domain.ids import CustomerId, MemberId, ProgramId
@@ -14,15 +14,21 @@ from fidela.store.batches import BatchWriter, among, rows_in_chunks
 from fidela.store.reads import Query, Read, any_of
 from fidela.store.tables import customers, members
 
-# A customer named by shop id or e-mail; one left out is bound as NULL, which equals nothing.
-NAMED = or_(
-    customers.c.external_id == bindparam("external_id"), customers.c.email == bindparam("email")
+# A customer of the program named by shop id or e-mail; one left out is bound as NULL,
+# which equals nothing. The program too: the unique indexes begin with it, and without it
+# the database reads every customer.
+NAMED = and_(
+    customers.c.program_id == bindparam("program_id"),
+    or_(
+        customers.c.external_id == bindparam("external_id"),
+        customers.c.email == bindparam("email"),
+    ),
 )
 # Every event's and every member read's look-up, built once.
 _FIND = (
     select(customers, members.c.id.label("member_id"))
     .outerjoin(members, members.c.customer_id == customers.c.id)
-    .where(customers.c.program_id == bindparam("program_id"), NAMED)
+    .where(NAMED)
     .order_by(customers.c.id)
 )
 

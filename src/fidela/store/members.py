@@ -115,13 +115,7 @@ def _till(found: ColumnElement[bool]) -> Select[Any]:
                 ),
             )
         )
-        # The customer's program too: by shop id or e-mail, only then can the database
-        # find them by their unique index rather than read every customer.
-        .where(
-            members.c.program_id == bindparam("program_id"),
-            customers.c.program_id == bindparam("program_id"),
-            found,
-        )
+        .where(members.c.program_id == bindparam("program_id"), found)
     )
 
 
