@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, select
 
 from fidela.domain.ids import ProgramId
 from fidela.services import demo
-from fidela.store.reads import IN_CHUNK, Query, Read, any_of, read_one
+from fidela.store.reads import Query, Read, any_of, read_one
 from fidela.store.tables import events, metadata
 from fidela.store.unit_of_work import UnitOfWork
 from tests.conftest import example
@@ -42,21 +42,38 @@ KEYS = Query(
         )
         .order_by(events.c.idempotency_key)
     ),
-    listed="keys",
 )
+SQLITE_PARAMETERS = 32_766  # the most a statement may have on SQLite
 
 
-@pytest.mark.parametrize("asked", [0, 1, IN_CHUNK + 1])
+@pytest.mark.parametrize("asked", [0, 1, SQLITE_PARAMETERS + 1])
 def test_a_list_parameter_of_any_length_reads_every_match(
     uow: UnitOfWork, cafe: ProgramId, asked: int
 ) -> None:
-    """SQLite takes a long list IN_CHUNK values at a time; PostgreSQL as one array."""
+    """A list is one parameter, however long: a JSON list on SQLite (more values than a
+    statement may have parameters), an array on PostgreSQL."""
     enroll(uow, cafe, "ana@example.com", NOW)
     for n in range(3):
         purchase(uow, cafe, "ana@example.com", f"A{n}", "10.00", NOW)
-    # A0 to A2 exist, the rest do not; A0 comes last, past the first IN_CHUNK.
+    # A0 to A2 exist, the rest do not; A0 comes last, past SQLite's limit of parameters.
     keys = [f"purchase-A{n}" for n in reversed(range(asked))]
     with uow.reading() as reader:
         found = read_one(reader.connection, Read(KEYS, list, program_id=cafe, keys=keys))
     expected = [f"purchase-A{n}" for n in range(min(asked, 3))]
-    assert sorted(row.idempotency_key for row in found) == expected  # ordered per chunk
+    assert [row.idempotency_key for row in found] == expected
+
+
+def test_a_repositorys_look_up_by_a_list_of_any_length_finds_every_match(
+    uow: UnitOfWork, cafe: ProgramId
+) -> None:
+    """`among`, as an import's look-ups use it: one parameter however long the list."""
+    enroll(uow, cafe, "ana@example.com", NOW, customer_id="00042")
+    enroll(uow, cafe, "bo@example.com", NOW, customer_id="7")
+    wanted = [str(n) for n in range(SQLITE_PARAMETERS + 1)] + ["00042"]  # "42" is not "00042"
+    with uow:
+        found = uow.customers.ids_by_external(cafe, wanted)
+        by_email = uow.customers.external_ids_by_email(
+            cafe, ["ana@example.com", "bo@example.com", "cy@example.com"]
+        )
+    assert sorted(found) == ["00042", "7"]
+    assert by_email == {"ana@example.com": "00042", "bo@example.com": "7"}

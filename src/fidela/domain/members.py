@@ -545,10 +545,7 @@ def _remind(program: Program, state: MemberState, now: datetime) -> list[Effect]
 
 
 def _reminder_lead(program: Program) -> timedelta | None:
-    expiry = program.expiry
-    if expiry is None or expiry.remind_days_before is None:
-        return None
-    return timedelta(days=expiry.remind_days_before)
+    return program.expiry.reminder_lead if program.expiry is not None else None
 
 
 def _grant_activity(
@@ -678,7 +675,7 @@ def lot_expiry(program: Program, state: MemberState, earned_at: datetime) -> dat
     expiry = program.expiry
     if expiry is None:
         return None
-    rolling = earned_at + timedelta(days=expiry.days)
+    rolling = earned_at + expiry.lifetime
     if expiry.policy == "inactivity":
         deadline = inactive_from(program, state)
         assert deadline is not None
@@ -692,7 +689,7 @@ def inactive_from(program: Program, state: MemberState) -> datetime | None:
     expiry = program.expiry
     if expiry is None or expiry.policy != "inactivity":
         return None
-    return (state.last_purchase_at or state.enrolled_at) + timedelta(days=expiry.days)
+    return (state.last_purchase_at or state.enrolled_at) + expiry.lifetime
 
 
 def _keep_alive(program: Program, state: MemberState, at: datetime) -> list[Lot]:

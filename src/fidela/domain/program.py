@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
 from typing import Annotated, Any, Literal
@@ -93,6 +93,19 @@ class Expiry(_Section):
         if self.remind_days_before is not None and self.remind_days_before >= self.days:
             raise ValueError("remind_days_before must be less than days")
         return self
+
+    @cached_property
+    def lifetime(self) -> timedelta:
+        """How long a lot lives under the rolling policy (after the last purchase under
+        the inactivity policy)."""
+        return timedelta(days=self.days)
+
+    @cached_property
+    def reminder_lead(self) -> timedelta | None:
+        """How long before lots expire their member is told, if at all."""
+        if self.remind_days_before is None:
+            return None
+        return timedelta(days=self.remind_days_before)
 
 
 class Reward(_Section):

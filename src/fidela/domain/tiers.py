@@ -17,7 +17,11 @@ from fidela.domain.program import Program, TierLevel
 def metric(contributions: Sequence[tuple[datetime, int]], at: datetime, window_days: int) -> int:
     """The qualifying value at `at`: contributions in the window (at - window_days, at]."""
     start = at - timedelta(days=window_days)
-    return sum(value for t, value in contributions if start < t <= at)
+    total = 0
+    for t, value in contributions:  # a loop, not sum() of a generator: run at every event
+        if start < t <= at:
+            total += value
+    return total
 
 
 def level_for(program: Program, value: int) -> TierLevel:

@@ -622,16 +622,25 @@ def event_result(
     those given to (or taken back from) each punch card, and `vouchers`, the codes of the
     cards completed.
     """
-    own = [t for t in outcome.transactions if t.actor != SCHEDULER]
-    lines = [line for transaction in own for line in transaction.lines]
-    held = sum(line.amount for line in lines if line.account == Account.HELD)
-    points = sum(line.amount for line in lines if line.account in MEMBER_ACCOUNTS) - held
-    credit = sum(line.amount for line in lines if line.account in CREDIT_ACCOUNTS)
+    held = points = credit = 0
+    rules = set()
+    for transaction in outcome.transactions:
+        if transaction.actor == SCHEDULER:
+            continue  # what the passing of time did first (an expiry) is not the event's
+        for line in transaction.lines:
+            if line.account == Account.HELD:
+                held += line.amount
+            elif line.account in MEMBER_ACCOUNTS:
+                points += line.amount
+            elif line.account in CREDIT_ACCOUNTS:
+                credit += line.amount
+            if line.rule_id:
+                rules.add(line.rule_id)
     result: dict[str, Any] = {
         "type": cause.type,
         "member_id": cause.member_id,
         "points": points,
-        "rules": sorted({line.rule_id for line in lines if line.rule_id}),
+        "rules": sorted(rules),
         "tier": state.tier if state else None,
     }
     if held:

@@ -456,27 +456,35 @@ class _Purchases:
         self._lines: dict[tuple[int, str], tuple[tuple[OrderLine, ...], list[dict[str, Any]]]] = {}
         # By instant and offset: 05:00Z and 00:00-05:00 are equal, and written apart.
         self._times: dict[tuple[datetime, timedelta | None], Any] = {}
+        self._amounts: dict[str, Any] = {}  # by text
 
     def encoded(self, checked: _Checked) -> Encoded:
         """The canonical JSON of the row's event, and its hash (`Purchase.encode`)."""
-        return self._encode(checked, self._lines_of(checked.row)[1])
+        amount = str(checked.row.amount)
+        return self._encode(checked, amount, self._lines_of(checked.row, amount)[1])
 
     def stored(self, checked: _Checked) -> tuple[Encoded, OrderState]:
         """The row's event encoded, and its order as refunds will need it
         (`events.new_order`), the row's lines looked up once for both."""
         row = checked.row
-        lines, dumped = self._lines_of(row)
+        amount = str(row.amount)
+        lines, dumped = self._lines_of(row, amount)
         order = OrderState(row.order_id, checked.at, checked.amount_minor, row.currency, lines)
-        return self._encode(checked, dumped), order
+        return self._encode(checked, amount, dumped), order
 
-    def _encode(self, checked: _Checked, lines: list[dict[str, Any]]) -> Encoded:
+    def _encode(self, checked: _Checked, amount: str, lines: list[dict[str, Any]]) -> Encoded:
+        """`amount` is the row's amount as text, which tells apart 3.5 and 3.50 (equal, but
+        not written the same): serialized once per text."""
         row = checked.row
         instant = (checked.at, checked.at.utcoffset())
         at = self._times.get(instant)
         if at is None:
             at = self._times[instant] = _INSTANT.dump_python(checked.at, mode="json")
+        dumped_amount = self._amounts.get(amount)
+        if dumped_amount is None:
+            dumped_amount = self._amounts[amount] = _AMOUNT.dump_python(row.amount, mode="json")
         content = {
-            "amount": _AMOUNT.dump_python(row.amount, mode="json"),
+            "amount": dumped_amount,
             "currency": row.currency,
             "customer": self._customer(row),
             "lines": lines,
@@ -496,12 +504,14 @@ class _Purchases:
             dumped = self._customers[(row.customer_id, row.email)] = ref.model_dump(mode="json")
         return dumped
 
-    def _lines_of(self, row: PurchaseRow) -> tuple[tuple[OrderLine, ...], list[dict[str, Any]]]:
+    def _lines_of(
+        self, row: PurchaseRow, amount: str
+    ) -> tuple[tuple[OrderLine, ...], list[dict[str, Any]]]:
         """The order lines of a row, and as serialized: one line when the row counts its
-        units, else none."""
+        units, else none. `amount` is the row's amount as text."""
         if not row.quantity:
             return (), []
-        key = (row.quantity, str(row.amount))  # by text: 3.5 and 3.50 are equal, not the same
+        key = (row.quantity, amount)
         lines = self._lines.get(key)
         if lines is None:
             line = OrderLine.model_construct(

@@ -22,17 +22,17 @@ would store them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import orjson
-from sqlalchemy import ColumnElement, Row, Select, Table, bindparam
+from sqlalchemy import JSON, ColumnElement, Row, Table, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
-from fidela.store.reads import IN_CHUNK, as_sqlalchemy_errors, driver_of, in_unnested
+from fidela.store.reads import as_sqlalchemy_errors, driver_of, in_json_each, in_unnested
 
 UPDATE_CHUNK = 10_000  # rows per UPDATE statement on PostgreSQL
 PIPELINED_UP_TO = 10_000  # rows per insert: up to this, PostgreSQL gets a pipeline, not COPY
@@ -46,16 +46,7 @@ def among(connection: Connection, column: ColumnElement[Any], values: Iterable[A
         return column == wanted[0]
     if connection.dialect.name == "postgresql":
         return in_unnested(column, bindparam(None, wanted, type_=ARRAY(column.type)))
-    return column.in_(wanted)
-
-
-def rows_in_chunks(
-    connection: Connection, query: Callable[[list[Any]], Select[Any]], values: Iterable[Any]
-) -> Iterator[Row[Any]]:
-    """Run `query(chunk)` for each chunk of `values` (an IN list), yielding every row."""
-    wanted = list(values)
-    for start in range(0, len(wanted), IN_CHUNK):
-        yield from connection.execute(query(wanted[start : start + IN_CHUNK]))
+    return in_json_each(column, bindparam(None, wanted, type_=JSON))
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, Row, and_, bindparam, insert, or_, select,
 from sqlalchemy.engine import Connection
 
 from fidela.domain.ids import CustomerId, MemberId, ProgramId
-from fidela.store.batches import BatchWriter, among, rows_in_chunks
+from fidela.store.batches import BatchWriter, among
 from fidela.store.reads import Query, Read, any_of
 from fidela.store.tables import customers, members
 
@@ -45,7 +45,6 @@ def _with_members_by(column: ColumnElement[str | None]) -> Query:
                 any_of(column, "refs", dialect),
             )
         ),
-        listed="refs",
     )
 
 
@@ -106,13 +105,11 @@ class CustomerRepository:
     def ids_by_external(
         self, program_id: ProgramId, external_ids: Iterable[str]
     ) -> dict[str, CustomerId]:
-        rows = rows_in_chunks(
-            self.connection,
-            lambda chunk: select(customers.c.external_id, customers.c.id).where(
+        rows = self.connection.execute(
+            select(customers.c.external_id, customers.c.id).where(
                 customers.c.program_id == program_id,
-                among(self.connection, customers.c.external_id, chunk),
-            ),
-            external_ids,
+                among(self.connection, customers.c.external_id, external_ids),
+            )
         )
         return {row.external_id: CustomerId(row.id) for row in rows}
 
@@ -133,13 +130,11 @@ class CustomerRepository:
         self, program_id: ProgramId, emails: Iterable[str]
     ) -> dict[str, str | None]:
         """The shop id of the customer holding each of these e-mails (None if it has none)."""
-        rows = rows_in_chunks(
-            self.connection,
-            lambda chunk: select(customers.c.email, customers.c.external_id).where(
+        rows = self.connection.execute(
+            select(customers.c.email, customers.c.external_id).where(
                 customers.c.program_id == program_id,
-                among(self.connection, customers.c.email, chunk),
-            ),
-            emails,
+                among(self.connection, customers.c.email, emails),
+            )
         )
         return {row.email: row.external_id for row in rows}
 

@@ -79,14 +79,12 @@ _HASHES = Query(
         events.c.program_id == bindparam("program_id"),
         any_of(events.c.idempotency_key, "keys", dialect),
     ),
-    listed="keys",
 )
 _ORDERED = Query(
     lambda dialect: select(orders.c.order_ref).where(
         orders.c.program_id == bindparam("program_id"),
         any_of(orders.c.order_ref, "refs", dialect),
     ),
-    listed="refs",
 )
 
 

@@ -221,10 +221,11 @@ class Changes:
         self.states[member_id] = state
         if self.announce:
             self.effects.extend((member_id, effect) for effect in outcome.effects)
-        self.restated.extend(outcome.restated)
-        self.badges.extend((member_id, *awarded) for awarded in outcome.badges)
-        self.vouchers.extend((member_id, voucher) for voucher in outcome.vouchers)
-        self.cancelled_vouchers.extend(outcome.cancelled_vouchers)
+        if outcome.restated or outcome.badges or outcome.vouchers or outcome.cancelled_vouchers:
+            self.restated.extend(outcome.restated)
+            self.badges.extend((member_id, *awarded) for awarded in outcome.badges)
+            self.vouchers.extend((member_id, voucher) for voucher in outcome.vouchers)
+            self.cancelled_vouchers.extend(outcome.cancelled_vouchers)
         for transaction in outcome.transactions:
             # What the passing of time did before the event (expiries...) is not the event's doing.
             caused_by = cause if transaction.actor != SCHEDULER else None

@@ -33,7 +33,7 @@ from fidela.domain.memberships import Subscription
 from fidela.domain.program import Program
 from fidela.domain.referrals import Referral
 from fidela.domain.rules import period_start
-from fidela.store.batches import BatchWriter, among, rows_in_chunks
+from fidela.store.batches import BatchWriter, among
 from fidela.store.customers import NAMED
 from fidela.store.ledger import LOT_FIELDS, lot_from_row
 from fidela.store.programs import CURRENT_VERSION
@@ -128,7 +128,7 @@ _TILL_BY_REF = _till(NAMED)
 GRANTED = (Account.AVAILABLE.value, Account.PENDING.value, Account.DEBT.value)  # daily cap
 
 
-_MEMBERS = Query(lambda d: select(members).where(any_of(members.c.id, "ids", d)), listed="ids")
+_MEMBERS = Query(lambda d: select(members).where(any_of(members.c.id, "ids", d)))
 _LOCKED = Query(  # in id order: two lockers never deadlock
     lambda d: (
         select(members)
@@ -136,7 +136,6 @@ _LOCKED = Query(  # in id order: two lockers never deadlock
         .order_by(members.c.id)
         .with_for_update()
     ),
-    listed="ids",
 )
 _OPEN_LOTS = Query(
     lambda d: (
@@ -144,7 +143,6 @@ _OPEN_LOTS = Query(
         .where(any_of(lots.c.member_id, "ids", d), lots.c.remaining > 0)
         .order_by(lots.c.lot_no)
     ),
-    listed="ids",
 )
 
 
@@ -160,8 +158,8 @@ def _unused_vouchers(dialect: Dialect) -> Select[Any]:
     )
 
 
-_VOUCHERS = Query(_unused_vouchers, listed="ids")
-_VOUCHERS_LOCKED = Query(lambda d: _unused_vouchers(d).with_for_update(), listed="ids")
+_VOUCHERS = Query(_unused_vouchers)
+_VOUCHERS_LOCKED = Query(lambda d: _unused_vouchers(d).with_for_update())
 
 
 def _spend(dialect: Dialect) -> Select[Any]:
@@ -204,7 +202,7 @@ def _contributions(metric: Callable[[Dialect], Select[Any] | CompoundSelect[Any]
         at = case((stable, merged_at), else_=one.c.occurred_at)
         return select(one.c.member_id, at, func.sum(one.c.amount)).group_by(one.c.member_id, at)
 
-    return Query(build, listed="ids")
+    return Query(build)
 
 
 _SPEND, _EARNED_NET = _contributions(_spend), _contributions(_earned_net)
@@ -212,14 +210,12 @@ _SEGMENTS = Query(
     lambda d: select(member_segments.c.member_id, member_segments.c.segment).where(
         any_of(member_segments.c.member_id, "ids", d), member_segments.c.until.is_(None)
     ),
-    listed="ids",
 )
 _RULE_SEGMENTS = Query(
     lambda d: select(member_rule_segments.c.member_id, member_rule_segments.c.segment).where(
         any_of(member_rule_segments.c.member_id, "ids", d),
         member_rule_segments.c.until.is_(None),
     ),
-    listed="ids",
 )
 _PILOTS = Query(
     lambda d: (
@@ -232,7 +228,6 @@ _PILOTS = Query(
             pilot_groups.c.in_pilot,
         )
     ),
-    listed="ids",
 )
 _RECENT_EVENTS = Query(
     lambda d: (
@@ -240,13 +235,11 @@ _RECENT_EVENTS = Query(
         .where(any_of(events.c.member_id, "ids", d), events.c.occurred_at >= bindparam("since"))
         .order_by(events.c.occurred_at)
     ),
-    listed="ids",
 )
 _BADGES = Query(
     lambda d: select(member_badges.c.member_id, member_badges.c.badge).where(
         any_of(member_badges.c.member_id, "ids", d)
     ),
-    listed="ids",
 )
 _GRANTED = Query(  # what the rules granted (not held) since the day began, per transaction
     lambda d: (
@@ -260,7 +253,6 @@ _GRANTED = Query(  # what the rules granted (not held) since the day began, per 
         )
         .group_by(lines.c.member_id, transactions.c.seq, transactions.c.occurred_at)
     ),
-    listed="ids",
 )
 _LIMITED_GRANTS = Query(
     lambda d: (
@@ -272,7 +264,6 @@ _LIMITED_GRANTS = Query(
             any_of(lines.c.rule_id, "rules", d),
         )
     ),
-    listed="ids",
 )
 
 
@@ -506,12 +497,10 @@ class MemberRepository:
         self.connection.execute(update(members).where(members.c.id == member_id).values(profile))
 
     def ids_of_customers(self, customer_ids: Sequence[CustomerId]) -> dict[CustomerId, MemberId]:
-        rows = rows_in_chunks(
-            self.connection,
-            lambda chunk: select(members.c.customer_id, members.c.id).where(
-                among(self.connection, members.c.customer_id, chunk)
-            ),
-            customer_ids,
+        rows = self.connection.execute(
+            select(members.c.customer_id, members.c.id).where(
+                among(self.connection, members.c.customer_id, customer_ids)
+            )
         )
         return {CustomerId(row.customer_id): MemberId(row.id) for row in rows}
 
@@ -555,8 +544,8 @@ class MemberRepository:
         meeting: Collection[str] | None = None,
     ) -> dict[MemberId, MemberState]:
         """The state the rules need for each member, from `at` on (`states_read`), read
-        at once: one round trip on PostgreSQL, where the ids go as one array; on SQLite
-        each query takes them IN_CHUNK at a time."""
+        at once: one round trip on PostgreSQL, where the ids go as one array (as one JSON
+        list on SQLite)."""
         wanted = self.states_read(program, member_ids, at, lock=lock, until=until, meeting=meeting)
         read_together(self.connection, wanted.reads)
         return wanted.states()

@@ -19,7 +19,6 @@ _UNDECIDED = Query(
         any_of(referrals.c.referee_id, "ids", dialect),
         any_of(referrals.c.status, "statuses", dialect),
     ),
-    listed="ids",
 )
 
 

@@ -13,7 +13,6 @@ from sqlalchemy.engine import Connection
 from fidela.domain.ids import MemberId, ProgramId
 from fidela.domain.segments import Buyer, Facts, Score
 from fidela.store.batches import BatchWriter, among
-from fidela.store.reads import IN_CHUNK
 from fidela.store.tables import (
     member_rule_segments,
     member_segments,
@@ -111,11 +110,10 @@ class SegmentRepository:
         at: datetime,
     ) -> None:
         """End the rule segment rows `ended` (ids) at `at`; start `started` from `at`."""
-        for start in range(0, len(ended), IN_CHUNK):
-            chunk = ended[start : start + IN_CHUNK]
+        if ended:
             self.connection.execute(
                 update(member_rule_segments)
-                .where(among(self.connection, member_rule_segments.c.id, chunk))
+                .where(among(self.connection, member_rule_segments.c.id, ended))
                 .values(until=at)
             )
         if started:
@@ -166,13 +164,12 @@ class SegmentRepository:
         at: datetime,
     ) -> None:
         """End the current segment of `ended` at `at`; start `started`'s from `at`."""
-        for start in range(0, len(ended), IN_CHUNK):
-            chunk = ended[start : start + IN_CHUNK]
+        if ended:
             self.connection.execute(
                 update(member_segments)
                 .where(
                     member_segments.c.until.is_(None),
-                    among(self.connection, member_segments.c.member_id, chunk),
+                    among(self.connection, member_segments.c.member_id, ended),
                 )
                 .values(until=at)
             )
