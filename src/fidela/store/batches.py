@@ -28,11 +28,17 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import orjson
-from sqlalchemy import JSON, ColumnElement, Row, Table, bindparam
+from sqlalchemy import ColumnElement, Row, Table, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
-from fidela.store.reads import as_sqlalchemy_errors, driver_of, in_json_each, in_unnested
+from fidela.store.reads import (
+    JsonList,
+    as_sqlalchemy_errors,
+    driver_of,
+    in_json_each,
+    in_unnested,
+)
 
 UPDATE_CHUNK = 10_000  # rows per UPDATE statement on PostgreSQL
 PIPELINED_UP_TO = 10_000  # rows per insert: up to this, PostgreSQL gets a pipeline, not COPY
@@ -46,7 +52,7 @@ def among(connection: Connection, column: ColumnElement[Any], values: Iterable[A
         return column == wanted[0]
     if connection.dialect.name == "postgresql":
         return in_unnested(column, bindparam(None, wanted, type_=ARRAY(column.type)))
-    return in_json_each(column, bindparam(None, wanted, type_=JSON))
+    return in_json_each(column, bindparam(None, wanted, type_=JsonList()))
 
 
 @dataclass(frozen=True)
