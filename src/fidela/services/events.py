@@ -623,7 +623,7 @@ def event_result(
     cards completed.
     """
     held = points = credit = 0
-    rules = set()
+    rules: set[str] = set()
     for transaction in outcome.transactions:
         if transaction.actor == SCHEDULER:
             continue  # what the passing of time did first (an expiry) is not the event's

@@ -28,17 +28,10 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import orjson
-from sqlalchemy import ColumnElement, Row, Table, bindparam
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import ColumnElement, Row, Table
 from sqlalchemy.engine import Connection
 
-from fidela.store.reads import (
-    JsonList,
-    as_sqlalchemy_errors,
-    driver_of,
-    in_json_each,
-    in_unnested,
-)
+from fidela.store.reads import any_of, as_sqlalchemy_errors, driver_of
 
 UPDATE_CHUNK = 10_000  # rows per UPDATE statement on PostgreSQL
 PIPELINED_UP_TO = 10_000  # rows per insert: up to this, PostgreSQL gets a pipeline, not COPY
@@ -46,13 +39,11 @@ VALUES_UP_TO = 10  # rows up to which PostgreSQL gets a VALUES list, not a JSON 
 
 
 def among(connection: Connection, column: ColumnElement[Any], values: Iterable[Any]) -> Any:
-    """`column IN (values)`; on PostgreSQL one array parameter (`reads.in_unnested`)."""
+    """`column IN (values)`, the values one parameter (`reads.any_of`)."""
     wanted = list(values)
     if len(wanted) == 1:  # one event's look-ups: a plain comparison, no array to send
         return column == wanted[0]
-    if connection.dialect.name == "postgresql":
-        return in_unnested(column, bindparam(None, wanted, type_=ARRAY(column.type)))
-    return in_json_each(column, bindparam(None, wanted, type_=JsonList()))
+    return any_of(column, None, connection.dialect, wanted)
 
 
 @dataclass(frozen=True)

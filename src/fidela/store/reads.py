@@ -19,32 +19,37 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import orjson
-from sqlalchemy import (
-    ColumnElement,
-    CompoundSelect,
-    Dialect,
-    Row,
-    Select,
-    bindparam,
-    func,
-    select,
-)
+from sqlalchemy import ColumnElement, CompoundSelect, Dialect, Row, Select, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, result_tuple
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.types import Text, TypeDecorator
+from sqlalchemy.types import Integer, String, Text, TypeDecorator
 
 T = TypeVar("T")
 
 Build = Callable[[Dialect], Select[Any] | CompoundSelect[Any]]
 
 
-def any_of(column: ColumnElement[Any], name: str, dialect: Dialect) -> ColumnElement[bool]:
-    """`column IN` the list bound as `name`: one array on PostgreSQL (`in_unnested`), one
-    JSON list on SQLite (`in_json_each`)."""
-    if dialect.name == "postgresql":
-        return in_unnested(column, bindparam(name, type_=ARRAY(column.type)))
-    return in_json_each(column, bindparam(name, type_=JsonList()))
+def any_of(
+    column: ColumnElement[Any], name: str | None, dialect: Dialect, values: Any = None
+) -> ColumnElement[bool]:
+    """`column IN` a list bound as one parameter, however long: `name`d, its value given
+    when the query runs, or anonymous with `values` (`batches.among`). An array on
+    PostgreSQL (`in_unnested`), JSON text on SQLite (`in_json_each`).
+
+    Only for integer and text columns, whose values must be of the column's own Python
+    type: SQLite finds no text equal to a JSON number (`42` is not `'42'`), and no stored
+    time or date equal to the way JSON would write it.
+    """
+    if not isinstance(column.type, Integer | String):
+        raise TypeError(f"{column} is neither an integer nor a text column")
+    postgresql = dialect.name == "postgresql"
+    kind = ARRAY(column.type) if postgresql else JsonList()
+    if values is None:
+        parameter = bindparam(name, type_=kind)
+    else:
+        parameter = bindparam(name, values, type_=kind)
+    return in_unnested(column, parameter) if postgresql else in_json_each(column, parameter)
 
 
 def in_unnested(column: ColumnElement[Any], array: Any) -> ColumnElement[bool]:
@@ -74,9 +79,8 @@ def in_json_each(column: ColumnElement[Any], values: Any) -> ColumnElement[bool]
     parameter (bound as a `JsonList`), as long as it may be; SQLite looks each value up
     in the column's index.
 
-    An expanded list of N values is N parameters, which SQLAlchemy renders into the
-    statement on every run, 500 at a time under SQLite's limit of parameters: the
-    look-ups before an import of 70,000 rows took about twice as long that way.
+    Expanded into one parameter per value, a list is rendered into the statement on
+    every run: the look-ups before an import of 70,000 rows took twice as long.
     """
     values_of = func.json_each(values).table_valued("value")
     return column.in_(select(values_of.c.value).scalar_subquery())
