@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 
 from fidela.domain.ids import MemberId, ProgramId
 from fidela.domain.members import Effect
+from fidela.store.batches import among
 from fidela.store.tables import (
     customers,
     ledger_heads,
@@ -173,7 +174,9 @@ class WebhookRepository:
         if deliveries:
             self.connection.execute(insert(webhook_deliveries), deliveries)
         self.connection.execute(
-            update(outbox).where(outbox.c.id.in_([row.id for row in rows])).values(delivered=True)
+            update(outbox)
+            .where(among(self.connection, outbox.c.id, [row.id for row in rows]))
+            .values(delivered=True)
         )
         return len(rows), len(deliveries)
 
@@ -237,7 +240,7 @@ class WebhookRepository:
         if rows:
             self.connection.execute(
                 update(webhook_deliveries)
-                .where(d.id.in_([row.id for row in rows]))
+                .where(among(self.connection, d.id, [row.id for row in rows]))
                 .values(next_attempt_at=until)
             )
         return [
@@ -318,7 +321,7 @@ class WebhookRepository:
         return list(
             self.connection.execute(
                 select(webhook_attempts)
-                .where(webhook_attempts.c.delivery_id.in_(delivery_ids))
+                .where(among(self.connection, webhook_attempts.c.delivery_id, delivery_ids))
                 .order_by(webhook_attempts.c.id)
             )
         )
