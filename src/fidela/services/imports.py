@@ -460,8 +460,7 @@ class _Purchases:
 
     def encoded(self, checked: _Checked) -> Encoded:
         """The canonical JSON of the row's event, and its hash (`Purchase.encode`)."""
-        amount = str(checked.row.amount)
-        return self._encode(checked, amount, self._lines_of(checked.row, amount)[1])
+        return self.stored(checked)[0]
 
     def stored(self, checked: _Checked) -> tuple[Encoded, OrderState]:
         """The row's event encoded, and its order as refunds will need it
