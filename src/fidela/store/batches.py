@@ -22,9 +22,10 @@ would store them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any, ClassVar
 
 import orjson
@@ -113,6 +114,13 @@ class BatchWriter:
         return orjson.dumps(value).decode()
 
     def insert(self, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        """Queue `rows` for inserting, sorted by the table's primary key when they hold
+        it: each then lands next to the one before in the key's index (for the lots, in
+        the table itself, clustered by member), where an import's orders and lots come
+        in date order, scattered over the key: on SQLite the CDNOW import's inserts of
+        orders and lots took 11-19 % less time so (docs/benchmarks.md, section 1)."""
+        if len(rows) > 1 and (key := _primary_key(table, columns)) is not None:
+            rows.sort(key=key)
         if rows:
             self._writes.append(_Write(table, columns, rows))
 
@@ -208,3 +216,11 @@ class BatchWriter:
         ):
             for row in write.rows:
                 copy.write_row(row)
+
+
+def _primary_key(table: Table, columns: Sequence[str]) -> Callable[[tuple[Any, ...]], Any] | None:
+    """A row's primary key, if `columns` hold all of it."""
+    names = [column.name for column in table.primary_key.columns]
+    if not all(name in columns for name in names):
+        return None
+    return itemgetter(*(list(columns).index(name) for name in names))
