@@ -119,8 +119,12 @@ def _till(found: ColumnElement[bool]) -> Select[Any]:
     )
 
 
-_TILL_BY_ID = _till(members.c.id == bindparam("member_id"))
-_TILL_BY_REF = _till(NAMED)
+_TILL_BY_ID = Query(lambda _: _till(members.c.id == bindparam("member_id")))
+_TILL_BY_REF = Query(lambda _: _till(NAMED))
+
+
+def _one_or_none(rows: list[Any]) -> Any:
+    return rows[0] if rows else None
 
 
 # A member's state, every query built once: `StatesRead` holds those the program needs,
@@ -706,14 +710,17 @@ class MemberRepository:
         the soonest instant available points expire, and how many), and the program's
         current version (for ProgramRepository.stored); None if there is no such member."""
         if member_id is not None:
-            found = self.connection.execute(
-                _TILL_BY_ID, {"program_id": program_id, "member_id": member_id}
-            )
+            found = Read(_TILL_BY_ID, _one_or_none, program_id=program_id, member_id=member_id)
         else:
-            found = self.connection.execute(
-                _TILL_BY_REF, {"program_id": program_id, "external_id": external_id, "email": email}
+            found = Read(
+                _TILL_BY_REF,
+                _one_or_none,
+                program_id=program_id,
+                external_id=external_id,
+                email=email,
             )
-        return found.one_or_none()
+        row: Row[Any] | None = read_one(self.connection, found)
+        return row
 
     def open_lots(self, member_id: MemberId) -> list[Row[Any]]:
         return list(

@@ -14,7 +14,7 @@ other through SQLAlchemy.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -209,7 +209,7 @@ def read_together(connection: Connection, reads: Sequence[Read[Any]]) -> None:
     compiled = [one.query.compiled(dialect) for one in reads]
     driver = driver_of(connection)
     with as_sqlalchemy_errors(connection):
-        with driver.pipeline():
+        with driver.pipeline() if len(reads) > 1 else nullcontext():
             cursors = []
             for query, one in zip(compiled, reads, strict=True):
                 cursor = driver.cursor()
