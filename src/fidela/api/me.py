@@ -34,8 +34,9 @@ def account(caller: Member, uow: Uow) -> dict[str, Any]:
 
 
 @router.get("/balance")
-def balance(caller: Member, uow: Uow) -> dict[str, Any]:
+async def balance(caller: Member, uow: Uow) -> dict[str, Any]:
     """The member's points, tier and next expiry."""
+    # On the event loop, though it waits for the database: see members.balance.
     return members.balance(uow, caller.program_id, str(_member(caller)), by_member_id=True)
 
 

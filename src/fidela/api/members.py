@@ -82,10 +82,11 @@ def show(
 
 
 @router.get("/{ref}/balance", response_model=dict[str, Any])
-def balance(
+async def balance(
     caller: Integration, uow: Uow, ref: MemberRef, by_member_id: ByMemberId = False
 ) -> Response:
     """A member's points, tier and next expiry: the light read a till makes at checkout."""
+    # On the event loop, though it waits for the database: see members.balance.
     return json_answer(members.balance(uow, caller.program_id, ref, by_member_id=by_member_id))
 
 

@@ -309,7 +309,13 @@ def balance(
     uow: UnitOfWork, program_id: ProgramId, ref: str, *, by_member_id: bool = False
 ) -> dict[str, Any]:
     """What a till shows: the member's points and credit, tier, membership and perks, and
-    the next points to expire."""
+    the next points to expire.
+
+    The API calls it on the worker's event loop rather than in the thread pool: its one
+    statement by an index (and, once per program version, the program's definition)
+    waits for the database less than the trip through the pool costs (docs/api.md,
+    "Where a request runs"). It must stay that light.
+    """
     named = _ref(ref, by_member_id)
     email = normalize_email(named.email) if named.email else None
     # One statement, so no transaction: the till's read is the most frequent of all.
