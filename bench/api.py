@@ -169,6 +169,7 @@ def run_workloads(
             figures["health_ms"] = health_ms(server.port, HEALTH_CALLS)
             analyze(engine)
             figures["w1"], w1_span = earn(engine, server, setup, purchases, sizes)
+            analyze(engine)  # W1's writes: their ANALYZE would land in W3's phases
             figures["w3"] = read_balances(engine, server, setup, sizes)
             figures["w2"] = redeem(server, setup)
             figures["w4"], w4_span = send_batches(engine, server, setup, purchases, sizes)

@@ -103,6 +103,7 @@ def paced(
         report.step(f"W1: {arguments.calls:,} events at {rate:g}/s")
         calls = purchases.calls(setup, f"at{rate:g}", arguments.calls)
         figures["events"].append(_figures(rate, send(calls, rate)))
+    analyze(engine)  # the events' writes: their ANALYZE would land in the reads' phases
     for rate in _rates(arguments.reads_at):
         report.step(f"W3: {arguments.calls:,} balance reads at {rate:g}/s")
         calls = read_calls(setup, arguments.calls, arguments.members)
