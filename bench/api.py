@@ -23,7 +23,7 @@ The raw ceilings (bench/api_raw.py) run once the server has stopped, each in a f
 schema given first (untimed) what they rely on of Fidela's database. Every phase reports
 the CPU used by the client, the server, PostgreSQL and anything else on the machine.
 This machine's PostgreSQL runs with autovacuum off, so the script runs ANALYZE after
-the warm-up and, while the workloads run, wherever autovacuum would
+the warm-up and after W1, and, while the workloads run, wherever autovacuum would
 (bench/databases.py's `analyze` and `autoanalyzed`).
 """
 
