@@ -22,9 +22,7 @@ from tests.services.helpers import enroll
 OTHERS = 300  # customers besides the member, so that PostgreSQL's estimates tell indexes apart
 
 
-def plan_of_balance(
-    uow: UnitOfWork, cafe: ProgramId, ref: str, monkeypatch: pytest.MonkeyPatch
-) -> str:
+def plan_of_balance(uow: UnitOfWork, cafe: ProgramId, ref: str) -> str:
     """How the database runs the statement that `members.balance(ref)` sends, as text."""
     sent: list[tuple[str, Any]] = []
 
@@ -38,13 +36,13 @@ def plan_of_balance(
         sent.append((query, params))
         return execute(cursor, query, params, **options)
 
-    monkeypatch.setattr(psycopg.Cursor, "execute", spy)
     event.listen(uow.engine, "before_cursor_execute", keep)
     try:
-        members.balance(uow, cafe, ref)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(psycopg.Cursor, "execute", spy)
+            members.balance(uow, cafe, ref)
     finally:
         event.remove(uow.engine, "before_cursor_execute", keep)
-        monkeypatch.undo()
     [(statement, parameters)] = [(s, p) for s, p in sent if "FROM members" in s]
     with uow.engine.connect() as connection:
         cursor = driver_of(connection).cursor()
@@ -70,12 +68,12 @@ def searched_by(plan: str, column: str) -> bool:
     ("ref", "column"), [("shop-77", "external_id"), ("ana.lopez@example.com", "email")]
 )
 def test_a_balance_read_by_shop_id_or_email_looks_the_customer_up_by_index(
-    uow: UnitOfWork, cafe: ProgramId, ref: str, column: str, monkeypatch: pytest.MonkeyPatch
+    uow: UnitOfWork, cafe: ProgramId, ref: str, column: str
 ) -> None:
     enroll(uow, cafe, "ana.lopez@example.com", T0, customer_id="shop-77")
     with uow:
         others = {f"c{n}": (T0 + timedelta(seconds=n), f"c{n}@example.com") for n in range(OTHERS)}
         uow.customers.add_many(cafe, others)
         uow.commit()
-    plan = plan_of_balance(uow, cafe, ref, monkeypatch)
+    plan = plan_of_balance(uow, cafe, ref)
     assert searched_by(plan, column), plan
