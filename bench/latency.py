@@ -8,8 +8,10 @@ the code and the machine; this script paces the same calls at the rates given, s
 two versions of the code are compared at the same load. A fresh schema gets
 examples/cafe.yaml and the members (bench/api.py's `set_up`), a real `fidela serve
 --workers 2` answers 16 keep-alive clients, and each rate is held for --calls calls
-(open loop: a call's latency counts from its planned instant). It prints each rate's
-p50 and p99 and the cores that the client, the server and PostgreSQL used.
+(open loop: a call's latency counts from its planned instant). Events and reads each
+start after a warm-up of their own, the reads' after an ANALYZE of what the events
+wrote. It prints each rate's p50 and p99 and the cores that the client, the server and
+PostgreSQL used.
 
 Another version of the code, checked out in a worktree, runs with its `src` first on
 PYTHONPATH (the server inherits it): `PYTHONPATH=/path/to/worktree/src:. python -m
@@ -103,7 +105,11 @@ def paced(
         report.step(f"W1: {arguments.calls:,} events at {rate:g}/s")
         calls = purchases.calls(setup, f"at{rate:g}", arguments.calls)
         figures["events"].append(_figures(rate, send(calls, rate)))
-    analyze(engine)  # the events' writes: their ANALYZE would land in the reads' phases
+    # The events' writes: their ANALYZE would land in the reads' phases, and the plans it
+    # invalidates are made again by the warm-up's reads, not by the first rate's.
+    analyze(engine)
+    report.step(f"warming up: {WARM_UP_CALLS} balance reads")
+    send(read_calls(setup, WARM_UP_CALLS, arguments.members))
     for rate in _rates(arguments.reads_at):
         report.step(f"W3: {arguments.calls:,} balance reads at {rate:g}/s")
         calls = read_calls(setup, arguments.calls, arguments.members)
