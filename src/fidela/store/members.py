@@ -123,7 +123,7 @@ _TILL_BY_ID = Query(lambda _: _till(members.c.id == bindparam("member_id")))
 _TILL_BY_REF = Query(lambda _: _till(NAMED))
 
 
-def _one_or_none(rows: list[Any]) -> Any:
+def _one_or_none(rows: list[Row[Any]]) -> Row[Any] | None:
     return rows[0] if rows else None
 
 
@@ -719,8 +719,7 @@ class MemberRepository:
                 external_id=external_id,
                 email=email,
             )
-        row: Row[Any] | None = read_one(self.connection, found)
-        return row
+        return read_one(self.connection, found)
 
     def open_lots(self, member_id: MemberId) -> list[Row[Any]]:
         return list(
