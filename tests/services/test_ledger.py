@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 
 from fidela.domain.ids import ProgramId
 from fidela.services import ledger, rewards
@@ -40,6 +40,29 @@ def test_editing_a_line_by_hand_is_found_and_named(uow: UnitOfWork, history: Pro
     result = ledger.verify(uow, history)
     assert not result.ok and result.seq == 3
     assert "transaction 3" in (result.problem or "")
+
+
+@pytest.mark.parametrize("other", ["bob", "nobody"])
+def test_a_line_moved_to_another_member_is_found_and_named(
+    uow: UnitOfWork, history: ProgramId, other: str
+) -> None:
+    """Lines hold to the members table only through their transaction (migration 0021):
+    a line moved to another member, or to none that exists, is the ledger's to find."""
+    with uow.reading() as reading:
+        owner, bob = (
+            reading.connection.execute(
+                select(transactions.c.member_id).where(transactions.c.seq == seq)
+            ).scalar_one()
+            for seq in (1, 3)
+        )
+    moved_to = bob if other == "bob" else bob + 1000
+    assert owner != bob
+    tamper(uow, update(lines).where(lines.c.seq == 1).values(member_id=moved_to))
+    result = ledger.verify(uow, history)
+    assert not result.ok and result.seq == 1
+    assert result.problem == (
+        f"transaction 1: line 0 names member {moved_to}, the transaction member {owner}"
+    )
 
 
 def test_a_balanced_edit_is_caught_by_the_hash_chain(uow: UnitOfWork, history: ProgramId) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from fidela.domain.ids import ProgramId
 from fidela.services import ledger, programs, webhooks
 from fidela.store.database import _alembic_config, upgrade
-from fidela.store.tables import ledger_heads, lots, members
+from fidela.store.tables import ledger_heads, lines, lots, members
 from fidela.store.unit_of_work import UnitOfWork
 from tests.conftest import T0, example
 from tests.services.helpers import enroll, purchase
@@ -76,3 +76,19 @@ def test_0020_keys_lots_by_member_keeping_every_lot_and_each_number_once_a_progr
     if engine.dialect.name == "sqlite":  # stored in the key's order: there is no rowid
         with pytest.raises(OperationalError, match="rowid"), engine.connect() as connection:
             connection.exec_driver_sql("SELECT rowid FROM lots")
+
+
+def test_0021_keeps_every_line_and_the_ledger_still_verifies(
+    engine: Engine, uow: UnitOfWork, cafe: ProgramId
+) -> None:
+    enroll(uow, cafe, "ana@example.com", T0)
+    purchase(uow, cafe, "ana@example.com", "A1", "8.00", T0)
+
+    def stored_lines() -> list[tuple[object, ...]]:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(select(lines).order_by(lines.c.seq))]
+
+    before = stored_lines()
+    _migrate_again(engine, "0021", "0020")
+    assert stored_lines() == before and len(before) == 2
+    assert ledger.verify(uow, cafe).ok

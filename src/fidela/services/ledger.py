@@ -101,7 +101,8 @@ def _chain_problem(
     head: Head,
     progress: Callable[[int], None] | None,
 ) -> Verification | None:
-    """The first transaction that is missing, unbalanced or changed since it was written."""
+    """The first transaction that is missing, unbalanced, with a line of another member,
+    or changed since it was written."""
     previous = GENESIS
     seq = 0
     for seq, (transaction, lines) in enumerate(chain, start=1):
@@ -114,6 +115,14 @@ def _chain_problem(
         if total != 0:
             problem = f"transaction {seq}: its lines sum to {total}, not 0"
             return Verification(False, seq - 1, problem, seq)
+        # A line holds to the members table only through its transaction (migration 0021).
+        for line in lines:
+            if line.line_member_id != transaction.member_id:
+                problem = (
+                    f"transaction {seq}: line {line.line_no} names member {line.line_member_id},"
+                    f" the transaction member {transaction.member_id}"
+                )
+                return Verification(False, seq - 1, problem, seq)
         digest = chain_hash(
             previous,
             program_id,

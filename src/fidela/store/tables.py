@@ -247,7 +247,9 @@ lines = Table(
     Column("program_id", String(64), nullable=False),
     Column("seq", BigInteger, nullable=False),
     Column("line_no", Integer, nullable=False),
-    Column("member_id", Id, ForeignKey("members.id")),
+    # The transaction's member (`ledger verify` checks it), held to the members table by
+    # the transaction's own key: a key here would cost a look-up for every line written.
+    Column("member_id", Id),
     Column("account", String(32), nullable=False),
     Column("amount", BigInteger, nullable=False),
     Column("lot_no", BigInteger),
