@@ -3,7 +3,7 @@
 Every line of a transaction carries the transaction's member, whose own foreign key
 already holds it to the members table, and `fidela ledger verify` names a line whose
 member differs from its transaction's. The second key only cost PostgreSQL a look-up
-and a row lock for every line written: 15 % of the time the raw ceiling of expiry takes
+and a row lock for every line written: 14 % of the time the raw ceiling of expiry takes
 to store its rows (docs/benchmarks.md, section 2). SQLite rebuilds the table.
 
 Revision ID: 0021
