@@ -1,7 +1,7 @@
 """Benchmark: the scheduler expiring 1,000,000 lots of 100,000 members, per backend.
 
     .venv/bin/python -m bench.expiry [--backend sqlite|postgresql|both]
-                                     [--members N] [--lots-per-member K]
+                                     [--members N] [--lots-per-member K] [--workers W]
 
 Setup (untimed, but reported): a synthetic purchase history, one purchase per member
 on each of K distinct days of January-June 2025, is imported under the café program
@@ -9,7 +9,8 @@ of examples/cafe-usd.yaml without its tiers and its tenth-visit bonus (so that e
 purchase makes exactly one lot and the setup stays simple). Lots expire 365 days after
 they are earned, so none expires during the import. Then `jobs.run_due` at
 2026-12-31 expires every lot; that is what is timed, as lots expired per second. The
-ledger is checked afterwards (summary and a timed full verification).
+ledger is checked afterwards (summary and a timed full verification). With --workers,
+run_due shares the members among that many threads on PostgreSQL (SQLite: always one).
 
 The raw ceiling, for context: before run_due, the database is copied (untimed) into a
 second fresh one; afterwards, what run_due wrote (its new transactions, lines and
@@ -94,8 +95,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             history = Path(folder) / f"history-{members}x{arguments.lots_per_member}.csv"
             if not history.exists():
                 write_history(history, members, arguments.lots_per_member)
-            figures = measure(backend, arguments.postgres_url, program_file, history)
-            figures.update(members=members, lots_per_member=arguments.lots_per_member)
+            workers = arguments.workers if backend == "postgresql" else 1
+            figures = measure(backend, arguments.postgres_url, program_file, history, workers)
+            figures.update(
+                members=members, lots_per_member=arguments.lots_per_member, workers=workers
+            )
             result["backends"][backend] = figures
             print_figures(backend, figures)
     report.finish(result, started)
@@ -114,7 +118,12 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     arguments.add_argument(
         "--lots-per-member", type=int, default=DEFAULT_LOTS_PER_MEMBER, help="default %(default)s"
     )
+    arguments.add_argument(
+        "--workers", type=int, default=1, help="run_due's workers on PostgreSQL (default 1)"
+    )
     parsed = arguments.parse_args(argv)
+    if parsed.workers < 1:
+        arguments.error("--workers must be 1 or more")
     if parsed.members is not None and parsed.members < 1:
         arguments.error("--members must be 1 or more")
     if not 1 <= parsed.lots_per_member <= DAYS:
@@ -146,7 +155,9 @@ def write_history(path: Path, members: int, lots_per_member: int) -> None:
                 writer.writerow((f"c{member}", f"o{member}-{nth}", occurred, amount, "USD"))
 
 
-def measure(backend: str, postgres_url: str, program_file: Path, history: Path) -> dict[str, Any]:
+def measure(
+    backend: str, postgres_url: str, program_file: Path, history: Path, workers: int
+) -> dict[str, Any]:
     """Import the history (setup), time the expiry run and its raw ceiling, check the ledger."""
     with fresh_database(backend, postgres_url, "expiry") as engine:
         uow = UnitOfWork(engine)
@@ -158,7 +169,9 @@ def measure(backend: str, postgres_url: str, program_file: Path, history: Path) 
             take_snapshot(engine, snapshot, before)
             report.step(f"expiring: run_due at {EXPIRY_NOW.isoformat()}")
             counts, seconds = report.timed(
-                lambda: jobs.run_due(uow, program_id, now=EXPIRY_NOW, progress=Progress())
+                lambda: jobs.run_due(
+                    uow, program_id, now=EXPIRY_NOW, progress=Progress(), workers=workers
+                )
             )
             after = ledger_state(engine)
             figures.update(expiry_figures(before, after, counts, seconds))
@@ -319,6 +332,7 @@ def print_figures(backend: str, figures: dict[str, Any]) -> None:
     summary = figures["summary"]
     met = report.goal(speed >= GOAL_LOTS_PER_SECOND)
     size = f"{figures['members']:,} members x {figures['lots_per_member']}"
+    workers = f", {figures['workers']} workers" if figures["workers"] > 1 else ""
     lines = [
         ("size", f"{size} = {figures['lots']:,} lots"),
         ("setup: read CSV", f"{figures['setup_read_seconds']:.1f} s"),
@@ -326,7 +340,7 @@ def print_figures(backend: str, figures: dict[str, Any]) -> None:
             "setup: import",
             f"{figures['setup_import_seconds']:.1f} s, {figures['setup_rows_per_second']:,} rows/s",
         ),
-        ("expiry (run_due)", f"{figures['expiry_seconds']:.1f} s"),
+        ("expiry (run_due)", f"{figures['expiry_seconds']:.1f} s{workers}"),
         ("lots expired", f"{figures['lots_expired']:,} ({figures['lots_open_after']:,} left)"),
         ("lots per second", f"{speed:,}  (goal ≥ {GOAL_LOTS_PER_SECOND:,}: {met})"),
         ("raw ceiling", f"{figures['raw_seconds']:.2f} s for the same writes"),

@@ -115,6 +115,32 @@ def test_a_member_earns_redeems_and_the_ledger_verifies(fidela, engine: Engine) 
     assert "transaction 2" in broken.stderr
 
 
+def test_run_due_expires_points_with_the_workers_asked_for(fidela) -> None:  # type: ignore[no-untyped-def]
+    assert fidela("init").returncode == 0
+    assert fidela("program", "apply", str(EXAMPLES / "cafe.yaml"), "--now", NOW).returncode == 0
+    for n in range(3):
+        order = {
+            "type": "purchase",
+            "idempotency_key": f"order-{n}",
+            "customer": {"email": f"m{n}@example.com"},
+            "order_id": str(n),
+            "amount": "10.00",
+            "currency": "EUR",
+            "occurred_at": NOW,
+        }
+        assert (
+            fidela("member", "enroll", "--email", f"m{n}@example.com", "--now", NOW).returncode == 0
+        )
+        assert fidela("event", "record", "-", "--now", NOW, stdin=json.dumps(order)).returncode == 0
+    none = fidela("jobs", "run-due", "--now", "2028-01-01T00:00:00Z", "--workers", "0")
+    assert none.returncode == 2 and "--workers" in none.stderr
+    done = fidela("jobs", "run-due", "--now", "2028-01-01T00:00:00Z", "--workers", "2")
+    assert done.returncode == 0, done.stderr
+    counts = json.loads(done.stdout)
+    assert (counts["members"], counts["points_expired"]) == (3, 30)
+    assert fidela("ledger", "verify").returncode == 0
+
+
 def test_an_import_with_bad_rows_reports_their_lines_and_imports_nothing(
     fidela, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]

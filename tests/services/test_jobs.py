@@ -34,6 +34,40 @@ def test_lots_expire_once_however_often_run_due_runs(uow: UnitOfWork, cafe: Prog
     assert ledger.verify(uow, cafe).ok
 
 
+def test_several_workers_bring_every_member_to_where_one_worker_does(
+    uow: UnitOfWork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(jobs, "BATCH", 2)  # four batches of members, for three workers
+    people = [f"m{n}@example.com" for n in range(7)]
+    shared, alone = (
+        programs.apply(uow, example("cafe.yaml").replace("cafe-lumiere", name), now=T0).program_id
+        for name in ("cafe-shared", "cafe-alone")
+    )
+    for program_id in (shared, alone):
+        for n, email in enumerate(people):
+            # Half have a birthday before the run: a lot created by run_due itself.
+            enroll(uow, program_id, email, T0, birthday="1990-06-01" if n % 2 else None)
+            purchase(uow, program_id, email, f"A{n}", f"{30 + n}.00", T0)
+            purchase(uow, program_id, email, f"B{n}", "20.00", T0 + timedelta(days=100))
+    year_later = T0 + timedelta(days=366)
+
+    counts = jobs.run_due(uow, shared, now=year_later, workers=3)
+
+    assert counts == jobs.run_due(uow, alone, now=year_later)
+    assert counts["members"] == 7 and counts["points_expired"] == sum(30 + n for n in range(7))
+    assert counts["earn"] == 3  # the birthdays
+    for email in people:
+        assert members.show(uow, shared, email)["lots"] == members.show(uow, alone, email)["lots"]
+        assert balance(uow, shared, email) == balance(uow, alone, email)
+    assert ledger.verify(uow, shared).ok
+    assert jobs.run_due(uow, shared, now=year_later, workers=3) == {}
+
+
+def test_run_due_refuses_no_workers(uow: UnitOfWork, cafe: ProgramId) -> None:
+    with pytest.raises(ValueError, match="workers: must be 1 or more"):
+        jobs.run_due(uow, cafe, now=T0, workers=0)
+
+
 def test_a_reminder_is_written_to_the_outbox_before_points_expire(
     uow: UnitOfWork, cafe: ProgramId
 ) -> None:

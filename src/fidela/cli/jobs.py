@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from fidela.cli.common import (
@@ -20,7 +22,14 @@ jobs_app = typer.Typer(help="Run scheduled work.", no_args_is_help=True)
 
 
 @jobs_app.command("run-due")
-def jobs_run_due(program: ProgramOption = None, now: NowOption = None) -> None:
+def jobs_run_due(
+    program: ProgramOption = None,
+    now: NowOption = None,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, help="Threads sharing the members, on PostgreSQL (SQLite: 1)."),
+    ] = 1,
+) -> None:
     """Run everything due up to --now: expiry, pending points, birthdays, tier reviews,
     and the segments once a day."""
     with _errors():
@@ -29,6 +38,8 @@ def jobs_run_due(program: ProgramOption = None, now: NowOption = None) -> None:
         for program_id in program_ids:
             bar, advance = _progress(f"run-due {program_id}", None)
             with bar:
-                counts = jobs.run_due(uow, program_id, now=_now(now), progress=advance)
+                counts = jobs.run_due(
+                    uow, program_id, now=_now(now), progress=advance, workers=workers
+                )
             recomputed = segments.recompute_if_due(uow, program_id, now=_now(now))
             _print_json({"program": program_id, **counts, "segments_recomputed": int(recomputed)})

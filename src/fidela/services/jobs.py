@@ -3,8 +3,10 @@ memberships' months and lapses, referrals past their first order's return window
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from fidela.domain.ids import ProgramId
@@ -15,8 +17,8 @@ from fidela.store.ledger import Changes
 from fidela.store.unit_of_work import UnitOfWork
 
 BATCH = 2000  # members per transaction
-# Transactions posted at a time: the next members are computed while they are written.
-# A batch's last step is written with nothing beside it, so steps are small.
+# Transactions posted at a time by a lone worker: the next members are computed while
+# they are written. A batch's last step is written with nothing beside it, so steps are small.
 STEP = 1000
 
 
@@ -26,16 +28,54 @@ def run_due(
     *,
     now: datetime,
     progress: Callable[[int], None] | None = None,
+    workers: int = 1,
 ) -> dict[str, int]:
     """Bring every member with something due up to `now`; running it twice does nothing more.
 
     Members are taken in batches, each its own transaction, locked with SKIP LOCKED on
-    PostgreSQL so that several workers can share the work.
+    PostgreSQL so that several workers can share the work. With `workers` above 1 (on
+    PostgreSQL; SQLite writes one transaction at a time), that many threads do, each on
+    a connection of its own: a batch writes its lots and members first and takes the
+    ledger head only for its numbered rows, so that one batch's reads, rules and updates
+    run while another's transactions are written.
     """
-    after = 0  # members are taken in id order, each batch after the last one done
+    if workers < 1:
+        raise ValueError(f"workers: must be 1 or more, not {workers}")
     counts: Counter[str] = Counter()
     counts["idempotency_keys_forgotten"] = idempotency.prune(uow, program_id, now=now)
     counts["member_tokens_forgotten"] = keys.forget_expired(uow, program_id, now=now)
+    if workers == 1 or uow.engine.dialect.name == "sqlite":
+        counts.update(_run_batches(uow, program_id, now, progress, shared=False))
+    else:
+        lock = threading.Lock()
+
+        def report(members: int) -> None:
+            if progress:
+                with lock:
+                    progress(members)
+
+        with ThreadPoolExecutor(workers, thread_name_prefix="fidela-run-due") as pool:
+            running = [
+                pool.submit(_run_batches, UnitOfWork(uow.engine), program_id, now, report, True)
+                for _ in range(workers)
+            ]
+            for done in running:
+                counts.update(done.result())
+    counts["referrals_settled"] = referrals.settle_due(uow, program_id, now=now)
+    counts.update(webhooks.tidy(uow, program_id, now=now))  # last: the outbox rows of ours too
+    return {name: count for name, count in counts.items() if count}
+
+
+def _run_batches(
+    uow: UnitOfWork,
+    program_id: ProgramId,
+    now: datetime,
+    progress: Callable[[int], None] | None,
+    shared: bool,
+) -> Counter[str]:
+    """Take batches of due members until none is left; `shared`: other workers take some."""
+    after = 0  # members are taken in id order, each batch after the last one done
+    counts: Counter[str] = Counter()
     while True:
         with uow:
             program = uow.programs.current(program_id).program
@@ -57,15 +97,15 @@ def run_due(
                     t.points(Account.EXPIRED) for t in outcome.transactions
                 )
                 counts.update(effect.kind for effect in outcome.effects)
-                if len(changes.transactions) >= STEP:
+                if not shared and len(changes.transactions) >= STEP:
                     uow.ledger.post(program_id, changes, now, in_background=True)
                     changes = Changes(program)
-            uow.ledger.post(program_id, changes, now)
+            if shared:  # the ledger head, which the other workers wait for, comes last
+                uow.ledger.write_members(program_id, changes)
+            uow.ledger.post(program_id, changes, now, commit=shared)
             uow.commit()
         after = due[-1]
         counts["members"] += len(due)
         if progress:
             progress(len(due))
-    counts["referrals_settled"] = referrals.settle_due(uow, program_id, now=now)
-    counts.update(webhooks.tidy(uow, program_id, now=now))  # last: the outbox rows of ours too
-    return {name: count for name, count in counts.items() if count}
+    return counts

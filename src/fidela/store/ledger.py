@@ -209,6 +209,7 @@ class Changes:
     # transaction's effect is made only if someone will receive it (`news`).
     effects: list[tuple[MemberId | None, Effect | _Announcing]] = field(default_factory=list)
     announce: bool = True  # False: effects are not written to the outbox (replayed history)
+    members_written: bool = False  # the stored lots and members, by `write_members`
 
     def record(
         self,
@@ -319,7 +320,9 @@ class LedgerRepository:
         time = write.time
         recorded = time(recorded_at)
         write.insert(events, EVENT_COLUMNS, _event_rows(head, program_id, changes, write, recorded))
-        new_lots, changed_lots, restated_lots = self._number_lots(head, changes)
+        if not changes.members_written:
+            self._write_members(write, program_id, changes)
+        new_lots = _number_lots(head, changes)
         seqs, transaction_rows, line_rows = _chain(head, program_id, changes, write, recorded)
         write.insert(transactions, TRANSACTION_COLUMNS, transaction_rows)
         write.insert(lines, LINE_COLUMNS, line_rows)
@@ -344,33 +347,7 @@ class LedgerRepository:
                 for lot, member_id in new_lots
             ],
         )
-        write.update(
-            lots,
-            ("remaining", "pending_until"),
-            ("program_id", "lot_no"),
-            [
-                (lot.remaining, time(lot.pending_until), program_id, lot.lot_no)
-                for lot in changed_lots
-            ],
-        )
-        write.update(
-            lots,
-            ("remaining", "pending_until", "expires_at", "held"),
-            ("program_id", "lot_no"),
-            [
-                (
-                    lot.remaining,
-                    time(lot.pending_until),
-                    time(lot.expires_at),
-                    lot.held,
-                    program_id,
-                    lot.lot_no,
-                )
-                for lot in restated_lots
-            ],
-        )
         self._write_orders(write, program_id, changes)
-        self._write_states(write, changes)
         write.insert(
             member_badges,
             ("program_id", "member_id", "badge", "challenge_id", "awarded_at"),
@@ -413,6 +390,46 @@ class LedgerRepository:
             write.run(commit=commit)
         return seqs
 
+    def write_members(self, program_id: ProgramId, changes: Changes) -> None:
+        """Write now what needs no ledger head: the stored lots' new points and the
+        members' states. `post` then writes the rest; meanwhile another batch can hold the
+        head, as this one takes it only for its numbered rows (`jobs.run_due`'s workers)."""
+        write = BatchWriter(self.connection)
+        self._write_members(write, program_id, changes)
+        write.run()
+        changes.members_written = True
+
+    def _write_members(self, write: BatchWriter, program_id: ProgramId, changes: Changes) -> None:
+        """Queue the updates of the stored lots these changes touch, and of the members."""
+        time = write.time
+        changed_lots, restated_lots = _stored_lots(changes)
+        write.update(
+            lots,
+            ("remaining", "pending_until"),
+            ("program_id", "lot_no"),
+            [
+                (lot.remaining, time(lot.pending_until), program_id, lot.lot_no)
+                for lot in changed_lots
+            ],
+        )
+        write.update(
+            lots,
+            ("remaining", "pending_until", "expires_at", "held"),
+            ("program_id", "lot_no"),
+            [
+                (
+                    lot.remaining,
+                    time(lot.pending_until),
+                    time(lot.expires_at),
+                    lot.held,
+                    program_id,
+                    lot.lot_no,
+                )
+                for lot in restated_lots
+            ],
+        )
+        self._write_states(write, changes)
+
     def lock(self, program_id: ProgramId) -> Head:
         """Lock the program's ledger head until the transaction ends (once per transaction).
 
@@ -440,33 +457,6 @@ class LedgerRepository:
                 self._background.shutdown()
                 self._background = None
                 switching.restore()
-
-    @staticmethod
-    def _number_lots(
-        head: Head, changes: Changes
-    ) -> tuple[list[tuple[Lot, MemberId]], list[Lot], list[Lot]]:
-        """Lots the transactions create (numbered now), the stored ones whose points
-        changed, and the stored ones restated (expiry or hold changed too)."""
-        new: dict[int, tuple[Lot, MemberId]] = {}
-        changed: dict[int, Lot] = {}
-        for transaction, member_id, _cause in changes.transactions:
-            for line in transaction.lines:
-                lot = line.lot
-                if lot is None or member_id is None:
-                    continue
-                if lot.lot_no is None:
-                    head.last_lot_no += 1
-                    lot.lot_no = LotNo(head.last_lot_no)
-                    new[id(lot)] = (lot, member_id)
-                else:
-                    changed[id(lot)] = lot
-        # A lot created by these very changes is inserted as it is now: never updated too.
-        restated = {id(lot): lot for lot in changes.restated if id(lot) not in new}
-        return (
-            list(new.values()),
-            [lot for key, lot in changed.items() if key not in new and key not in restated],
-            list(restated.values()),
-        )
 
     @staticmethod
     def _write_vouchers(write: BatchWriter, program_id: ProgramId, changes: Changes) -> None:
@@ -762,6 +752,33 @@ def _event_rows(
             )
         )
     return rows
+
+
+def _stored_lots(changes: Changes) -> tuple[list[Lot], list[Lot]]:
+    """The stored lots (numbered) the changes touch: those whose points changed, and
+    those restated (expiry or hold changed too). A lot the changes create is not
+    numbered yet: it is inserted as it is now, never updated too."""
+    changed: dict[int, Lot] = {}
+    for transaction, member_id, _cause in changes.transactions:
+        for line in transaction.lines:
+            lot = line.lot
+            if lot is not None and member_id is not None and lot.lot_no is not None:
+                changed[id(lot)] = lot
+    restated = {id(lot): lot for lot in changes.restated if lot.lot_no is not None}
+    return [lot for key, lot in changed.items() if key not in restated], list(restated.values())
+
+
+def _number_lots(head: Head, changes: Changes) -> list[tuple[Lot, MemberId]]:
+    """Number the lots the changes create, under the ledger head; each with its member."""
+    new: dict[int, tuple[Lot, MemberId]] = {}
+    for transaction, member_id, _cause in changes.transactions:
+        for line in transaction.lines:
+            lot = line.lot
+            if lot is not None and member_id is not None and lot.lot_no is None:
+                head.last_lot_no += 1
+                lot.lot_no = LotNo(head.last_lot_no)
+                new[id(lot)] = (lot, member_id)
+    return list(new.values())
 
 
 def _chain(
