@@ -320,9 +320,12 @@ class LedgerRepository:
         time = write.time
         recorded = time(recorded_at)
         write.insert(events, EVENT_COLUMNS, _event_rows(head, program_id, changes, write, recorded))
+        new_lots, changed_lots, restated_lots = _touched_lots(changes)
         if not changes.members_written:
-            self._write_members(write, program_id, changes)
-        new_lots = _number_lots(head, changes)
+            self._write_members(write, program_id, changes, changed_lots, restated_lots)
+        for lot, _member_id in new_lots:  # numbered under the head
+            head.last_lot_no += 1
+            lot.lot_no = LotNo(head.last_lot_no)
         seqs, transaction_rows, line_rows = _chain(head, program_id, changes, write, recorded)
         write.insert(transactions, TRANSACTION_COLUMNS, transaction_rows)
         write.insert(lines, LINE_COLUMNS, line_rows)
@@ -395,14 +398,21 @@ class LedgerRepository:
         members' states. `post` then writes the rest; meanwhile another batch can hold the
         head, as this one takes it only for its numbered rows (`jobs.run_due`'s workers)."""
         write = BatchWriter(self.connection)
-        self._write_members(write, program_id, changes)
+        _new, changed_lots, restated_lots = _touched_lots(changes)
+        self._write_members(write, program_id, changes, changed_lots, restated_lots)
         write.run()
         changes.members_written = True
 
-    def _write_members(self, write: BatchWriter, program_id: ProgramId, changes: Changes) -> None:
-        """Queue the updates of the stored lots these changes touch, and of the members."""
+    def _write_members(
+        self,
+        write: BatchWriter,
+        program_id: ProgramId,
+        changes: Changes,
+        changed_lots: list[Lot],
+        restated_lots: list[Lot],
+    ) -> None:
+        """Queue the updates of the stored lots given, and of the members."""
         time = write.time
-        changed_lots, restated_lots = _stored_lots(changes)
         write.update(
             lots,
             ("remaining", "pending_until"),
@@ -754,31 +764,27 @@ def _event_rows(
     return rows
 
 
-def _stored_lots(changes: Changes) -> tuple[list[Lot], list[Lot]]:
-    """The stored lots (numbered) the changes touch: those whose points changed, and
-    those restated (expiry or hold changed too). A lot the changes create is not
-    numbered yet: it is inserted as it is now, never updated too."""
+def _touched_lots(changes: Changes) -> tuple[list[tuple[Lot, MemberId]], list[Lot], list[Lot]]:
+    """The lots the changes create (not numbered yet), each with its member; the stored
+    ones whose points changed; the stored ones restated (expiry or hold changed too). A
+    lot the changes create is inserted as it is now, never updated too."""
+    new: dict[int, tuple[Lot, MemberId]] = {}
     changed: dict[int, Lot] = {}
     for transaction, member_id, _cause in changes.transactions:
         for line in transaction.lines:
             lot = line.lot
-            if lot is not None and member_id is not None and lot.lot_no is not None:
+            if lot is None or member_id is None:
+                continue
+            if lot.lot_no is None:
+                new[id(lot)] = (lot, member_id)
+            else:
                 changed[id(lot)] = lot
     restated = {id(lot): lot for lot in changes.restated if lot.lot_no is not None}
-    return [lot for key, lot in changed.items() if key not in restated], list(restated.values())
-
-
-def _number_lots(head: Head, changes: Changes) -> list[tuple[Lot, MemberId]]:
-    """Number the lots the changes create, under the ledger head; each with its member."""
-    new: dict[int, tuple[Lot, MemberId]] = {}
-    for transaction, member_id, _cause in changes.transactions:
-        for line in transaction.lines:
-            lot = line.lot
-            if lot is not None and member_id is not None and lot.lot_no is None:
-                head.last_lot_no += 1
-                lot.lot_no = LotNo(head.last_lot_no)
-                new[id(lot)] = (lot, member_id)
-    return list(new.values())
+    return (
+        list(new.values()),
+        [lot for key, lot in changed.items() if key not in restated],
+        list(restated.values()),
+    )
 
 
 def _chain(
