@@ -12,6 +12,11 @@ they are earned, so none expires during the import. Then `jobs.run_due` at
 ledger is checked afterwards (summary and a timed full verification). With --workers,
 run_due shares the members among that many threads on PostgreSQL (SQLite: always one).
 
+While run_due runs, a second connection takes what an event of the API would need, every
+20 ms, and lets it go at once: the program's ledger head on PostgreSQL (FOR UPDATE), the
+write lock on SQLite (BEGIN IMMEDIATE). The longest of those waits is how long an event
+would have waited for run_due.
+
 The raw ceiling, for context: before run_due, the database is copied (untimed) into a
 second fresh one; afterwards, what run_due wrote (its new transactions, lines and
 outbox rows, and the new values of the lots, members and ledger head it changed) is
@@ -25,8 +30,10 @@ import argparse
 import csv
 import random
 import tempfile
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -168,11 +175,13 @@ def measure(
         with fresh_database(backend, postgres_url, "expiry_raw") as snapshot:
             take_snapshot(engine, snapshot, before)
             report.step(f"expiring: run_due at {EXPIRY_NOW.isoformat()}")
-            counts, seconds = report.timed(
-                lambda: jobs.run_due(
-                    uow, program_id, now=EXPIRY_NOW, progress=Progress(), workers=workers
+            with writer_waits(engine, program_id) as waits:
+                counts, seconds = report.timed(
+                    lambda: jobs.run_due(
+                        uow, program_id, now=EXPIRY_NOW, progress=Progress(), workers=workers
+                    )
                 )
-            )
+            figures.update(wait_figures(waits))
             after = ledger_state(engine)
             figures.update(expiry_figures(before, after, counts, seconds))
             figures.update(raw_ceiling(engine, snapshot, before))
@@ -202,6 +211,54 @@ class Progress:
         before, self.members = self.members, self.members + members
         if before // self.PRINT_EVERY != self.members // self.PRINT_EVERY:
             report.step(f"  {self.members:,} members done")
+
+
+PROBE_EVERY = 0.02  # seconds between writer_waits' tries
+
+
+@contextmanager
+def writer_waits(engine: Engine, program_id: ProgramId) -> Iterator[list[float]]:
+    """The seconds each try of another writer waited while the block ran (see the top)."""
+    waits: list[float] = []
+    failed: list[BaseException] = []
+    stop = threading.Event()
+
+    def probe() -> None:
+        try:
+            with driver_connection(engine) as connection:
+                while not stop.wait(PROBE_EVERY):
+                    started = time.perf_counter()
+                    if engine.dialect.name == "sqlite":
+                        connection.execute("BEGIN IMMEDIATE")
+                    else:
+                        connection.execute(
+                            "SELECT last_seq FROM ledger_heads WHERE program_id = %s FOR UPDATE",
+                            (program_id,),
+                        )
+                    connection.rollback()
+                    waits.append(time.perf_counter() - started)
+        except BaseException as error:  # re-raised in the caller's thread
+            failed.append(error)
+
+    prober = threading.Thread(target=probe, name="writer-waits")
+    prober.start()
+    try:
+        yield waits
+    finally:
+        stop.set()
+        prober.join()
+    if failed:
+        raise failed[0]
+
+
+def wait_figures(waits: list[float]) -> dict[str, Any]:
+    """The longest wait and the 90th percentile, in milliseconds."""
+    waits = sorted(waits) or [0.0]
+    return {
+        "writer_waits": len(waits),
+        "writer_wait_max_ms": round(1000 * waits[-1]),
+        "writer_wait_p90_ms": round(1000 * waits[int(0.9 * (len(waits) - 1))]),
+    }
 
 
 def ledger_state(engine: Engine) -> dict[str, int]:
@@ -343,6 +400,11 @@ def print_figures(backend: str, figures: dict[str, Any]) -> None:
         ("expiry (run_due)", f"{figures['expiry_seconds']:.1f} s{workers}"),
         ("lots expired", f"{figures['lots_expired']:,} ({figures['lots_open_after']:,} left)"),
         ("lots per second", f"{speed:,}  (goal ≥ {GOAL_LOTS_PER_SECOND:,}: {met})"),
+        (
+            "a writer waited",
+            f"up to {figures['writer_wait_max_ms']:,} ms, p90 {figures['writer_wait_p90_ms']:,}"
+            f" ms ({figures['writer_waits']:,} tries)",
+        ),
         ("raw ceiling", f"{figures['raw_seconds']:.2f} s for the same writes"),
         ("raw method", figures["raw_method"]),
         ("transactions", f"{figures['transactions_written']:,} written by run_due"),

@@ -37,7 +37,7 @@ def test_lots_expire_once_however_often_run_due_runs(uow: UnitOfWork, cafe: Prog
 def test_several_workers_bring_every_member_to_where_one_worker_does(
     uow: UnitOfWork, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(jobs, "BATCH", 2)  # four batches of members, for three workers
+    monkeypatch.setitem(jobs.BATCH, uow.engine.dialect.name, 2)  # four batches, three workers
     people = [f"m{n}@example.com" for n in range(7)]
     shared, alone = (
         programs.apply(uow, example("cafe.yaml").replace("cafe-lumiere", name), now=T0).program_id
