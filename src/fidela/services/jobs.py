@@ -20,7 +20,7 @@ from fidela.store.unit_of_work import UnitOfWork
 # head from its first post to its COMMIT, and the events of the API wait for it that long:
 # on the slowest machine measured, 500 members with 10 lots each held it 0.6 s where 2,000
 # held it 2.4 s, and expired as many lots a second (docs/benchmarks.md, section 2).
-# SQLite lets one writer in at a time whatever the batch; there 500 were 3-5 % slower.
+# SQLite lets one writer in at a time whatever the batch; there 500 were about 5 % slower.
 BATCH = {"postgresql": 500, "sqlite": 2000}
 # Transactions posted at a time by a lone worker: the next members are computed while
 # they are written. A batch's last step is written with nothing beside it, so steps are small.
