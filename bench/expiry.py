@@ -12,10 +12,10 @@ they are earned, so none expires during the import. Then `jobs.run_due` at
 ledger is checked afterwards (summary and a timed full verification). With --workers,
 run_due shares the members among that many threads on PostgreSQL (SQLite: always one).
 
-While run_due runs, a second connection takes what an event of the API would need, every
-20 ms, and lets it go at once: the program's ledger head on PostgreSQL (FOR UPDATE), the
-write lock on SQLite (BEGIN IMMEDIATE). The longest of those waits is how long an event
-would have waited for run_due.
+While run_due runs, a second unit of work takes what an event of the API would need,
+every 20 ms, and lets it go at once: the program's ledger head (`LedgerRepository.lock`;
+on SQLite the write lock first, as every writer's BEGIN IMMEDIATE). The longest of those
+waits is how long an event would have waited for run_due.
 
 The raw ceiling, for context: before run_due, the database is copied (untimed) into a
 second fresh one; afterwards, what run_due wrote (its new transactions, lines and
@@ -224,19 +224,13 @@ def writer_waits(engine: Engine, program_id: ProgramId) -> Iterator[list[float]]
     stop = threading.Event()
 
     def probe() -> None:
+        writer = UnitOfWork(engine)
         try:
-            with driver_connection(engine) as connection:
-                while not stop.wait(PROBE_EVERY):
-                    started = time.perf_counter()
-                    if engine.dialect.name == "sqlite":
-                        connection.execute("BEGIN IMMEDIATE")
-                    else:
-                        connection.execute(
-                            "SELECT last_seq FROM ledger_heads WHERE program_id = %s FOR UPDATE",
-                            (program_id,),
-                        )
-                    connection.rollback()
-                    waits.append(time.perf_counter() - started)
+            while not stop.wait(PROBE_EVERY):
+                started = time.perf_counter()
+                with writer:  # SQLite: BEGIN IMMEDIATE; then rolled back, as not committed
+                    writer.ledger.lock(program_id)
+                waits.append(time.perf_counter() - started)
         except BaseException as error:  # re-raised in the caller's thread
             failed.append(error)
 
