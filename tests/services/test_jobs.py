@@ -1,5 +1,7 @@
 """run-due: expiry, pending points, birthdays and tier reviews, each applied once."""
 
+import sqlite3
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -61,6 +63,31 @@ def test_several_workers_bring_every_member_to_where_one_worker_does(
         assert balance(uow, shared, email) == balance(uow, alone, email)
     assert ledger.verify(uow, shared).ok
     assert jobs.run_due(uow, shared, now=year_later, workers=3) == {}
+
+
+def test_between_batches_a_waiting_writer_finds_the_lock_free_long_enough_to_take_it(
+    uow: UnitOfWork, cafe: ProgramId, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(jobs.BATCH, uow.engine.dialect.name, 2)  # three batches
+    for n in range(5):
+        enroll(uow, cafe, f"m{n}@example.com", T0)
+        purchase(uow, cafe, f"m{n}@example.com", f"A{n}", "30.00", T0)
+    sleep, paused = time.sleep, []
+
+    def pause(seconds: float) -> None:  # another writer, which would not wait, comes in
+        with sqlite3.connect(uow.engine.url.database or "", timeout=0) as writer:
+            writer.execute("BEGIN IMMEDIATE")
+        paused.append(seconds)
+        sleep(seconds)
+
+    monkeypatch.setattr(jobs.time, "sleep", pause)
+    assert jobs.run_due(uow, cafe, now=T0 + timedelta(days=366))["members"] == 5
+
+    if uow.engine.dialect.name == "sqlite":
+        # After each full batch, for as long as SQLite's busy handler sleeps at most.
+        assert paused == [0.1, 0.1]
+    else:  # PostgreSQL queues the writers that wait: no pause
+        assert paused == []
 
 
 def unnumbered_lots(uow: UnitOfWork, program_id: ProgramId, email: str) -> list[dict[str, object]]:

@@ -4,6 +4,7 @@ memberships' months and lapses, referrals past their first order's return window
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,9 +20,16 @@ from fidela.store.unit_of_work import UnitOfWork
 # Members per transaction, by database. On PostgreSQL a batch holds the program's ledger
 # head from its first post to its COMMIT, and the events of the API wait for it that long:
 # on the slowest machine measured, 500 members with 10 lots each held it 0.6 s where 2,000
-# held it 2.4 s, and expired as many lots a second (docs/benchmarks.md, section 2).
-# SQLite lets one writer in at a time whatever the batch; there 500 were about 5 % slower.
+# held it 2.4 s, as fast; on Intel 6/167 a lone worker reached 56-61 % of the raw ceiling
+# with 500 against 65-67 % with 2,000, and two workers with 500 69-81 % (docs/benchmarks.md,
+# section 2). SQLite lets one writer in at a time whatever the batch; there 500 were about
+# 5 % slower.
 BATCH = {"postgresql": 500, "sqlite": 2000}
+# Seconds the write lock is left free after a full batch, by database. SQLite keeps no
+# queue of writers: one that finds the lock taken sleeps and tries again, up to 100 ms
+# at a time, so without a pause run_due took the lock back before a waiting writer woke
+# and an event from the API waited seconds. PostgreSQL queues its waiting writers.
+PAUSE = {"postgresql": 0.0, "sqlite": 0.1}
 # Transactions posted at a time by a lone worker: the next members are computed while
 # they are written. A batch's last step is written with nothing beside it, so steps are small.
 STEP = 1000
@@ -80,7 +88,7 @@ def _run_batches(
 ) -> Counter[str]:
     """Take batches of due members until none is left; `shared`: other workers take some."""
     after = 0  # members are taken in id order, each batch after the last one done
-    batch = BATCH[uow.engine.dialect.name]
+    batch, pause = BATCH[uow.engine.dialect.name], PAUSE[uow.engine.dialect.name]
     counts: Counter[str] = Counter()
     while True:
         with uow:
@@ -114,4 +122,6 @@ def _run_batches(
         counts["members"] += len(due)
         if progress:
             progress(len(due))
+        if pause and len(due) == batch:  # more may follow: a waiting writer goes first
+            time.sleep(pause)
     return counts
