@@ -2,6 +2,7 @@
 
 import sqlite3
 import time
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -75,8 +76,9 @@ def test_between_batches_a_waiting_writer_finds_the_lock_free_long_enough_to_tak
     sleep, paused = time.sleep, []
 
     def pause(seconds: float) -> None:  # another writer, which would not wait, comes in
-        with sqlite3.connect(uow.engine.url.database or "", timeout=0) as writer:
+        with closing(sqlite3.connect(uow.engine.url.database or "", timeout=0)) as writer:
             writer.execute("BEGIN IMMEDIATE")
+            writer.rollback()
         paused.append(seconds)
         sleep(seconds)
 
