@@ -19,11 +19,9 @@ from fidela.store.unit_of_work import UnitOfWork
 
 # Members per transaction, by database. On PostgreSQL a batch holds the program's ledger
 # head from its first post to its COMMIT, and the events of the API wait for it that long:
-# on the slowest machine measured, 500 members with 10 lots each held it 0.6 s where 2,000
-# held it 2.4 s, as fast; on Intel 6/167 a lone worker reached 56-61 % of the raw ceiling
-# with 500 against 65-67 % with 2,000, and two workers with 500 69-81 % (docs/benchmarks.md,
-# section 2). SQLite lets one writer in at a time whatever the batch; there 500 were about
-# 5 % slower.
+# 500 members hold it a quarter as long as 2,000, for 0-25 % of a lone worker's speed
+# (docs/benchmarks.md, section 2). On SQLite every writer waits for a whole batch whatever
+# its size, and 500 were about 5 % slower.
 BATCH = {"postgresql": 500, "sqlite": 2000}
 # Seconds the write lock is left free after a full batch, by database. SQLite keeps no
 # queue of writers: one that finds the lock taken sleeps and tries again, up to 100 ms
