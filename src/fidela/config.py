@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     # once (anyio's 40 threads); fewer, and the pool closes and reopens them under load.
     # A worker opens at most 9 more in a burst, and one to hear of changed keys.
     pool_size: int = Field(40, ge=1, le=1000)
+    # Seconds a request waits for a lock another write holds (an import, the scheduler's
+    # batch) before it is answered 503 with Retry-After: shorter than the commands' wait
+    # (store.database.LOCK_WAIT), so that it comes before most HTTP clients give up.
+    lock_wait: float = Field(15.0, gt=0, le=600)
 
     @property
     def url(self) -> str:

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
+from fidela.api.app import create_app
+from fidela.domain.ids import ProgramId
+from fidela.store.database import make_engine
 from tests.api.conftest import Keys
 from tests.api.test_access import CAFE, PURCHASE
+from tests.conftest import T0
+from tests.services.helpers import ledger_held
 
 
 def test_a_purchase_earns_and_a_retry_returns_the_first_result(
@@ -20,6 +26,36 @@ def test_a_purchase_earns_and_a_retry_returns_the_first_result(
     assert again.json() == first.json() | {"duplicate": True}
     member = client.get(f"{CAFE}/members/ana@example.com", headers=api_keys.integration).json()
     assert member["available"] == 12
+
+
+def test_an_event_kept_waiting_for_a_lock_too_long_is_a_503_to_retry_and_counts_once(
+    engine: Engine, cafe: ProgramId, api_keys: Keys
+) -> None:
+    """While another transaction holds what an event must lock (SQLite's write lock, the
+    program's ledger head on PostgreSQL) longer than the server waits, the event is
+    answered 503 with Retry-After and nothing of it is kept; its retry is recorded once."""
+    url = engine.url.render_as_string(hide_password=False)
+    impatient = make_engine(url, lock_wait=0.2)
+    try:
+        with TestClient(create_app(impatient, clock=lambda: T0)) as client:
+            headers = api_keys.integration
+            client.post(f"{CAFE}/members", json={"email": "ana@example.com"}, headers=headers)
+            with ledger_held(engine, cafe):
+                busy = client.post(f"{CAFE}/events", json=PURCHASE, headers=headers)
+            assert busy.status_code == 503
+            assert busy.headers["content-type"] == "application/problem+json"
+            assert int(busy.headers["Retry-After"]) > 0
+            assert busy.json()["field"] == "database" and "busy" in busy.json()["reason"]
+            summary = client.get(f"{CAFE}/ledger/summary", headers=api_keys.admin).json()
+            assert summary["issued"] == 0
+            retried = client.post(f"{CAFE}/events", json=PURCHASE, headers=headers)
+            assert retried.status_code == 201 and retried.json()["points"] == 12
+            again = client.post(f"{CAFE}/events", json=PURCHASE, headers=headers)
+            assert again.json()["duplicate"]
+            summary = client.get(f"{CAFE}/ledger/summary", headers=api_keys.admin).json()
+            assert summary["issued"] == 12
+    finally:
+        impatient.dispose()
 
 
 def test_the_same_key_with_other_content_is_a_conflict(client: TestClient, api_keys: Keys) -> None:

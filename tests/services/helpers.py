@@ -69,9 +69,16 @@ WAIT_SECONDS = 30.0  # for what other threads are doing; never reached when all 
 
 @contextmanager
 def ledger_held(engine: Engine, program_id: ProgramId) -> Iterator[None]:
-    """Another transaction holds the program's ledger (and, on SQLite, the write lock)."""
+    """Another transaction holds the program's ledger (and, on SQLite, the write lock).
+
+    PostgreSQL ends it after 10 s idle, so that a writer that would wait for it forever
+    fails its test instead of hanging it."""
     holder = UnitOfWork(engine)
     with holder:
+        if engine.dialect.name == "postgresql":
+            holder.connection.exec_driver_sql(
+                "SET LOCAL idle_in_transaction_session_timeout = '10s'"
+            )
         holder.ledger.lock(program_id)
         yield  # left without a commit: rolled back
 

@@ -9,12 +9,13 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from fidela.domain.errors import InvalidInput
+from fidela.domain.errors import FidelaError, InvalidInput
 from fidela.domain.events import Event, parse_event
 from fidela.domain.ids import ProgramId
 from fidela.services import events, ledger, members
 from fidela.services.events import Recorded
 from fidela.services.recorder import Recorder
+from fidela.store.database import DatabaseBusy, make_engine
 from fidela.store.unit_of_work import UnitOfWork
 from tests.conftest import T0
 from tests.services.helpers import enroll, ledger_held, wait_until
@@ -160,3 +161,40 @@ def test_a_caller_alone_writes_at_once_in_a_group_of_one(
         recorder.record(UnitOfWork(engine), cafe, event, now=T0)
     assert groups == [1, 1, 1]
     assert not recorder.writing(cafe) and recorder.waiting(cafe) == 0
+
+
+def test_a_group_kept_waiting_for_a_lock_too_long_is_busy_for_each_caller_at_once(
+    engine: Engine, uow: UnitOfWork, cafe: ProgramId
+) -> None:
+    """A busy lock is no one event's fault: the group is not tried again one event at a
+    time (each would wait for the lock again); every caller gets DatabaseBusy."""
+    emails = [f"m{n}@example.com" for n in range(4)]
+    for email in emails:
+        enroll(uow, cafe, email, T0)
+    # Long enough a wait that the three queue behind the first before it ends.
+    impatient = make_engine(engine.url.render_as_string(hide_password=False), lock_wait=1.0)
+    tried: list[int] = []  # events in each transaction tried
+    record_all = events.record_all
+
+    def counted(*args: Any, **kwargs: Any) -> list[Recorded | FidelaError]:
+        tried.append(len(args[2]))
+        return record_all(*args, **kwargs)
+
+    callers = Callers(impatient, cafe, Recorder())
+    try:
+        with pytest.MonkeyPatch.context() as patch, ledger_held(engine, cafe):
+            patch.setattr(events, "record_all", counted)
+            sent = [callers.send(purchase(emails[0], "B0", "10.00"))]
+            wait_until(lambda: callers.recorder.writing(cafe))
+            sent += [
+                callers.send(purchase(e, f"B{n}", "10.00")) for n, e in enumerate(emails[1:], 1)
+            ]
+            wait_until(lambda: callers.recorder.waiting(cafe) == 3)
+            wait_until(lambda: all(future.done() for future in sent))
+    finally:
+        callers.pool.shutdown()
+        impatient.dispose()
+    for future in sent:
+        assert isinstance(future.exception(), DatabaseBusy)
+    assert tried == [1, 3]  # the first alone, then the three queued behind it, together
+    assert ledger.summary(uow, cafe)["issued"] == 0

@@ -1,5 +1,6 @@
-"""Units of work on a pool: a read without a transaction leaves none of that behind, and a
-connection the database closed while it rested is replaced before use."""
+"""Units of work on a pool: a read without a transaction leaves none of that behind, a
+connection the database closed while it rested is replaced before use, and a write that
+waits too long for a lock fails as busy."""
 
 import time
 
@@ -8,9 +9,10 @@ from sqlalchemy import Engine
 
 from fidela.domain.ids import ProgramId
 from fidela.store import database
-from fidela.store.database import make_engine
+from fidela.store.database import DatabaseBusy, make_engine
 from fidela.store.unit_of_work import UnitOfWork
 from tests.conftest import POSTGRES_URL, T0
+from tests.services.helpers import ledger_held
 
 
 def test_a_write_after_a_single_statement_read_on_its_connection_still_rolls_back(
@@ -72,3 +74,32 @@ def test_a_rested_connection_that_the_database_closed_is_replaced_before_use(
     finally:
         engine.dispose()
         admin.dispose()
+
+
+def test_a_write_that_waits_longer_than_its_engine_allows_for_a_lock_is_busy_and_changes_nothing(
+    engine: Engine, cafe: ProgramId
+) -> None:
+    """SQLite: another writer holds the database's write lock; PostgreSQL: another
+    transaction holds the program's ledger head. Once it is gone, the same work succeeds."""
+    url = engine.url.render_as_string(hide_password=False)
+    impatient = make_engine(url, lock_wait=0.2)
+    uow = UnitOfWork(impatient)
+
+    def work() -> None:
+        with uow:
+            uow.customers.add(cafe, external_id="waiter", email=None, at=T0)
+            uow.ledger.lock(cafe)  # what every posting takes
+            uow.commit()
+
+    try:
+        with ledger_held(engine, cafe), pytest.raises(DatabaseBusy) as raised:
+            work()
+        assert raised.value.status == 503 and raised.value.retry_after is not None
+        assert raised.value.field == "database" and "busy" in raised.value.reason
+        with uow.reading() as reader:
+            assert reader.customers.find(cafe, external_id="waiter", email=None) == []
+        work()
+        with uow.reading() as reader:
+            assert len(reader.customers.find(cafe, external_id="waiter", email=None)) == 1
+    finally:
+        impatient.dispose()

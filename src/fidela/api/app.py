@@ -142,7 +142,12 @@ YOUNG_GENERATION = 50_000
 def from_settings() -> FastAPI:
     """The app on the configured database: what each `fidela serve` worker runs."""
     settings = Settings()
-    engine = make_engine(settings.url, pool_size=settings.pool_size, max_overflow=SERVER_OVERFLOW)
+    engine = make_engine(
+        settings.url,
+        pool_size=settings.pool_size,
+        max_overflow=SERVER_OVERFLOW,
+        lock_wait=settings.lock_wait,
+    )
     app = create_app(engine, deliver_webhooks=True, cache_keys=True)
     # What lives as long as the worker (modules, the schema, the app) is kept out of the
     # cyclic collector's way: its full collections walked it all, about a tenth of a batch.

@@ -41,6 +41,8 @@ PROBLEMS = {
     404: "Something this program does not have.",
     409: "A conflict with what is stored: an idempotency key, a used voucher, points short.",
     422: "Invalid input; `errors` lists every mistake.",
+    503: "The database is busy (another write held a lock too long: retry after the"
+    " Retry-After seconds) or does not answer.",
 }
 BODY_PROBLEMS = {400: "A body that can't be read: bytes that aren't UTF-8, say."}
 FASTAPI_422 = "Validation Error"  # how FastAPI describes the 422 it declares by itself
@@ -128,9 +130,12 @@ def install(app: FastAPI) -> None:
         if isinstance(error, ProgramInvalid | ImportInvalid):
             listed = error.problems[:LISTED]
             errors = [{"field": p.location, "reason": p.message} for p in listed]
-        return problem(
+        response = problem(
             request, error.status, str(error), field=error.field, reason=error.reason, errors=errors
         )
+        if error.retry_after is not None:
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:

@@ -12,6 +12,7 @@ class FidelaError(Exception):
     """Base of the errors a caller can act on; `field` is a dotted path or ''."""
 
     status = 400
+    retry_after: int | None = None  # seconds after which trying again may succeed
 
     def __init__(self, field: str, reason: str) -> None:
         super().__init__(f"{field}: {reason}" if field else reason)

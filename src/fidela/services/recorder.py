@@ -23,6 +23,7 @@ from fidela.domain.events import Event
 from fidela.domain.ids import ProgramId
 from fidela.services import events
 from fidela.services.events import Hints, Recorded
+from fidela.store.database import DatabaseBusy
 from fidela.store.unit_of_work import UnitOfWork
 
 GROUP_MAX = 100  # events in one transaction: the first of a long queue waits for no more
@@ -112,13 +113,18 @@ class Recorder:
                     del self._queues[program_id]
 
     def _write(self, uow: UnitOfWork, program_id: ProgramId, group: list[_Caller]) -> None:
-        """Record a group's events in one transaction; if that fails, each in one of its own."""
+        """Record a group's events in one transaction; if that fails, each in one of its own
+        (unless a lock it needs is busy: each of them would wait for it again)."""
         now = max(caller.now for caller in group)
         try:
             outcomes = events.record_all(
                 uow, program_id, [c.event for c in group], now=now, hints=self._hints
             )
         except Exception as error:  # given to the callers: raised in each one's thread
+            if isinstance(error, DatabaseBusy):  # each alone would wait for the lock again
+                for caller in group:
+                    caller.outcome = DatabaseBusy(error.field, error.reason)
+                return
             if len(group) == 1:
                 group[0].outcome = error
                 return

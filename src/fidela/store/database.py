@@ -8,6 +8,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DisconnectionError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 
 from fidela.domain.errors import FidelaError
 
@@ -26,6 +27,14 @@ log = logging.getLogger("fidela.store")
 SQLITE_AT_LEAST = (3, 38)  # the `->>` operator the batched writes use (store/batches.py)
 RESTED = 1.0  # seconds in the pool after which a PostgreSQL connection is pinged before use
 RESTING_SINCE = "fidela_resting_since"  # in a pooled connection's info
+# Seconds a statement waits for a lock another transaction holds (SQLite's one write lock,
+# PostgreSQL's row and table locks) before it fails with DatabaseBusy. The commands wait
+# this long; `fidela serve` waits less (Settings.lock_wait), as its callers are waiting.
+LOCK_WAIT = 60.0
+BUSY = {
+    "SQLITE_BUSY",  # SQLite: the write lock stayed taken for the whole busy timeout
+    "55P03",  # PostgreSQL's lock_not_available: lock_timeout ran out
+}
 
 
 class SchemaOutdated(FidelaError):
@@ -46,6 +55,28 @@ class DatabaseUnavailable(FidelaError):
     status = 503
 
 
+class DatabaseBusy(FidelaError):
+    """A write waited longer than its engine allows for a lock another write held (an
+    import, a run of the scheduler); nothing was changed, and a retry may succeed."""
+
+    status = 503
+    retry_after = 5  # seconds: about what a batch of the scheduler holds its locks
+
+
+def error_code(error: DBAPIError) -> str | None:
+    """The driver's code for `error`: PostgreSQL's SQLSTATE, or SQLite's error name."""
+    orig = error.orig
+    return getattr(orig, "sqlstate", None) or getattr(orig, "sqlite_errorname", None)
+
+
+def busy_instead(error: DBAPIError) -> DatabaseBusy | None:
+    """The DatabaseBusy to raise instead of `error`, if it is a lock wait that ran out."""
+    if error_code(error) not in BUSY:
+        return None
+    reason = "is busy: another write held a lock this one needs for too long; try again"
+    return DatabaseBusy("database", reason)
+
+
 def normalize_url(url: str) -> str:
     """Accept plain `postgresql://` URLs and use the psycopg 3 driver for them."""
     for prefix in ("postgresql://", "postgres://"):
@@ -54,12 +85,18 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 50) -> Engine:
-    """An engine for `url`; SQLite gets WAL, foreign keys and `BEGIN IMMEDIATE` writes."""
+def make_engine(
+    url: str, *, pool_size: int = 5, max_overflow: int = 50, lock_wait: float = LOCK_WAIT
+) -> Engine:
+    """An engine for `url`; SQLite gets WAL, foreign keys and `BEGIN IMMEDIATE` writes.
+
+    A statement waits at most `lock_wait` seconds for a lock, then fails (DatabaseBusy,
+    once the unit of work has it).
+    """
     url = normalize_url(url)
     if not url.startswith("sqlite"):
         engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow)
-        event.listen(engine, "connect", _configure_postgresql)
+        event.listen(engine, "connect", partial(_configure_postgresql, lock_wait=lock_wait))
         _ping_when_rested(engine)
         return engine
     if sqlite3.sqlite_version_info < SQLITE_AT_LEAST:
@@ -69,7 +106,7 @@ def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 50) -> Engi
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     # A connection is used by one thread at a time, but may be handed to the ledger's writer.
-    connect_args = {"timeout": 60, "check_same_thread": False}
+    connect_args = {"timeout": lock_wait, "check_same_thread": False}
     engine = create_engine(
         url, connect_args=connect_args, pool_size=pool_size, max_overflow=max_overflow
     )
@@ -103,11 +140,12 @@ def _ping_when_rested(engine: Engine) -> None:
     event.listen(engine, "checkout", checked_out)
 
 
-def _configure_postgresql(dbapi_connection: Any, _record: Any) -> None:
+def _configure_postgresql(dbapi_connection: Any, _record: Any, *, lock_wait: float) -> None:
     # Times then come back as Python's own UTC instants, which UTCDateTime keeps as they are.
     autocommit = dbapi_connection.autocommit
     dbapi_connection.autocommit = True
     dbapi_connection.execute("SET TIME ZONE 'UTC'")
+    dbapi_connection.execute(f"SET lock_timeout = {max(1, round(lock_wait * 1000))}")  # ms
     dbapi_connection.autocommit = autocommit
 
 

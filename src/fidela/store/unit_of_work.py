@@ -1,7 +1,8 @@
 """The unit of work: one connection, one transaction, and the repositories that use it.
 
 Leaving the `with` block without `commit()` rolls everything back, so a crash in
-the middle of a use case leaves the database as it was.
+the middle of a use case leaves the database as it was. A lock waited for longer than
+the engine allows ends the use case the same way, with DatabaseBusy.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from fidela.store.customers import CustomerRepository
+from fidela.store.database import busy_instead, error_code
 from fidela.store.events import EventRepository
 from fidela.store.flags import FlagRepository
 from fidela.store.idempotency import IdempotencyRepository
@@ -79,7 +81,13 @@ class UnitOfWork:
                 else {"isolation_level": "AUTOCOMMIT" if self.single else "REPEATABLE READ"}
             )
             connection = connection.execution_options(fidela_read_only=True, **isolation)
-        connection.begin()
+        try:
+            connection.begin()  # SQLite's writers wait for the write lock here
+        except DBAPIError as error:
+            connection.close()
+            if (busy := busy_instead(error)) is not None:
+                raise busy from error
+            raise
         self._connection = connection
         self.programs = ProgramRepository(connection)
         self.customers = CustomerRepository(connection)
@@ -113,6 +121,8 @@ class UnitOfWork:
                     connection.rollback()
             finally:
                 connection.close()
+        if isinstance(exc, DBAPIError) and (busy := busy_instead(exc)) is not None:
+            raise busy from exc
 
     @property
     def connection(self) -> Connection:
@@ -165,5 +175,5 @@ def run(uow: UnitOfWork, work: Callable[[UnitOfWork], T]) -> T:
 
 
 def _lost_race(error: DBAPIError) -> bool:
-    code = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "sqlite_errorname", None)
+    code = error_code(error)
     return code in LOST_RACE or code in UNIQUE_ON_SQLITE
