@@ -18,7 +18,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, update
 
 from fidela.store.tables import lines
+from tests.api.test_access import CAFE_ID, PURCHASE
 from tests.conftest import CDNOW, EXAMPLES
+from tests.services.helpers import ledger_held
 
 NOW = "2026-11-24T10:00:00+01:00"
 
@@ -28,13 +30,15 @@ def fidela(engine: Engine, tmp_path: Path):  # type: ignore[no-untyped-def]
     """Run `fidela ARGS...` against the test database; return the finished process."""
     env = {**os.environ, "FIDELA_DATABASE_URL": engine.url.render_as_string(hide_password=False)}
 
-    def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str, stdin: str | None = None, settings: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "fidela", *args],
             input=stdin,
             capture_output=True,
             text=True,
-            env=env,
+            env=env | (settings or {}),
             cwd=tmp_path,
             check=False,
         )
@@ -71,6 +75,18 @@ def test_a_command_on_a_database_without_the_schema_says_to_run_init(tmp_path: P
     )
     assert result.returncode == 2
     assert "fidela init" in result.stderr
+
+
+def test_a_command_kept_waiting_for_a_lock_stops_as_busy_with_exit_2_and_keeps_nothing(
+    fidela, engine: Engine
+) -> None:  # type: ignore[no-untyped-def]
+    assert fidela("program", "apply", str(EXAMPLES / "cafe.yaml"), "--now", NOW).returncode == 0
+    record = ("event", "record", "-", "--now", NOW)
+    with ledger_held(engine, CAFE_ID):
+        waited = fidela(*record, stdin=json.dumps(PURCHASE), settings={"FIDELA_LOCK_WAIT": "0.3"})
+    assert waited.returncode == 2
+    assert waited.stderr.startswith("error database: is busy")
+    assert json.loads(fidela(*record, stdin=json.dumps(PURCHASE)).stdout)["duplicate"] is False
 
 
 def test_a_member_earns_redeems_and_the_ledger_verifies(fidela, engine: Engine) -> None:  # type: ignore[no-untyped-def]

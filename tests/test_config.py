@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from fidela.api.app import YOUNG_GENERATION, from_settings
-from fidela.config import Settings
+from fidela.config import SERVED_LOCK_WAIT, Settings
 
 
 def test_the_pool_size_of_a_served_app_comes_from_fidela_pool_size(
@@ -33,3 +33,25 @@ def test_a_served_app_lets_the_young_generation_grow_before_collecting(
         assert gc.get_threshold() == (YOUNG_GENERATION, *before[1:])
     finally:
         gc.set_threshold(*before)
+
+
+def test_the_lock_wait_of_a_served_app_comes_from_fidela_lock_wait(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Unset, a served app waits SERVED_LOCK_WAIT; SQLite's busy timeout is in ms."""
+    before = gc.get_threshold()
+    monkeypatch.setenv("FIDELA_DATABASE_URL", f"sqlite:///{tmp_path / 'fidela.db'}")
+    try:
+        for setting, seconds in ((None, SERVED_LOCK_WAIT), ("2.5", 2.5)):
+            if setting is not None:
+                monkeypatch.setenv("FIDELA_LOCK_WAIT", setting)
+            engine = from_settings().state.engine
+            with engine.connect() as connection:
+                waited = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
+            engine.dispose()
+            assert waited == seconds * 1000
+    finally:
+        gc.set_threshold(*before)
+    monkeypatch.setenv("FIDELA_LOCK_WAIT", "0")
+    with pytest.raises(ValidationError, match="lock_wait"):
+        Settings()

@@ -15,6 +15,11 @@ def default_database_url() -> str:
     return f"sqlite:///{Path(data_home) / 'fidela' / 'fidela.db'}"
 
 
+# Seconds `fidela serve` waits for a lock unless told: its callers wait for the answer,
+# and many HTTP clients give up after 30 s.
+SERVED_LOCK_WAIT = 15.0
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FIDELA_")
 
@@ -23,10 +28,11 @@ class Settings(BaseSettings):
     # once (anyio's 40 threads); fewer, and the pool closes and reopens them under load.
     # A worker opens at most 9 more in a burst, and one to hear of changed keys.
     pool_size: int = Field(40, ge=1, le=1000)
-    # Seconds a request waits for a lock another write holds (an import, the scheduler's
-    # batch) before it is answered 503 with Retry-After: shorter than the commands' wait
-    # (store.database.LOCK_WAIT), so that it comes before most HTTP clients give up.
-    lock_wait: float = Field(15.0, gt=0, le=600)
+    # Seconds a request or a command waits for each lock another write holds (an import,
+    # a batch of the scheduler) before it gives up: a 503 with Retry-After, or `error
+    # database: is busy` (exit 2). Unset: SERVED_LOCK_WAIT for `fidela serve`, and the
+    # engine's own (store.database.LOCK_WAIT, 60 s) for the commands.
+    lock_wait: float | None = Field(None, gt=0, le=600)
 
     @property
     def url(self) -> str:

@@ -40,8 +40,12 @@ def test_an_event_kept_waiting_for_a_lock_too_long_is_a_503_to_retry_and_counts_
         with TestClient(create_app(impatient, clock=lambda: T0)) as client:
             headers = api_keys.integration
             client.post(f"{CAFE}/members", json={"email": "ana@example.com"}, headers=headers)
+            batch = {"events": [PURCHASE | {"idempotency_key": "b", "order_id": "b"}]}
             with ledger_held(engine, cafe):
                 busy = client.post(f"{CAFE}/events", json=PURCHASE, headers=headers)
+                busy_batch = client.post(f"{CAFE}/events/batch", json=batch, headers=headers)
+            assert busy_batch.status_code == 503
+            assert 'fidela_events_total{outcome="busy"} 2.0' in client.get("/metrics").text
             assert busy.status_code == 503
             assert busy.headers["content-type"] == "application/problem+json"
             assert int(busy.headers["Retry-After"]) > 0

@@ -68,8 +68,8 @@ WAIT_SECONDS = 30.0  # for what other threads are doing; never reached when all 
 
 
 @contextmanager
-def ledger_held(engine: Engine, program_id: ProgramId) -> Iterator[None]:
-    """Another transaction holds the program's ledger (and, on SQLite, the write lock).
+def _holder(engine: Engine) -> Iterator[UnitOfWork]:
+    """Another transaction (on SQLite, holding the write lock), left without a commit.
 
     PostgreSQL ends it after 10 s idle, so that a writer that would wait for it forever
     fails its test instead of hanging it."""
@@ -79,8 +79,24 @@ def ledger_held(engine: Engine, program_id: ProgramId) -> Iterator[None]:
             holder.connection.exec_driver_sql(
                 "SET LOCAL idle_in_transaction_session_timeout = '10s'"
             )
+        yield holder
+
+
+@contextmanager
+def ledger_held(engine: Engine, program_id: ProgramId) -> Iterator[None]:
+    """Another transaction holds the program's ledger (and, on SQLite, the write lock)."""
+    with _holder(engine) as holder:
         holder.ledger.lock(program_id)
-        yield  # left without a commit: rolled back
+        yield
+
+
+@contextmanager
+def writes_held(engine: Engine, table: str) -> Iterator[None]:
+    """Another transaction keeps every write out of `table` (on SQLite, out of all)."""
+    with _holder(engine) as holder:
+        if engine.dialect.name == "postgresql":
+            holder.connection.exec_driver_sql(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
+        yield
 
 
 def wait_until(condition: Callable[[], bool]) -> None:

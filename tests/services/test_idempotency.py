@@ -7,18 +7,21 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from fidela.domain.errors import Conflict, InsufficientPoints
 from fidela.domain.ids import ProgramId
 from fidela.services import adjustments, idempotency, jobs
 from fidela.services.idempotency import KEPT, Answer
+from fidela.store.database import make_engine
 from fidela.store.unit_of_work import UnitOfWork
 from tests.conftest import T0
-from tests.services.helpers import balance, enroll
+from tests.services.helpers import balance, enroll, writes_held
 
 
 def test_a_retry_gets_the_first_answer_without_running_again(
@@ -91,6 +94,34 @@ def test_the_claim_commits_with_the_work_or_not_at_all(
             idempotency.once(uow, cafe, "k5", "r", work, now=T0)
     assert balance(uow, cafe, "ana@example.com")[0] == 0  # neither the points nor the claim
     assert idempotency.once(uow, cafe, "k5", "r", work, now=T0).status == 201  # runs afresh
+    assert balance(uow, cafe, "ana@example.com")[0] == 10
+
+
+def test_a_work_kept_whose_answer_waits_too_long_for_the_lock_answers_and_keeps_its_key(
+    engine: Engine, uow: UnitOfWork, cafe: ProgramId
+) -> None:
+    """Another write takes the lock between the work's commit and its answer's, and holds
+    it past the engine's wait: the caller still gets the work's answer (a 503 would say
+    that nothing was kept), and a retry gets a 409, never a second run."""
+    member = enroll(uow, cafe, "ana@example.com", T0)
+    impatient = make_engine(engine.url.render_as_string(hide_password=False), lock_wait=0.2)
+    hurried = UnitOfWork(impatient)
+    later = ExitStack()
+
+    def work() -> Answer:
+        adjustments.adjust(hurried, cafe, member, 10, actor="admin", reason="r", now=T0)
+        later.enter_context(writes_held(engine, "idempotent_requests"))
+        return Answer(201, {"points": 10})
+
+    try:
+        with later:
+            answer = idempotency.once(hurried, cafe, "k6", "r", work, now=T0)
+    finally:
+        impatient.dispose()
+    assert answer == Answer(201, {"points": 10})
+    assert balance(uow, cafe, "ana@example.com")[0] == 10
+    with pytest.raises(Conflict, match="no answer yet"):
+        idempotency.once(uow, cafe, "k6", "r", work, now=T0)
     assert balance(uow, cafe, "ana@example.com")[0] == 10
 
 

@@ -171,16 +171,17 @@ def test_a_group_kept_waiting_for_a_lock_too_long_is_busy_for_each_caller_at_onc
     emails = [f"m{n}@example.com" for n in range(4)]
     for email in emails:
         enroll(uow, cafe, email, T0)
-    # Long enough a wait that the three queue behind the first before it ends.
-    impatient = make_engine(engine.url.render_as_string(hide_password=False), lock_wait=1.0)
+    impatient = make_engine(engine.url.render_as_string(hide_password=False), lock_wait=0.2)
+    callers = Callers(impatient, cafe, Recorder())
     tried: list[int] = []  # events in each transaction tried
     record_all = events.record_all
 
     def counted(*args: Any, **kwargs: Any) -> list[Recorded | FidelaError]:
+        if not tried:  # the first group waits for the lock once the three queue behind it
+            wait_until(lambda: callers.recorder.waiting(cafe) == 3)
         tried.append(len(args[2]))
         return record_all(*args, **kwargs)
 
-    callers = Callers(impatient, cafe, Recorder())
     try:
         with pytest.MonkeyPatch.context() as patch, ledger_held(engine, cafe):
             patch.setattr(events, "record_all", counted)

@@ -35,7 +35,7 @@ from fidela.api import (
     webhooks,
 )
 from fidela.api.middleware import EveryRequest
-from fidela.config import Settings
+from fidela.config import SERVED_LOCK_WAIT, Settings
 from fidela.notify.webhooks import Worker, utc_now
 from fidela.services import keys
 from fidela.services.recorder import Recorder
@@ -146,7 +146,7 @@ def from_settings() -> FastAPI:
         settings.url,
         pool_size=settings.pool_size,
         max_overflow=SERVER_OVERFLOW,
-        lock_wait=settings.lock_wait,
+        lock_wait=settings.lock_wait or SERVED_LOCK_WAIT,
     )
     app = create_app(engine, deliver_webhooks=True, cache_keys=True)
     # What lives as long as the worker (modules, the schema, the app) is kept out of the

@@ -13,6 +13,7 @@ from fidela.domain.errors import FidelaError
 from fidela.domain.events import parse_event
 from fidela.services import events
 from fidela.services.events import Recorded
+from fidela.store.database import DatabaseBusy
 
 router = APIRouter(prefix="/v1/programs/{program_id}", tags=["events"])
 
@@ -67,7 +68,11 @@ def record_batch(
     A bad event does not stop the others; sending the batch again changes nothing, as
     every event carries its idempotency key.
     """
-    outcomes = events.record_each(uow, caller.program_id, batch.events, now=now)
+    try:
+        outcomes = events.record_each(uow, caller.program_id, batch.events, now=now)
+    except DatabaseBusy as busy:  # the whole batch is answered 503
+        _count(request, [busy] * len(batch.events))
+        raise
     _count(request, outcomes)
     results = [{"index": index, **_result(outcome)} for index, outcome in enumerate(outcomes)]
     failed = sum(1 for outcome in outcomes if isinstance(outcome, FidelaError))
@@ -96,7 +101,9 @@ def _count(request: Request, outcomes: list[Recorded | FidelaError]) -> None:
     """Events by outcome, for /metrics."""
     counted = request.app.state.metrics.events
     for outcome in outcomes:
-        if isinstance(outcome, FidelaError):
+        if isinstance(outcome, DatabaseBusy):
+            counted.labels("busy").inc()
+        elif isinstance(outcome, FidelaError):
             counted.labels("refused").inc()
         else:
             counted.labels("duplicate" if outcome.duplicate else "recorded").inc()

@@ -41,8 +41,8 @@ PROBLEMS = {
     404: "Something this program does not have.",
     409: "A conflict with what is stored: an idempotency key, a used voucher, points short.",
     422: "Invalid input; `errors` lists every mistake.",
-    503: "The database is busy (another write held a lock too long: retry after the"
-    " Retry-After seconds) or does not answer.",
+    503: "The database is busy: another write held a lock this request needs for longer"
+    " than the server waits. Nothing was kept; retry after the Retry-After seconds.",
 }
 BODY_PROBLEMS = {400: "A body that can't be read: bytes that aren't UTF-8, say."}
 FASTAPI_422 = "Validation Error"  # how FastAPI describes the 422 it declares by itself

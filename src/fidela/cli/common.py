@@ -20,7 +20,7 @@ from fidela.config import Settings
 from fidela.domain.errors import FidelaError, InvalidInput, NotFound, ProgramInvalid
 from fidela.domain.ids import MemberId, ProgramId
 from fidela.services import members, programs
-from fidela.store.database import check_schema, make_engine
+from fidela.store.database import LOCK_WAIT, check_schema, make_engine
 from fidela.store.unit_of_work import UnitOfWork
 
 out = Console()
@@ -43,7 +43,7 @@ def _engine_url() -> str:
 
 @cache
 def _engine() -> Any:
-    return make_engine(_engine_url())
+    return make_engine(_engine_url(), lock_wait=Settings().lock_wait or LOCK_WAIT)
 
 
 def _uow(*, check: bool = True) -> UnitOfWork:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from fidela.cli.common import _engine, out
+from fidela.cli.common import _engine, _errors, out
 from fidela.store.database import upgrade
 
 
 def init() -> None:
     """Create or upgrade the database schema."""
-    before, after = upgrade(_engine())
+    with _errors():
+        before, after = upgrade(_engine())
     if before == after:
         out.print(f"schema is current ({after})")
     else:

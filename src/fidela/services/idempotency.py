@@ -4,9 +4,9 @@ A key is claimed by the work's own transaction, as its last statement: the claim
 commits with the work or not at all. So a work that fails before committing (a
 refusal, a crash, a lost connection) leaves the key free, and a retry runs afresh.
 Once the work committed, the answer is stored; a retry then gets it. If the work
-committed and its answer was not stored (it failed after its commit, or the process
-died in between), the key stays claimed without an answer and a retry is refused as
-a conflict: never run it twice.
+committed and its answer was not stored (it failed after its commit, another write
+held the lock past the engine's wait, or the process died in between), the key stays
+claimed without an answer and a retry is refused as a conflict: never run it twice.
 
 Two copies of one request may run at once: the second to commit fails on the key's
 unique claim and is rolled back, or is refused by the rules (the first already spent
@@ -16,6 +16,7 @@ no answer yet).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,8 +26,10 @@ from sqlalchemy.exc import IntegrityError
 
 from fidela.domain.errors import Conflict
 from fidela.domain.ids import ProgramId
+from fidela.store.database import DatabaseBusy
 from fidela.store.unit_of_work import UnitOfWork
 
+log = logging.getLogger(__name__)
 FIELD = "Idempotency-Key"
 KEPT = timedelta(days=7)  # how long a retry still gets the first answer
 
@@ -76,6 +79,12 @@ def once(
         if (first := _first(uow, program_id, key, fingerprint)) is None:
             raise
         return first
+    except DatabaseBusy:
+        if not committed:
+            raise  # nothing was kept: a retry runs afresh
+        # The work is kept, and its answer is the caller's; a retry gets a 409, as when
+        # the process dies between the two (another write held the lock too long).
+        log.warning("idempotency key %r: its work committed, its answer was not stored", key)
     return answer
 
 

@@ -9,7 +9,8 @@ of one, in its own thread; the first caller of a group writes it, the others sle
 
 Each caller still gets its own outcome, as if alone: a refused event refuses no other
 (`events.record_all`); a group that fails unexpectedly is recorded again event by
-event, so that only the event at fault fails.
+event, so that only the event at fault fails. A group that waited too long for a lock
+(DatabaseBusy) is not: every caller of it gets that error.
 """
 
 from __future__ import annotations
@@ -113,18 +114,18 @@ class Recorder:
                     del self._queues[program_id]
 
     def _write(self, uow: UnitOfWork, program_id: ProgramId, group: list[_Caller]) -> None:
-        """Record a group's events in one transaction; if that fails, each in one of its own
-        (unless a lock it needs is busy: each of them would wait for it again)."""
+        """Record a group's events in one transaction; if that fails, each in one of its own,
+        unless a lock was busy: each of them would wait for it again."""
         now = max(caller.now for caller in group)
         try:
             outcomes = events.record_all(
                 uow, program_id, [c.event for c in group], now=now, hints=self._hints
             )
+        except DatabaseBusy as busy:
+            for caller in group:  # one error each: each is raised in its caller's thread
+                caller.outcome = DatabaseBusy(busy.field, busy.reason)
+            return
         except Exception as error:  # given to the callers: raised in each one's thread
-            if isinstance(error, DatabaseBusy):  # each alone would wait for the lock again
-                for caller in group:
-                    caller.outcome = DatabaseBusy(error.field, error.reason)
-                return
             if len(group) == 1:
                 group[0].outcome = error
                 return

@@ -27,9 +27,10 @@ log = logging.getLogger("fidela.store")
 SQLITE_AT_LEAST = (3, 38)  # the `->>` operator the batched writes use (store/batches.py)
 RESTED = 1.0  # seconds in the pool after which a PostgreSQL connection is pinged before use
 RESTING_SINCE = "fidela_resting_since"  # in a pooled connection's info
-# Seconds a statement waits for a lock another transaction holds (SQLite's one write lock,
-# PostgreSQL's row and table locks) before it fails with DatabaseBusy. The commands wait
-# this long; `fidela serve` waits less (Settings.lock_wait), as its callers are waiting.
+# Seconds a statement waits for each lock another transaction holds (SQLite's one write
+# lock, PostgreSQL's row and table locks) before it fails with DatabaseBusy, unless the
+# engine is given another wait (FIDELA_LOCK_WAIT): what the commands wait, as nobody
+# times them out.
 LOCK_WAIT = 60.0
 BUSY = {
     "SQLITE_BUSY",  # SQLite: the write lock stayed taken for the whole busy timeout
@@ -69,12 +70,23 @@ def error_code(error: DBAPIError) -> str | None:
     return getattr(orig, "sqlstate", None) or getattr(orig, "sqlite_errorname", None)
 
 
-def busy_instead(error: DBAPIError) -> DatabaseBusy | None:
+def as_busy(error: DBAPIError) -> DatabaseBusy | None:
     """The DatabaseBusy to raise instead of `error`, if it is a lock wait that ran out."""
     if error_code(error) not in BUSY:
         return None
     reason = "is busy: another write held a lock this one needs for too long; try again"
     return DatabaseBusy("database", reason)
+
+
+@contextmanager
+def busy_raised() -> Iterator[None]:
+    """Raise DatabaseBusy instead of a driver's error that says a lock wait ran out."""
+    try:
+        yield
+    except DBAPIError as error:
+        if (busy := as_busy(error)) is None:
+            raise
+        raise busy from error
 
 
 def normalize_url(url: str) -> str:
@@ -90,8 +102,8 @@ def make_engine(
 ) -> Engine:
     """An engine for `url`; SQLite gets WAL, foreign keys and `BEGIN IMMEDIATE` writes.
 
-    A statement waits at most `lock_wait` seconds for a lock, then fails (DatabaseBusy,
-    once the unit of work has it).
+    A statement waits at most `lock_wait` seconds for each lock, then fails (DatabaseBusy,
+    once the unit of work or `upgrade` has it).
     """
     url = normalize_url(url)
     if not url.startswith("sqlite"):
@@ -141,11 +153,12 @@ def _ping_when_rested(engine: Engine) -> None:
 
 
 def _configure_postgresql(dbapi_connection: Any, _record: Any, *, lock_wait: float) -> None:
-    # Times then come back as Python's own UTC instants, which UTCDateTime keeps as they are.
     autocommit = dbapi_connection.autocommit
     dbapi_connection.autocommit = True
+    # Times then come back as Python's own UTC instants, which UTCDateTime keeps as they are.
     dbapi_connection.execute("SET TIME ZONE 'UTC'")
-    dbapi_connection.execute(f"SET lock_timeout = {max(1, round(lock_wait * 1000))}")  # ms
+    # In milliseconds, at least one: 0 would let a statement wait for a lock forever.
+    dbapi_connection.execute(f"SET lock_timeout = {max(1, round(lock_wait * 1000))}")
     dbapi_connection.autocommit = autocommit
 
 
@@ -178,7 +191,8 @@ def _alembic_config(connection: Connection) -> Config:
 
 def upgrade(engine: Engine) -> tuple[str | None, str]:
     """Create or upgrade the schema to the newest migration; return (before, after)."""
-    with engine.begin() as connection:
+    # A migration's ALTER waits for the tables it changes, which requests may be using.
+    with busy_raised(), engine.begin() as connection:
         before = MigrationContext.configure(connection).get_current_revision()
         command.upgrade(_alembic_config(connection), "head")
         after = MigrationContext.configure(connection).get_current_revision()

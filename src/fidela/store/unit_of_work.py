@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from fidela.store.customers import CustomerRepository
-from fidela.store.database import busy_instead, error_code
+from fidela.store.database import as_busy, busy_raised, error_code
 from fidela.store.events import EventRepository
 from fidela.store.flags import FlagRepository
 from fidela.store.idempotency import IdempotencyRepository
@@ -82,11 +82,10 @@ class UnitOfWork:
             )
             connection = connection.execution_options(fidela_read_only=True, **isolation)
         try:
-            connection.begin()  # SQLite's writers wait for the write lock here
-        except DBAPIError as error:
+            with busy_raised():
+                connection.begin()  # SQLite's writers wait for the write lock here
+        except BaseException:
             connection.close()
-            if (busy := busy_instead(error)) is not None:
-                raise busy from error
             raise
         self._connection = connection
         self.programs = ProgramRepository(connection)
@@ -121,7 +120,7 @@ class UnitOfWork:
                     connection.rollback()
             finally:
                 connection.close()
-        if isinstance(exc, DBAPIError) and (busy := busy_instead(exc)) is not None:
+        if isinstance(exc, DBAPIError) and (busy := as_busy(exc)) is not None:
             raise busy from exc
 
     @property
