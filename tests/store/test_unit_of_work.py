@@ -2,14 +2,17 @@
 connection the database closed while it rested is replaced before use, and a write that
 waits too long for a lock fails as busy."""
 
+import sqlite3
+import threading
 import time
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 from fidela.domain.ids import ProgramId
 from fidela.store import database
-from fidela.store.database import DatabaseBusy, make_engine
+from fidela.store.database import LOCK_WAIT, DatabaseBusy, make_engine, temporary_sqlite
 from fidela.store.unit_of_work import UnitOfWork
 from tests.conftest import POSTGRES_URL, T0
 from tests.services.helpers import ledger_held
@@ -103,3 +106,29 @@ def test_a_write_that_waits_longer_than_its_engine_allows_for_a_lock_is_busy_and
             assert len(reader.customers.find(cafe, external_id="waiter", email=None)) == 1
     finally:
         impatient.dispose()
+
+
+def test_a_writer_waiting_for_sqlites_write_lock_keeps_trying_then_waits_as_allowed() -> None:
+    """SQLite's own busy handler sleeps up to 100 ms between tries, and would miss a lock
+    let go for less (run-due's pause between batches): Fidela's writers try every few
+    milliseconds. Once in, their statements wait as long as the engine allows."""
+    with temporary_sqlite("fidela-lock-") as engine:
+        tries: list[str] = []
+
+        def counted(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            if statement == "BEGIN IMMEDIATE":
+                tries.append(statement)
+
+        event.listen(engine, "before_cursor_execute", counted)
+        holder = sqlite3.connect(engine.url.database or "", check_same_thread=False)
+        holder.execute("BEGIN IMMEDIATE")
+        released = threading.Timer(0.3, holder.rollback)
+        released.start()
+        try:
+            with UnitOfWork(engine) as uow:
+                waits = uow.connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
+        finally:
+            released.join()
+            holder.close()
+    assert len(tries) >= 5  # one try every 5 ms or so while the lock was held, 0.3 s
+    assert waits == LOCK_WAIT * 1000

@@ -24,10 +24,11 @@ from fidela.store.unit_of_work import UnitOfWork
 # its size, and 500 were about 5 % slower.
 BATCH = {"postgresql": 500, "sqlite": 2000}
 # Seconds the write lock is left free after a full batch, by database. SQLite keeps no
-# queue of writers: one that finds the lock taken sleeps and tries again, up to 100 ms
-# at a time, so without a pause run_due took the lock back before a waiting writer woke
-# and an event from the API waited seconds. PostgreSQL queues its waiting writers.
-PAUSE = {"postgresql": 0.0, "sqlite": 0.1}
+# queue of writers: one that finds the lock taken tries again later, so without a pause
+# run_due took the lock back first and an event from the API waited seconds. Fidela's
+# writers try every few milliseconds (store.database.SQLITE_TRY_EVERY); 20 ms leaves
+# room for one to be scheduled. PostgreSQL queues its waiting writers.
+PAUSE = {"postgresql": 0.0, "sqlite": 0.02}
 # Transactions posted at a time by a lone worker: the next members are computed while
 # they are written. A batch's last step is written with nothing beside it, so steps are small.
 STEP = 1000

@@ -32,6 +32,10 @@ RESTING_SINCE = "fidela_resting_since"  # in a pooled connection's info
 # engine is given another wait (FIDELA_LOCK_WAIT): what the commands wait, as nobody
 # times them out.
 LOCK_WAIT = 60.0
+# Milliseconds SQLite's busy handler waits before a writer's BEGIN gives up and tries
+# again (_begin_sqlite): the handler alone sleeps up to 100 ms between its tries, so a
+# writer waiting on it missed the lock whenever another let it go for less than that.
+SQLITE_TRY_EVERY = 5
 BUSY = {
     "SQLITE_BUSY",  # SQLite: the write lock stayed taken for the whole busy timeout
     "55P03",  # PostgreSQL's lock_not_available: lock_timeout ran out
@@ -123,7 +127,7 @@ def make_engine(
         url, connect_args=connect_args, pool_size=pool_size, max_overflow=max_overflow
     )
     event.listen(engine, "connect", _configure_sqlite)
-    event.listen(engine, "begin", _begin_sqlite)
+    event.listen(engine, "begin", partial(_begin_sqlite, lock_wait=lock_wait))
     return engine
 
 
@@ -176,10 +180,26 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _begin_sqlite(connection: Connection) -> None:
-    # A writer takes SQLite's write lock when it begins, so two redemptions never interleave.
-    read_only = connection.get_execution_options().get("fidela_read_only", False)
-    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+def _begin_sqlite(connection: Connection, *, lock_wait: float) -> None:
+    """Begin; a writer takes SQLite's write lock here, so two redemptions never interleave.
+
+    A writer that finds the lock taken tries again every few milliseconds (at most
+    `lock_wait` seconds), so it gets in whenever the lock is let go, even briefly."""
+    if connection.get_execution_options().get("fidela_read_only", False):
+        connection.exec_driver_sql("BEGIN")
+        return
+    deadline = time.monotonic() + lock_wait
+    connection.exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_TRY_EVERY}")
+    try:
+        while True:
+            try:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+                return
+            except OperationalError as error:
+                if error_code(error) not in BUSY or time.monotonic() >= deadline:
+                    raise
+    finally:  # the transaction's statements wait as long as the engine allows
+        connection.exec_driver_sql(f"PRAGMA busy_timeout = {round(lock_wait * 1000)}")
 
 
 def _alembic_config(connection: Connection) -> Config:
