@@ -7,11 +7,10 @@ from sqlalchemy import Engine
 
 from fidela.api.app import create_app
 from fidela.domain.ids import ProgramId
-from fidela.store.database import make_engine
 from tests.api.conftest import Keys
 from tests.api.test_access import CAFE, PURCHASE
 from tests.conftest import T0
-from tests.services.helpers import ledger_held
+from tests.services.helpers import impatient, ledger_held
 
 
 def test_a_purchase_earns_and_a_retry_returns_the_first_result(
@@ -34,10 +33,9 @@ def test_an_event_kept_waiting_for_a_lock_too_long_is_a_503_to_retry_and_counts_
     """While another transaction holds what an event must lock (SQLite's write lock, the
     program's ledger head on PostgreSQL) longer than the server waits, the event is
     answered 503 with Retry-After and nothing of it is kept; its retry is recorded once."""
-    url = engine.url.render_as_string(hide_password=False)
-    impatient = make_engine(url, lock_wait=0.2)
+    hurried = impatient(engine, 0.2)
     try:
-        with TestClient(create_app(impatient, clock=lambda: T0)) as client:
+        with TestClient(create_app(hurried, clock=lambda: T0)) as client:
             headers = api_keys.integration
             client.post(f"{CAFE}/members", json={"email": "ana@example.com"}, headers=headers)
             batch = {"events": [PURCHASE | {"idempotency_key": "b", "order_id": "b"}]}
@@ -59,7 +57,7 @@ def test_an_event_kept_waiting_for_a_lock_too_long_is_a_503_to_retry_and_counts_
             summary = client.get(f"{CAFE}/ledger/summary", headers=api_keys.admin).json()
             assert summary["issued"] == 12
     finally:
-        impatient.dispose()
+        hurried.dispose()
 
 
 def test_the_same_key_with_other_content_is_a_conflict(client: TestClient, api_keys: Keys) -> None:

@@ -14,6 +14,7 @@ from fidela.domain.events import Enrollment, parse_event
 from fidela.domain.ids import MemberId, ProgramId
 from fidela.services import events, members, webhooks
 from fidela.services.events import Recorded
+from fidela.store.database import make_engine
 from fidela.store.unit_of_work import UnitOfWork
 
 
@@ -65,6 +66,11 @@ def balance(uow: UnitOfWork, program_id: ProgramId, email: str) -> tuple[int, in
 
 
 WAIT_SECONDS = 30.0  # for what other threads are doing; never reached when all is well
+
+
+def impatient(engine: Engine, lock_wait: float) -> Engine:
+    """An engine on `engine`'s database whose statements wait `lock_wait` s for a lock."""
+    return make_engine(engine.url.render_as_string(hide_password=False), lock_wait=lock_wait)
 
 
 @contextmanager

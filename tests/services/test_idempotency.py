@@ -18,10 +18,9 @@ from fidela.domain.errors import Conflict, InsufficientPoints
 from fidela.domain.ids import ProgramId
 from fidela.services import adjustments, idempotency, jobs
 from fidela.services.idempotency import KEPT, Answer
-from fidela.store.database import make_engine
 from fidela.store.unit_of_work import UnitOfWork
 from tests.conftest import T0
-from tests.services.helpers import balance, enroll, writes_held
+from tests.services.helpers import balance, enroll, impatient, writes_held
 
 
 def test_a_retry_gets_the_first_answer_without_running_again(
@@ -104,8 +103,8 @@ def test_a_work_kept_whose_answer_waits_too_long_for_the_lock_answers_and_keeps_
     it past the engine's wait: the caller still gets the work's answer (a 503 would say
     that nothing was kept), and a retry gets a 409, never a second run."""
     member = enroll(uow, cafe, "ana@example.com", T0)
-    impatient = make_engine(engine.url.render_as_string(hide_password=False), lock_wait=0.2)
-    hurried = UnitOfWork(impatient)
+    hurried_engine = impatient(engine, 0.2)
+    hurried = UnitOfWork(hurried_engine)
     later = ExitStack()
 
     def work() -> Answer:
@@ -117,7 +116,7 @@ def test_a_work_kept_whose_answer_waits_too_long_for_the_lock_answers_and_keeps_
         with later:
             answer = idempotency.once(hurried, cafe, "k6", "r", work, now=T0)
     finally:
-        impatient.dispose()
+        hurried_engine.dispose()
     assert answer == Answer(201, {"points": 10})
     assert balance(uow, cafe, "ana@example.com")[0] == 10
     with pytest.raises(Conflict, match="no answer yet"):

@@ -15,10 +15,10 @@ from fidela.domain.ids import ProgramId
 from fidela.services import events, ledger, members
 from fidela.services.events import Recorded
 from fidela.services.recorder import Recorder
-from fidela.store.database import DatabaseBusy, make_engine
+from fidela.store.database import DatabaseBusy
 from fidela.store.unit_of_work import UnitOfWork
 from tests.conftest import T0
-from tests.services.helpers import enroll, ledger_held, wait_until
+from tests.services.helpers import enroll, impatient, ledger_held, wait_until
 
 
 def purchase(email: str, order_id: str, amount: str, **changes: Any) -> Event:
@@ -171,8 +171,8 @@ def test_a_group_kept_waiting_for_a_lock_too_long_is_busy_for_each_caller_at_onc
     emails = [f"m{n}@example.com" for n in range(4)]
     for email in emails:
         enroll(uow, cafe, email, T0)
-    impatient = make_engine(engine.url.render_as_string(hide_password=False), lock_wait=0.2)
-    callers = Callers(impatient, cafe, Recorder())
+    hurried = impatient(engine, 0.2)
+    callers = Callers(hurried, cafe, Recorder())
     tried: list[int] = []  # events in each transaction tried
     record_all = events.record_all
 
@@ -194,7 +194,7 @@ def test_a_group_kept_waiting_for_a_lock_too_long_is_busy_for_each_caller_at_onc
             wait_until(lambda: all(future.done() for future in sent))
     finally:
         callers.pool.shutdown()
-        impatient.dispose()
+        hurried.dispose()
     for future in sent:
         assert isinstance(future.exception(), DatabaseBusy)
     assert tried == [1, 3]  # the first alone, then the three queued behind it, together

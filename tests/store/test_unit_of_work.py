@@ -15,7 +15,7 @@ from fidela.store import database
 from fidela.store.database import LOCK_WAIT, DatabaseBusy, make_engine, temporary_sqlite
 from fidela.store.unit_of_work import UnitOfWork
 from tests.conftest import POSTGRES_URL, T0
-from tests.services.helpers import ledger_held
+from tests.services.helpers import impatient, ledger_held
 
 
 def test_a_write_after_a_single_statement_read_on_its_connection_still_rolls_back(
@@ -84,9 +84,8 @@ def test_a_write_that_waits_longer_than_its_engine_allows_for_a_lock_is_busy_and
 ) -> None:
     """SQLite: another writer holds the database's write lock; PostgreSQL: another
     transaction holds the program's ledger head. Once it is gone, the same work succeeds."""
-    url = engine.url.render_as_string(hide_password=False)
-    impatient = make_engine(url, lock_wait=0.2)
-    uow = UnitOfWork(impatient)
+    hurried = impatient(engine, 0.2)
+    uow = UnitOfWork(hurried)
 
     def work() -> None:
         with uow:
@@ -105,7 +104,7 @@ def test_a_write_that_waits_longer_than_its_engine_allows_for_a_lock_is_busy_and
         with uow.reading() as reader:
             assert len(reader.customers.find(cafe, external_id="waiter", email=None)) == 1
     finally:
-        impatient.dispose()
+        hurried.dispose()
 
 
 def test_a_writer_waiting_for_sqlites_write_lock_keeps_trying_then_waits_as_allowed() -> None:

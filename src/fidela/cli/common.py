@@ -37,13 +37,17 @@ MemberArgument = Annotated[str, typer.Argument(help="E-mail or shop customer id 
 
 
 @cache
+def _settings() -> Settings:
+    return Settings()
+
+
 def _engine_url() -> str:
-    return Settings().url
+    return _settings().url
 
 
 @cache
 def _engine() -> Any:
-    return make_engine(_engine_url(), lock_wait=Settings().lock_wait or LOCK_WAIT)
+    return make_engine(_engine_url(), lock_wait=_settings().lock_wait or LOCK_WAIT)
 
 
 def _uow(*, check: bool = True) -> UnitOfWork:
